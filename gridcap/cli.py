@@ -1,0 +1,296 @@
+"""Command-line interface: ``gridcap run | validate | info | sweep | report | bench``.
+
+Exit codes: 0 success, 2 bad input (config, dataset, flag or infeasible study), 1 internal
+failure. Errors are printed in plain words, never as a bare traceback for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+import gridcap
+from gridcap.errors import GridcapInputError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+
+console = Console(stderr=True)
+stdout = Console()
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
+    return value
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 0")
+    return value
+
+
+def study_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Config overrides from the common ``--backend/--scenarios/--seed`` flags."""
+    overrides: dict[str, Any] = {}
+    if getattr(args, "backend", None):
+        overrides["study.backend"] = args.backend
+    if getattr(args, "scenarios", None):
+        overrides["monte_carlo.scenarios"] = args.scenarios
+    if getattr(args, "seed", None) is not None:
+        overrides["study.seed"] = args.seed
+    return overrides
+
+
+def add_study_flags(parser: argparse.ArgumentParser) -> None:
+    """Add STUDY and the flags that override its config (shared by run and sweep)."""
+    from gridcap.config import BACKENDS
+
+    parser.add_argument(
+        "study",
+        metavar="STUDY",
+        help="path to a study TOML file, or a shipped study name (e.g. quickstart)",
+    )
+    parser.add_argument("--backend", choices=BACKENDS, help="Monte Carlo backend (default: config)")
+    parser.add_argument(
+        "--scenarios",
+        type=_positive_int,
+        metavar="N",
+        help="number of Monte Carlo scenarios (default: config)",
+    )
+    parser.add_argument(
+        "--seed", type=_nonneg_int, metavar="N", help="master seed (default: config)"
+    )
+
+
+def load_study(args: argparse.Namespace):
+    """Load the study named by ``args.study`` with CLI overrides; scenarios in the model are
+    capped at the scenario count so ``--scenarios 4`` works on any study."""
+    from gridcap.config import load_config
+
+    cfg = load_config(args.study)
+    overrides = study_overrides(args)
+    if "monte_carlo.scenarios" in overrides:
+        overrides["optimizer.scenarios_in_model"] = min(
+            cfg.optimizer.scenarios_in_model, overrides["monte_carlo.scenarios"]
+        )
+        overrides["monte_carlo.batch_size"] = min(
+            cfg.monte_carlo.batch_size, overrides["monte_carlo.scenarios"]
+        )
+    return cfg.with_overrides(overrides) if overrides else cfg
+
+
+class RichProgress:
+    """A ``progress(stage, done, total)`` callback drawing rich bars with ETA on stderr."""
+
+    def __init__(self, enabled: bool = True):
+        self.progress = Progress(
+            TextColumn("[bold]{task.description:<14}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            disable=not enabled,
+            transient=False,
+        )
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> RichProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(stage, total=total)
+        self.progress.update(self.tasks[stage], completed=done, total=total)
+
+
+# --------------------------------------------------------------------------- run
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``gridcap run STUDY``: the whole pipeline, results to ``OUT/results.nc``."""
+    from gridcap.pipeline import run_study
+    from gridcap.summary import summary_tables
+
+    cfg = load_study(args)
+    out = Path(args.out)
+    console.print(
+        f"[bold]gridcap {gridcap.__version__}[/] study [cyan]{cfg.study.name}[/] "
+        f"({cfg.monte_carlo.scenarios} scenarios, backend {cfg.study.backend})"
+    )
+    with RichProgress(enabled=not args.quiet) as progress:
+        kwargs: dict[str, Any] = {}
+        if args.resume:
+            kwargs["resume"] = True
+        if args.workers or args.dask:
+            from gridcap.batch import dask_client
+
+            with dask_client(address=args.dask, workers=args.workers) as client:
+                results = run_study(cfg, out_dir=out, progress=progress, client=client, **kwargs)
+        else:
+            results = run_study(cfg, out_dir=out, progress=progress, **kwargs)
+    for table in summary_tables(results):
+        stdout.print(table)
+    stdout.print(f"results written to [green]{out / 'results.nc'}[/]")
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """``gridcap validate STUDY``: check the config and every input table it names."""
+    from gridcap.config import load_config, schema_markdown
+    from gridcap.pipeline import build_inputs
+
+    if args.schema:
+        stdout.print(schema_markdown(), markup=False)
+        return EXIT_OK
+    if not args.study:
+        raise GridcapInputError("validate: STUDY is required (or pass --schema)")
+    cfg = load_config(args.study)
+    inputs = build_inputs(cfg)
+    stdout.print(
+        f"[green]OK[/] {cfg.source}: {len(cfg.study.regions)} regions, "
+        f"{inputs.fleet.sizes.get('der', 0)} DERs, {inputs.sites.sizes.get('site', 0)} sites, "
+        f"{inputs.technologies.sizes.get('tech', 0)} technologies, years "
+        f"{cfg.years[0]}–{cfg.years[-1]}"
+    )
+    return EXIT_OK
+
+
+def _version(module: str) -> str:
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as err:
+        return f"not installed ({err})"
+    return str(getattr(mod, "__version__", getattr(mod, "version", "unknown")))
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    """``gridcap info``: version, backends (and why some are missing), solver versions."""
+    table = Table(title=f"gridcap {gridcap.__version__}")
+    table.add_column("component")
+    table.add_column("status")
+    try:
+        from gridcap.kernels import backend_status
+
+        for name, (ok, why) in backend_status().items():
+            table.add_row(
+                f"backend {name}", ("[green]available[/] " if ok else "[red]missing[/] ") + why
+            )
+    except ImportError as err:
+        table.add_row("backends", f"[red]unavailable[/] ({err})")
+    try:
+        import highspy
+
+        highs = highspy.Highs()
+        highs_version = f"{highs.versionMajor()}.{highs.versionMinor()}.{highs.versionPatch()}"
+    except Exception as err:  # solver missing or broken: report, don't crash
+        highs_version = f"unavailable ({err})"
+    table.add_row("solver HiGHS (highspy)", highs_version)
+    for module in ("pyomo", "numpy", "xarray", "numba", "pvlib", "dask", "cupy"):
+        table.add_row(module, _version(module))
+    table.add_row("python", sys.version.split()[0])
+    stdout.print(table)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``gridcap`` argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="gridcap",
+        description="Grid and data-center capacity optimizer: Monte Carlo → siting plan → "
+        "financing. Exit codes: 0 ok, 2 bad input, 1 internal failure.",
+    )
+    parser.add_argument("--version", action="version", version=f"gridcap {gridcap.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = sub.add_parser("run", help="run a study end to end and write OUT/results.nc")
+    add_study_flags(run)
+    run.add_argument(
+        "--out",
+        default="gridcap-out",
+        metavar="DIR",
+        help="output directory (default: ./gridcap-out)",
+    )
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="reuse finished Monte Carlo batches from a previous run in DIR",
+    )
+    group = run.add_mutually_exclusive_group()
+    group.add_argument(
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        help="run scenario batches on a local Dask cluster of N workers",
+    )
+    group.add_argument("--dask", metavar="ADDRESS", help="connect to a dask.distributed scheduler")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    run.set_defaults(func=cmd_run)
+
+    validate = sub.add_parser(
+        "validate", help="check a study and its inputs, listing every problem"
+    )
+    validate.add_argument(
+        "study", nargs="?", metavar="STUDY", help="TOML path or shipped study name"
+    )
+    validate.add_argument("--schema", action="store_true", help="print the config schema and exit")
+    validate.set_defaults(func=cmd_validate)
+
+    info = sub.add_parser("info", help="version, available backends and solver versions")
+    info.set_defaults(func=cmd_info)
+
+    for module in ("gridcap.batch", "gridcap.report", "gridcap.benchmarks.cli"):
+        try:
+            importlib.import_module(module).register(sub)
+        except ImportError as err:  # optional piece not importable: say so in --help
+            if getattr(err, "name", "") and not str(getattr(err, "name", "")).startswith("gridcap"):
+                raise
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``gridcap`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or EXIT_OK)
+    except GridcapInputError as err:
+        console.print("[bold red]error:[/]", end=" ")
+        console.print(str(err), markup=False, highlight=False)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]: results already written are intact")
+        return 130
+    except Exception:
+        console.print("[bold red]internal error[/] (please report this with the traceback):")
+        console.print(traceback.format_exc(), markup=False, highlight=False)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

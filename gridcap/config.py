@@ -1,0 +1,491 @@
+"""Study configuration: a TOML file describing one study, validated against a declared schema.
+
+The schema is data (:data:`SECTIONS`): each section lists its keys with type, default, allowed
+range and meaning, so the validator, the docs (``gridcap validate --schema``) and the error
+messages all come from one place. Unknown sections or keys are errors, not silently ignored.
+Every problem is reported at once, each naming the key path, the value and what is allowed.
+
+Example
+-------
+>>> from gridcap.config import load_config
+>>> cfg = load_config("quickstart")            # a shipped study, or a path to a TOML file
+>>> cfg.monte_carlo.scenarios, cfg.optimizer.cvar_alpha
+(32, 0.95)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gridcap.errors import ConfigError
+
+BACKENDS = ("auto", "numpy", "numba-cpu", "numba-cuda", "cupy")
+REQUIRED = object()  # sentinel default: the key must be given
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of a config section.
+
+    Parameters
+    ----------
+    name : str
+        Key name in the TOML section.
+    kind : type
+        Python type expected (``int``, ``float``, ``str``, ``bool``, ``list``).
+    default : object
+        Default value, or :data:`REQUIRED`.
+    check : callable, optional
+        Predicate on the value; when false, ``expected`` is reported.
+    expected : str
+        What a valid value is, in plain words (used in error messages).
+    doc : str
+        Meaning and unit.
+    item_kind : type, optional
+        For lists, the type of each item.
+    """
+
+    name: str
+    kind: type
+    default: Any
+    check: Callable[[Any], bool] | None = None
+    expected: str = ""
+    doc: str = ""
+    item_kind: type | None = None
+
+
+def _between(lo: float, hi: float, lo_open: bool = False, hi_open: bool = False):
+    def check(v: float) -> bool:
+        above = v > lo if lo_open else v >= lo
+        below = v < hi if hi_open else v <= hi
+        return above and below and math.isfinite(v)
+
+    return check
+
+
+def _range_text(lo: float, hi: float, lo_open: bool = False, hi_open: bool = False) -> str:
+    return f"a number in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+
+
+def _num(name, kind, default, lo, hi, doc, lo_open=False, hi_open=False) -> Key:
+    return Key(
+        name,
+        kind,
+        default,
+        _between(lo, hi, lo_open, hi_open),
+        _range_text(lo, hi, lo_open, hi_open),
+        doc,
+    )
+
+
+def _choice(name: str, default: str, choices: tuple[str, ...], doc: str) -> Key:
+    return Key(name, str, default, lambda v: v in choices, f"one of {list(choices)}", doc)
+
+
+SECTIONS: dict[str, tuple[Key, ...]] = {
+    "study": (
+        Key("name", str, REQUIRED, lambda v: bool(v.strip()), "a non-empty name", "study name"),
+        Key("description", str, "", doc="one-paragraph description"),
+        _num("start_year", int, REQUIRED, 2000, 2100, "first planning year [year]"),
+        _num("horizon_years", int, REQUIRED, 1, 40, "number of planning years [yr]"),
+        Key(
+            "regions",
+            list,
+            REQUIRED,
+            lambda v: len(v) > 0 and len(set(v)) == len(v),
+            "a non-empty list of distinct region ids",
+            "grid regions in the study",
+            item_kind=str,
+        ),
+        _num("seed", int, 0, 0, 2**63 - 1, "master seed of every random stream"),
+        _choice("backend", "auto", BACKENDS, "Monte Carlo backend"),
+    ),
+    "monte_carlo": (
+        _num("scenarios", int, 64, 1, 1_000_000, "number of Monte Carlo scenarios"),
+        _num("hours", int, 8760, 24, 8760, "simulated hours per scenario-year [h]"),
+        _num("batch_size", int, 64, 1, 1_000_000, "scenarios per batch (checkpoint chunk)"),
+    ),
+    "datasets": (
+        Key("regions", str, "shipped", doc="'shipped' or a path to a regions CSV"),
+        Key("technologies", str, "shipped", doc="'shipped' or a path to a technologies CSV"),
+        Key("sites", str, "shipped", doc="'shipped' or a path to a mine-sites CSV"),
+        Key("technology_ids", list, [], doc="subset of technologies (empty: all)", item_kind=str),
+        Key(
+            "site_ids",
+            list,
+            [],
+            doc="subset of mine sites (empty: all in the regions)",
+            item_kind=str,
+        ),
+        _num("max_sites", int, 0, 0, 100_000, "keep at most this many sites (0: no limit)"),
+    ),
+    "fleet": (
+        _num("n_der", int, 200, 0, 10_000_000, "number of synthetic DERs"),
+        _num("seed_offset", int, 1, 0, 2**31, "fleet seed = study seed + seed_offset"),
+        _num(
+            "commitment_share",
+            float,
+            0.8,
+            0,
+            1,
+            "share of each DER's flexible kW committed to its pool [1]",
+        ),
+    ),
+    "optimizer": (
+        _num("cvar_alpha", float, 0.95, 0, 1, "CVaR confidence level [1]", hi_open=True),
+        _num("cvar_lambda", float, 0.5, 0, 100, "weight of CVaR in the objective [1]"),
+        _num(
+            "scenarios_in_model",
+            int,
+            16,
+            1,
+            100_000,
+            "Monte Carlo scenarios kept (weighted) in the optimization model",
+        ),
+        _num("time_limit_s", float, 120.0, 0, 1e6, "solver time limit [s]", lo_open=True),
+        _num("mip_gap", float, 1e-3, 0, 1, "relative MIP gap [1]"),
+        _num(
+            "ai_lost_margin_usd_per_mwh",
+            float,
+            400.0,
+            0,
+            1e5,
+            "penalty on unserved AI load = its lost margin [$/MWh]",
+        ),
+        _num(
+            "flex_confidence",
+            float,
+            0.9,
+            0,
+            1,
+            "confidence level for flexibility reliability [1]",
+            lo_open=True,
+            hi_open=True,
+        ),
+        _num(
+            "shortfall_penalty_multiple",
+            float,
+            1.5,
+            0,
+            100,
+            "settlement penalty per kW short, as a multiple of the capacity payment [1]",
+        ),
+    ),
+    "finance": (
+        _num(
+            "discount_rate", float, 0.08, 0, 1, "WACC for annualizing capital [1/yr]", hi_open=True
+        ),
+        _num("equity_irr_target", float, 0.15, 0, 1, "equity hurdle rate [1/yr]", hi_open=True),
+        _num("dsra_months", float, 6.0, 0, 36, "debt-service reserve target [month]"),
+        _num("lockup_dscr", float, 1.10, 0, 10, "cash lock-up covenant DSCR [1]", lo_open=True),
+        _num("max_gearing", float, 0.75, 0, 1, "maximum debt / capex [1]", lo_open=True),
+        _num("unit_size_usd", float, 1000.0, 0, 1e12, "token unit face value [$]", lo_open=True),
+        _num("min_ticket_usd", float, 1000.0, 0, 1e12, "minimum investment [$]", lo_open=True),
+        _num(
+            "settlement_lag_hours",
+            float,
+            0.05,
+            0,
+            24 * 30,
+            "distribution settlement lag [h] (stablecoin ~minutes, T+2 = 48)",
+        ),
+    ),
+    "finance.senior": (
+        _num("rate", float, 0.065, 0, 1, "interest rate [1/yr]", hi_open=True),
+        _num("dscr_target", float, 1.35, 0, 10, "sculpting DSCR [1]", lo_open=True),
+        _num("tenor_years", int, 5, 1, 40, "tenor [yr], at most the horizon"),
+        _num("pd_target", float, 0.001, 0, 1, "target PD [1]", lo_open=True, hi_open=True),
+    ),
+    "finance.mezzanine": (
+        _num("rate", float, 0.11, 0, 1, "interest rate [1/yr]", hi_open=True),
+        _num("dscr_target", float, 1.15, 0, 10, "sculpting DSCR [1]", lo_open=True),
+        _num("tenor_years", int, 5, 1, 40, "tenor [yr], at most the horizon"),
+        _num("pd_target", float, 0.02, 0, 1, "target PD [1]", lo_open=True, hi_open=True),
+    ),
+}
+
+SECTION_DOCS = {
+    "study": "what the study is: regions, years, seed, backend",
+    "monte_carlo": "scenario engine size",
+    "datasets": "which input data to use",
+    "fleet": "synthetic DER fleet",
+    "optimizer": "siting/build-plan model options",
+    "finance": "financing terms shared by all tranches",
+    "finance.senior": "senior tranche terms",
+    "finance.mezzanine": "mezzanine tranche terms",
+}
+
+
+def _section_class(section: str) -> type:
+    fields_ = []
+    for key in SECTIONS[section]:
+        if key.default is REQUIRED:
+            fields_.append((key.name, Any))
+        else:
+            default = key.default
+            fields_.append((key.name, Any, field(default_factory=lambda d=default: d)))
+    # Required fields first (dataclass rule), defaults after.
+    fields_.sort(key=lambda f: len(f) == 3)
+    cls_name = "".join(p.capitalize() for p in section.replace(".", "_").split("_")) + "Config"
+    return dataclasses.make_dataclass(cls_name, fields_, frozen=True)
+
+
+SECTION_CLASSES = {name: _section_class(name) for name in SECTIONS}
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A validated study.
+
+    Attributes are one frozen object per section (``cfg.study.seed``,
+    ``cfg.finance_senior.rate`` …). ``source`` is where it came from.
+    """
+
+    study: Any
+    monte_carlo: Any
+    datasets: Any
+    fleet: Any
+    optimizer: Any
+    finance: Any
+    finance_senior: Any
+    finance_mezzanine: Any
+    source: str = "<dict>"
+
+    @property
+    def years(self) -> list[int]:
+        """Planning years [year]."""
+        return list(range(self.study.start_year, self.study.start_year + self.study.horizon_years))
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """The config as nested plain dicts, TOML-shaped (``finance.senior`` nested)."""
+        out: dict[str, Any] = {}
+        for section in SECTIONS:
+            values = dataclasses.asdict(getattr(self, section.replace(".", "_")))
+            if "." in section:
+                parent, child = section.split(".")
+                out.setdefault(parent, {})[child] = values
+            else:
+                out.setdefault(section, {}).update(values)
+        return out
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> StudyConfig:
+        """Return a new validated config with dotted keys replaced.
+
+        Parameters
+        ----------
+        overrides : mapping
+            ``{"optimizer.cvar_lambda": 0.5, "finance.senior.rate": 0.07}``.
+
+        Raises
+        ------
+        ConfigError
+            If a key is unknown or a value is out of range.
+        """
+        raw = self.to_dict()
+        problems = []
+        for dotted, value in overrides.items():
+            *path, leaf = dotted.split(".")
+            section = ".".join(path)
+            if section not in SECTIONS or leaf not in {k.name for k in SECTIONS[section]}:
+                problems.append(f"{dotted}: unknown key; known keys are {sorted(all_keys())}")
+                continue
+            node = raw
+            for part in path:
+                node = node[part]
+            node[leaf] = value
+        if problems:
+            raise ConfigError(f"{self.source} (overrides)", problems)
+        return parse_config(raw, source=f"{self.source} (overrides)")
+
+
+def all_keys() -> list[str]:
+    """Every valid dotted key path, e.g. ``optimizer.cvar_alpha``."""
+    return [f"{section}.{key.name}" for section, keys in SECTIONS.items() for key in keys]
+
+
+def _coerce(path: str, key: Key, value: Any, problems: list[str]) -> Any:
+    """Type-check one value; ints are accepted where floats are expected."""
+    if key.kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if key.kind is int and isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, key.kind) or (key.kind is not bool and isinstance(value, bool)):
+        problems.append(
+            f"{path} = {value!r}: expected {key.kind.__name__}"
+            + (f" ({key.expected})" if key.expected else "")
+        )
+        return None
+    if key.item_kind is not None:
+        bad = [v for v in value if not isinstance(v, key.item_kind)]
+        if bad:
+            problems.append(f"{path} = {value!r}: expected a list of {key.item_kind.__name__}")
+            return None
+    if key.check is not None and not key.check(value):
+        problems.append(f"{path} = {value!r}: expected {key.expected}")
+        return None
+    return value
+
+
+def _parse_section(section: str, raw: Mapping[str, Any], problems: list[str]) -> Any:
+    keys = {k.name: k for k in SECTIONS[section]}
+    nested = {s.split(".", 1)[1] for s in SECTIONS if s.startswith(section + ".")}
+    values: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name in nested:
+            continue
+        if name not in keys:
+            problems.append(
+                f"{section}.{name}: unknown key; allowed keys in [{section}] are {sorted(keys)}"
+            )
+            continue
+        values[name] = _coerce(f"{section}.{name}", keys[name], value, problems)
+    for name, key in keys.items():
+        if name not in raw:
+            if key.default is REQUIRED:
+                problems.append(
+                    f"{section}.{name} is missing: expected {key.doc}"
+                    + (f" ({key.expected})" if key.expected else "")
+                )
+                values[name] = None
+            else:
+                values[name] = key.default
+    return SECTION_CLASSES[section](**values)
+
+
+def parse_config(raw: Mapping[str, Any], source: str = "<dict>") -> StudyConfig:
+    """Validate a TOML-shaped mapping and return a :class:`StudyConfig`.
+
+    Parameters
+    ----------
+    raw : mapping
+        Parsed TOML (sections as nested tables).
+    source : str
+        Where it came from, for messages.
+
+    Raises
+    ------
+    ConfigError
+        Listing every problem found, each with its key path, value and allowed range.
+    """
+    problems: list[str] = []
+    top_level = {s.split(".")[0] for s in SECTIONS}
+    for name, value in raw.items():
+        if name not in top_level:
+            problems.append(f"[{name}]: unknown section; allowed sections are {sorted(top_level)}")
+        elif not isinstance(value, Mapping):
+            problems.append(f"{name} = {value!r}: expected a [{name}] table")
+    sections = {}
+    for section in SECTIONS:
+        node: Any = raw
+        for part in section.split("."):
+            node = node.get(part, {}) if isinstance(node, Mapping) else {}
+        if not isinstance(node, Mapping):
+            node = {}
+        sections[section.replace(".", "_")] = _parse_section(section, node, problems)
+    cfg = StudyConfig(**sections, source=source)
+    problems += _cross_checks(cfg)
+    if problems:
+        raise ConfigError(source, problems)
+    return cfg
+
+
+def _cross_checks(cfg: StudyConfig) -> list[str]:
+    """Rules that involve several keys (skipped where a key already failed on its own)."""
+    problems: list[str] = []
+    horizon = cfg.study.horizon_years
+    for tranche in ("senior", "mezzanine"):
+        tenor = getattr(cfg, f"finance_{tranche}").tenor_years
+        if tenor is not None and horizon is not None and tenor > horizon:
+            problems.append(
+                f"finance.{tranche}.tenor_years = {tenor}: expected at most "
+                f"study.horizon_years = {horizon}"
+            )
+    kept, total = cfg.optimizer.scenarios_in_model, cfg.monte_carlo.scenarios
+    if kept is not None and total is not None and kept > total:
+        problems.append(
+            f"optimizer.scenarios_in_model = {cfg.optimizer.scenarios_in_model}: expected at "
+            f"most monte_carlo.scenarios = {cfg.monte_carlo.scenarios}"
+        )
+    ticket, unit = cfg.finance.min_ticket_usd, cfg.finance.unit_size_usd
+    if ticket is not None and unit is not None and ticket < unit:
+        problems.append(
+            f"finance.min_ticket_usd = {cfg.finance.min_ticket_usd:g}: expected at least "
+            f"finance.unit_size_usd = {cfg.finance.unit_size_usd:g}"
+        )
+    return problems
+
+
+def resolve_study(study: str | Path) -> Path:
+    """Turn a TOML path or a shipped study name into a path.
+
+    Raises
+    ------
+    ConfigError
+        If ``study`` is neither an existing file nor a shipped study name.
+    """
+    path = Path(study)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise ConfigError(str(study), [f"study file {str(study)!r} does not exist"])
+        return path
+    shipped = Path(__file__).resolve().parent.parent / "datasets" / "studies"
+    try:  # installed (non-editable) package: the studies live next to gridcap.datasets
+        import gridcap.datasets as gd
+
+        shipped = Path(gd.__file__).resolve().parent / "studies"
+    except ImportError:  # pragma: no cover - datasets always ships with gridcap
+        pass
+    candidate = shipped / f"{study}.toml"
+    if candidate.is_file():
+        return candidate
+    names = sorted(p.stem for p in shipped.glob("*.toml"))
+    raise ConfigError(
+        str(study),
+        [
+            f"study {str(study)!r} is neither a TOML file nor a shipped study; "
+            f"shipped studies are {names}"
+        ],
+    )
+
+
+def load_config(study: str | Path, overrides: Mapping[str, Any] | None = None) -> StudyConfig:
+    """Read, validate and return a study config.
+
+    Parameters
+    ----------
+    study : str or Path
+        Path to a TOML file, or the name of a shipped study (``"quickstart"``).
+    overrides : mapping, optional
+        Dotted-key overrides applied before validation (e.g. from CLI flags).
+
+    Raises
+    ------
+    ConfigError
+        Listing every problem (syntax, unknown keys, types, ranges).
+    """
+    path = resolve_study(study)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(str(path), [f"TOML syntax error: {err}"]) from None
+    cfg = parse_config(raw, source=str(path))
+    return cfg.with_overrides(overrides) if overrides else cfg
+
+
+def schema_markdown() -> str:
+    """The config schema as a Markdown table (for docs and ``gridcap validate --schema``)."""
+    lines = ["| key | type | default | allowed | meaning |", "|---|---|---|---|---|"]
+    for section, keys in SECTIONS.items():
+        for key in keys:
+            default = "required" if key.default is REQUIRED else repr(key.default)
+            lines.append(
+                f"| `{section}.{key.name}` | {key.kind.__name__} | {default} | "
+                f"{key.expected or '-'} | {key.doc} |"
+            )
+    return "\n".join(lines)

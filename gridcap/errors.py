@@ -1,0 +1,43 @@
+"""Error types shared by every stage.
+
+Errors are for people: each names the input, the offending value and what was expected.
+``GridcapInputError`` (and its subclasses) map to CLI exit code 2; anything else is an
+internal failure (exit code 1).
+"""
+
+from __future__ import annotations
+
+
+class GridcapInputError(ValueError):
+    """Bad input from a config file, dataset, CLI flag or API argument (CLI exit code 2)."""
+
+
+class SchemaError(GridcapInputError):
+    """A dataset breaks its schema. ``problems`` lists every problem found, one per line."""
+
+    def __init__(self, what: str, problems: list[str]):
+        self.what = what
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{what}: {len(self.problems)} problem(s) found:\n{lines}")
+
+
+class ConfigError(GridcapInputError):
+    """A study config breaks its schema. ``problems`` lists every problem found."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{source}: {len(self.problems)} problem(s) found:\n{lines}")
+
+
+class ModelInfeasibleError(GridcapInputError):
+    """The optimization model is infeasible or unbounded for these inputs.
+
+    The message names the constraint families and inputs involved.
+    """
+
+
+class BackendUnavailableError(GridcapInputError):
+    """A compute backend was requested that is not available here; the message says why."""

@@ -1,0 +1,117 @@
+"""Result files: atomic NetCDF writes and NetCDF-safe attributes.
+
+A result file is either the complete new file or the old one: we write to a temporary file in
+the same directory, flush it to disk, then ``os.replace`` it over the target (atomic on POSIX).
+An interrupted run therefore never leaves a half-written ``results.nc``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp_path)`` then atomically move ``tmp_path`` to ``path``.
+
+    Parameters
+    ----------
+    path : str or Path
+        Final destination.
+    write : callable
+        Writes the complete file to the temporary path it is given.
+
+    Returns
+    -------
+    Path
+        The final path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def _safe_attr(value: Any) -> Any:
+    """Convert an attribute value to something NetCDF can store."""
+    if isinstance(value, bool | np.bool_):
+        return int(value)
+    if isinstance(value, str | int | float | np.integer | np.floating):
+        return value
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iuf":
+        return value
+    if isinstance(value, list | tuple) and all(isinstance(v, int | float) for v in value):
+        return np.asarray(value)
+    return json.dumps(value, default=str)
+
+
+def netcdf_safe(ds: xr.Dataset) -> xr.Dataset:
+    """Return a copy of ``ds`` that NetCDF4 can store.
+
+    Dict/list attributes become JSON strings, booleans become int8 with
+    ``attrs["dtype"] = "bool"``, object-dtype text becomes fixed-width unicode.
+    """
+    out = ds.copy()
+    out.attrs = {k: _safe_attr(v) for k, v in ds.attrs.items()}
+    for name in list(out.variables):
+        var = out[name]
+        attrs = {k: _safe_attr(v) for k, v in var.attrs.items()}
+        data = var.values if var.dtype.kind in "bO" else None
+        if data is not None and var.dtype.kind == "b":
+            attrs["dtype"] = "bool"
+            new = xr.Variable(var.dims, data.astype("i1"), attrs)
+        elif data is not None:
+            new = xr.Variable(var.dims, data.astype(str), attrs)
+        else:
+            new = xr.Variable(var.dims, var.values, attrs)
+        if name in out.coords:
+            out = out.assign_coords({name: new})
+        else:
+            out[name] = new
+    return out
+
+
+def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write ``ds`` to NetCDF4 atomically (see :func:`atomic_write`).
+
+    Returns
+    -------
+    Path
+        The final path.
+    """
+    safe = netcdf_safe(ds)
+    return atomic_write(path, lambda tmp: safe.to_netcdf(tmp, engine="netcdf4"))
+
+
+def read_results(path: str | Path) -> xr.Dataset:
+    """Open a ``results.nc`` written by gridcap, restoring booleans.
+
+    Returns
+    -------
+    xarray.Dataset
+        Loaded into memory (the file is closed).
+    """
+    with xr.open_dataset(path, engine="netcdf4") as ds:
+        ds = ds.load()
+    for name in list(ds.variables):
+        if ds[name].attrs.get("dtype") == "bool":
+            attrs = {k: v for k, v in ds[name].attrs.items() if k != "dtype"}
+            ds[name] = xr.Variable(ds[name].dims, ds[name].values.astype(bool), attrs)
+    return ds

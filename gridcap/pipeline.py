@@ -1,0 +1,371 @@
+"""The study pipeline: config → inputs → Monte Carlo → plan → finance → one results Dataset.
+
+Each stage is a plain function usable from a notebook; :func:`run_study` only chains them,
+reports progress and writes the results file atomically. The CLI calls :func:`run_study`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+import gridcap
+from gridcap.config import StudyConfig
+from gridcap.errors import ConfigError
+from gridcap.schema import StudyInputs, validate_inputs
+
+# progress(stage, done, total): called as long steps advance. ``total`` may be None.
+Progress = Callable[[str, int, int | None], None]
+
+
+def _no_progress(stage: str, done: int, total: int | None) -> None:
+    return None
+
+
+@dataclass
+class StageTimes:
+    """Wall time of each stage [s]."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def timed(self, name: str, func: Callable[[], Any]) -> Any:
+        """Run ``func`` and record its wall time under ``name`` [s]."""
+        start = time.perf_counter()
+        try:
+            return func()
+        finally:
+            self.seconds[name] = time.perf_counter() - start
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def finance_terms(cfg: StudyConfig) -> xr.Dataset:
+    """Finance terms Dataset (scalars + dim ``tranche``) from the config's [finance] tables.
+
+    Returns
+    -------
+    xarray.Dataset
+        Per :data:`gridcap.schema.FINANCE_SCHEMA`, units in attrs.
+    """
+    from gridcap.schema import FINANCE_SCHEMA
+
+    tranches = ("senior", "mezzanine")
+    data: dict[str, Any] = {}
+    for var in FINANCE_SCHEMA:
+        if var.dims == ("tranche",):
+            values = [getattr(getattr(cfg, f"finance_{t}"), var.name) for t in tranches]
+            data[var.name] = (
+                "tranche",
+                np.asarray(values),
+                {"units": var.units, "long_name": var.doc},
+            )
+        else:
+            data[var.name] = (
+                (),
+                getattr(cfg.finance, var.name),
+                {"units": var.units, "long_name": var.doc},
+            )
+    return xr.Dataset(data, coords={"tranche": list(tranches)})
+
+
+def _select(ds: xr.Dataset, dim: str, wanted: list[str], what: str) -> xr.Dataset:
+    known = [str(v) for v in ds[dim].values]
+    missing = [w for w in wanted if w not in known]
+    if missing:
+        raise ConfigError(what, [f"{what} = {missing}: not in the dataset; known ids are {known}"])
+    return ds.sel({dim: wanted})
+
+
+def build_inputs(cfg: StudyConfig) -> StudyInputs:
+    """Load, subset and validate every input table of a study.
+
+    Parameters
+    ----------
+    cfg : StudyConfig
+        The validated study.
+
+    Returns
+    -------
+    StudyInputs
+        Validated inputs (fleet, sites, regions, technologies, finance, years).
+
+    Raises
+    ------
+    ConfigError, SchemaError
+        When the config names unknown ids or a dataset breaks its schema.
+    """
+    from gridcap import datasets as gd
+
+    years = np.asarray(cfg.years)
+    regions, regions_meta = gd.read_regions(
+        years=cfg.years, path=_path_or_none(cfg.datasets.regions)
+    )
+    regions = _select(regions, "region", list(cfg.study.regions), "study.regions")
+    techs, tech_meta = gd.read_technologies(path=_path_or_none(cfg.datasets.technologies))
+    if cfg.datasets.technology_ids:
+        techs = _select(techs, "tech", list(cfg.datasets.technology_ids), "datasets.technology_ids")
+    sites, sites_meta = gd.read_mine_sites(path=_path_or_none(cfg.datasets.sites))
+    if cfg.datasets.site_ids:
+        sites = _select(sites, "site", list(cfg.datasets.site_ids), "datasets.site_ids")
+    in_regions = np.isin(sites.region.values.astype(str), list(cfg.study.regions))
+    sites = sites.isel(site=np.flatnonzero(in_regions))
+    if cfg.datasets.max_sites:
+        sites = sites.isel(site=slice(0, cfg.datasets.max_sites))
+    fleet = gd.synthetic_fleet(
+        cfg.fleet.n_der,
+        regions,
+        seed=cfg.study.seed + cfg.fleet.seed_offset,
+        commitment_share=cfg.fleet.commitment_share,
+    )
+    inputs = StudyInputs(
+        fleet=fleet,
+        sites=sites,
+        regions=regions,
+        technologies=techs,
+        finance=finance_terms(cfg),
+        years=years,
+        provenance={
+            "regions": regions_meta,
+            "technologies": tech_meta,
+            "sites": sites_meta,
+            "fleet": dict(fleet.attrs),
+        },
+    )
+    validate_inputs(inputs)
+    return inputs
+
+
+def _path_or_none(value: str) -> Path | None:
+    return None if value == "shipped" else Path(value)
+
+
+# --------------------------------------------------------------------------- stages
+
+
+def simulate_stage(
+    cfg: StudyConfig,
+    inputs: StudyInputs,
+    progress: Progress = _no_progress,
+    *,
+    store: str | Path | None = None,
+    resume: bool = False,
+    client: Any = None,
+) -> xr.Dataset:
+    """Run the Monte Carlo in scenario batches of ``monte_carlo.batch_size``.
+
+    Batches are independent (counter-based RNG keyed by the global scenario index), so the
+    concatenation equals one big run, whether batches run here, resume from a checkpoint
+    store, or run on Dask workers.
+
+    Parameters
+    ----------
+    store : str or Path, optional
+        Checkpoint directory (Zarr); finished batches are kept there.
+    resume : bool
+        Reuse finished, intact batches found in ``store``.
+    client : dask.distributed.Client, optional
+        Run batches on this Dask cluster.
+
+    Returns
+    -------
+    xarray.Dataset
+        Outcomes over all ``monte_carlo.scenarios`` scenarios (docs/data-model.md §2).
+    """
+    from gridcap.checkpoint import map_scenario_batches
+    from gridcap.kernels import simulate
+
+    def compute(offset: int, count: int) -> xr.Dataset:
+        return simulate(
+            inputs,
+            scenarios=count,
+            seed=cfg.study.seed,
+            backend=cfg.study.backend,
+            scenario_offset=offset,
+            hours=cfg.monte_carlo.hours,
+        )
+
+    return map_scenario_batches(
+        compute,
+        cfg.monte_carlo.scenarios,
+        cfg.monte_carlo.batch_size,
+        store=store,
+        resume=resume,
+        client=client,
+        progress=progress,
+    )
+
+
+def monte_carlo_fingerprint(cfg: StudyConfig) -> str:
+    """A short hash of every config value that changes the Monte Carlo outcomes.
+
+    Checkpoints live under a directory named by it, so a resumed run never mixes batches
+    computed for another study, seed, fleet or dataset.
+    """
+    import hashlib
+
+    raw = cfg.to_dict()
+    relevant = {
+        "study": {k: v for k, v in raw["study"].items() if k not in ("name", "description")},
+        "monte_carlo": raw["monte_carlo"],
+        "datasets": raw["datasets"],
+        "fleet": raw["fleet"],
+        "version": gridcap.__version__,
+    }
+    text = json.dumps(relevant, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def plan_options(cfg: StudyConfig) -> Any:
+    """Map the config's [optimizer] table onto :class:`gridcap.optimizer.PlanOptions`."""
+    from gridcap.optimizer import PlanOptions
+
+    opt = cfg.optimizer
+    return PlanOptions(
+        cvar_alpha=opt.cvar_alpha,
+        cvar_lambda=opt.cvar_lambda,
+        scenarios_in_model=opt.scenarios_in_model,
+        time_limit_s=opt.time_limit_s,
+        mip_gap=opt.mip_gap,
+        ai_lost_margin_usd_per_mwh=opt.ai_lost_margin_usd_per_mwh,
+        flex_confidence=opt.flex_confidence,
+        shortfall_penalty_multiple=opt.shortfall_penalty_multiple,
+        seed=cfg.study.seed,
+    )
+
+
+def plan_stage(cfg: StudyConfig, inputs: StudyInputs, outcomes: xr.Dataset) -> xr.Dataset:
+    """Solve the siting and build plan (Pyomo + HiGHS) over the Monte Carlo outcomes."""
+    from gridcap.optimizer import plan
+
+    return plan(inputs, outcomes, options=plan_options(cfg))
+
+
+def finance_stage(
+    cfg: StudyConfig, inputs: StudyInputs, plan_ds: xr.Dataset, outcomes: xr.Dataset
+) -> xr.Dataset:
+    """Size, run and price the capital stack of the plan's portfolio."""
+    from gridcap.optimizer import finance
+
+    return finance(plan_ds, outcomes, inputs.finance)
+
+
+# --------------------------------------------------------------------------- results
+
+
+def _prefixed(ds: xr.Dataset, prefix: str, keep: set[str]) -> xr.Dataset:
+    """Rename data variables to ``prefix + name`` unless already in ``keep``."""
+    return ds.rename({v: f"{prefix}{v}" for v in ds.data_vars if v not in keep})
+
+
+def inputs_dataset(inputs: StudyInputs) -> xr.Dataset:
+    """The study inputs as one Dataset with variables ``<table>__<name>`` and provenance."""
+    parts = []
+    for table in ("fleet", "sites", "regions", "technologies", "finance"):
+        ds = getattr(inputs, table)
+        parts.append(ds.rename({v: f"{table}__{v}" for v in ds.data_vars}).drop_attrs())
+    merged = xr.merge(parts, compat="override", join="outer")
+    merged.attrs["provenance"] = json.dumps(inputs.provenance, default=str)
+    return merged
+
+
+def assemble_results(
+    cfg: StudyConfig,
+    inputs: StudyInputs,
+    outcomes: xr.Dataset,
+    plan_ds: xr.Dataset,
+    finance_ds: xr.Dataset,
+    times: StageTimes,
+) -> xr.Dataset:
+    """Merge inputs, outcomes, plan and finance into the single results Dataset.
+
+    Variables keep their stage's names; inputs are prefixed by their table
+    (``sites__interconnection_mw``), Monte Carlo outcomes by ``mc__`` and finance by
+    ``fin__`` only where a name would collide. Attributes carry the config, provenance,
+    versions and stage timings.
+    """
+    inputs_ds = inputs_dataset(inputs)
+    plan_names = set(plan_ds.data_vars)
+    mc = _prefixed(outcomes.drop_attrs(), "mc__", set())
+    fin = finance_ds.rename({v: f"fin__{v}" for v in finance_ds.data_vars if v in plan_names})
+    results = xr.merge(
+        [inputs_ds, mc, plan_ds.drop_attrs(), fin.drop_attrs()],
+        compat="override",
+        join="outer",
+        combine_attrs="drop",
+    )
+    results.attrs.update(
+        {
+            "title": f"gridcap results: {cfg.study.name}",
+            "gridcap_version": gridcap.__version__,
+            "study": cfg.study.name,
+            "config": json.dumps(cfg.to_dict()),
+            "config_source": cfg.source,
+            "provenance": inputs_ds.attrs["provenance"],
+            "stage_seconds": json.dumps(times.seconds),
+            "monte_carlo": json.dumps({k: str(v) for k, v in outcomes.attrs.items()}),
+            "plan": json.dumps({k: str(v) for k, v in plan_ds.attrs.items()}),
+            "finance": json.dumps({k: str(v) for k, v in finance_ds.attrs.items()}),
+        }
+    )
+    return results
+
+
+def run_study(
+    cfg: StudyConfig,
+    out_dir: str | Path | None = None,
+    progress: Progress = _no_progress,
+    *,
+    resume: bool = False,
+    client: Any = None,
+) -> xr.Dataset:
+    """Run a whole study: inputs → Monte Carlo → plan → finance → results.
+
+    Parameters
+    ----------
+    cfg : StudyConfig
+        The validated study.
+    out_dir : str or Path, optional
+        Where to write ``results.nc`` (atomically). Nothing is written when omitted.
+    progress : callable, optional
+        ``progress(stage, done, total)`` callback.
+    resume : bool
+        Reuse Monte Carlo batches already checkpointed under ``out_dir/checkpoint``.
+    client : dask.distributed.Client, optional
+        Run Monte Carlo batches on this Dask cluster.
+
+    Returns
+    -------
+    xarray.Dataset
+        The results (also written to ``out_dir/results.nc``).
+    """
+    times = StageTimes()
+    progress("inputs", 0, 1)
+    inputs = times.timed("inputs", lambda: build_inputs(cfg))
+    progress("inputs", 1, 1)
+    store = None
+    if out_dir is not None:
+        store = Path(out_dir) / "checkpoint" / f"monte_carlo-{monte_carlo_fingerprint(cfg)}.zarr"
+    outcomes = times.timed(
+        "monte_carlo",
+        lambda: simulate_stage(cfg, inputs, progress, store=store, resume=resume, client=client),
+    )
+    progress("plan", 0, 1)
+    plan_ds = times.timed("plan", lambda: plan_stage(cfg, inputs, outcomes))
+    progress("plan", 1, 1)
+    progress("finance", 0, 1)
+    finance_ds = times.timed("finance", lambda: finance_stage(cfg, inputs, plan_ds, outcomes))
+    progress("finance", 1, 1)
+    results = assemble_results(cfg, inputs, outcomes, plan_ds, finance_ds, times)
+    if out_dir is not None:
+        from gridcap.io import write_netcdf
+
+        write_netcdf(results, Path(out_dir) / "results.nc")
+    return results

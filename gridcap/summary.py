@@ -1,0 +1,138 @@
+"""The summary tables printed at the end of ``gridcap run`` (rich tables from a results Dataset).
+
+Only variables present in the results are shown, so the summary works on any study.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import xarray as xr
+from rich.table import Table
+
+
+def _fmt(value: float, unit: str = "") -> str:
+    if value is None or not np.isfinite(value):
+        return "–"
+    magnitude = abs(value)
+    if unit == "$":
+        for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+            if magnitude >= scale:
+                return f"${value / scale:,.2f}{suffix}"
+        return f"${value:,.0f}"
+    text = f"{value:,.3g}" if magnitude < 100 else f"{value:,.0f}"
+    return f"{text} {unit}".strip()
+
+
+def _rows(results: xr.Dataset, specs: Iterable[tuple[str, str, str, str]]) -> list[tuple[str, str]]:
+    """(label, formatted value) for each (label, variable, reduction, unit) spec present."""
+    rows = []
+    for label, name, how, unit in specs:
+        if name not in results:
+            continue
+        da = results[name]
+        value = float(getattr(da, how)()) if how else float(da)
+        rows.append((label, _fmt(value, unit)))
+    return rows
+
+
+def plan_table(results: xr.Dataset) -> Table | None:
+    """Headline plan figures: what is built, converted, placed and what it costs."""
+    specs = [
+        ("new capacity online, final year", "online_mw", "", "MW"),
+        ("AI load placed, final year", "ai_placed_mw", "", "MW"),
+        ("unserved AI load, final year", "unserved_ai_mw", "", "MW"),
+        ("mine sites converted", "converted", "sum", ""),
+        ("DER flexibility contracted", "flex_contracted_kw", "", "kW"),
+        ("expected system cost", "expected_cost_usd", "", "$"),
+        ("CVaR of system cost", "cvar_cost_usd", "", "$"),
+    ]
+    rows = []
+    last = {}
+    if "year" in results.coords:
+        last = {"year": results.year.values[-1]}
+    for label, name, how, unit in specs:
+        if name not in results:
+            continue
+        da = results[name]
+        if "year" in da.dims and not how:
+            da = da.sel(last)
+        extra = [d for d in da.dims if d != "year"]
+        value = float(da.sum(extra)) if extra else float(da.sum())
+        rows.append((label, _fmt(value, unit)))
+    if not rows:
+        return None
+    table = Table(title="Plan")
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def prices_table(results: xr.Dataset) -> Table | None:
+    """Capacity value and flexibility price per region (final year)."""
+    names = [
+        "capacity_value_usd_per_kw_yr",
+        "flex_price_usd_per_kw_yr",
+        "alternative_cost_usd_per_kw_yr",
+    ]
+    if not all(n in results for n in names[:1]) or "region" not in results.dims:
+        return None
+    table = Table(title="Prices, final year [$/kW-yr]")
+    table.add_column("region")
+    present = [n for n in names if n in results]
+    for name in present:
+        table.add_column(name.replace("_usd_per_kw_yr", "").replace("_", " "), justify="right")
+    for region in results.region.values:
+        cells = []
+        for name in present:
+            da = results[name]
+            if "region" in da.dims:
+                da = da.sel(region=region)
+            if "year" in da.dims:
+                da = da.isel(year=-1)
+            extra = list(da.dims)
+            cells.append(_fmt(float(da.mean(extra)) if extra else float(da)))
+        table.add_row(str(region), *cells)
+    return table
+
+
+def finance_table(results: xr.Dataset) -> Table | None:
+    """Tranche sizes and risk metrics."""
+    if "tranche" not in results.dims:
+        return None
+    columns = [
+        ("size", "tranche_size_usd", "$"),
+        ("PD", "pd", ""),
+        ("EL", "expected_loss", ""),
+        ("WAL [yr]", "wal_years", ""),
+        ("spread [bp]", "spread_bps", ""),
+        ("rating", "rating", "text"),
+        ("units", "unit_count", ""),
+    ]
+    present = [(label, name, unit) for label, name, unit in columns if name in results]
+    if not present:
+        return None
+    table = Table(title="Capital stack")
+    table.add_column("tranche")
+    for label, _, _ in present:
+        table.add_column(label, justify="right")
+    for tranche in results.tranche.values:
+        cells = []
+        for _, name, unit in present:
+            da = results[name].sel(tranche=tranche)
+            if unit == "text":
+                cells.append(str(da.values))
+            else:
+                extra = list(da.dims)
+                cells.append(_fmt(float(da.mean(extra)) if extra else float(da), unit))
+        table.add_row(str(tranche), *cells)
+    return table
+
+
+def summary_tables(results: xr.Dataset) -> list[Table]:
+    """Every summary table that the results support, in reading order."""
+    tables = [plan_table(results), prices_table(results), finance_table(results)]
+    return [t for t in tables if t is not None]

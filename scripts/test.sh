@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The test command (README "Run the tests"; .ci/run calls exactly this).
+# Installs gridcap with its dev extras into ./.venv if needed, then runs the whole suite:
+# first everything on the CPU, then the Numba CUDA kernels under the CUDA simulator.
+# Extra arguments go to the first pytest call (e.g. `bash scripts/test.sh -k config`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-$PWD/.cache/numba}"
+export MPLBACKEND=Agg
+# pytest exits 5 when it collected no test: with `set -e` that fails the run, as it must.
+.venv/bin/python -m pytest -q "$@"
+# The Numba CUDA kernels on a machine without a GPU: the simulator runs the same kernel source.
+if [ "$#" -eq 0 ]; then
+    NUMBA_ENABLE_CUDASIM=1 .venv/bin/python -m pytest -q -m cudasim tests/
+fi
