@@ -196,6 +196,34 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
             "distribution settlement lag [h] (stablecoin ~minutes, T+2 = 48)",
         ),
     ),
+    "compute": (
+        Key(
+            "model_class",
+            str,
+            "70B-class LLM inference on H100-class GPUs",
+            doc="model class the token throughput refers to",
+        ),
+        _num(
+            "tokens_per_gpu_hour",
+            float,
+            1.0e7,
+            0,
+            1e12,
+            "AI tokens served per GPU-hour [tokens/GPU-h]",
+            lo_open=True,
+        ),
+        _num("gpus_per_mw", float, 780.0, 0, 1e5, "GPUs per MW of IT load [GPU/MW]", lo_open=True),
+        _num("gpu_capex_usd", float, 35000.0, 0, 1e7, "all-in capital cost per GPU [$/GPU]"),
+        _num("gpu_life_years", float, 5.0, 0, 30, "GPU depreciation life [yr]", lo_open=True),
+        _num(
+            "ppa_price_usd_per_mwh",
+            float,
+            0.0,
+            0,
+            1e4,
+            "fixed-price PPA hedge for data-center energy [$/MWh] (0: unhedged)",
+        ),
+    ),
     "finance.senior": (
         _num("rate", float, 0.065, 0, 1, "interest rate [1/yr]", hi_open=True),
         _num("dscr_target", float, 1.35, 0, 10, "sculpting DSCR [1]", lo_open=True),
@@ -217,6 +245,7 @@ SECTION_DOCS = {
     "fleet": "synthetic DER fleet",
     "optimizer": "siting/build-plan model options",
     "finance": "financing terms shared by all tranches",
+    "compute": "kWh-to-token chain assumptions",
     "finance.senior": "senior tranche terms",
     "finance.mezzanine": "mezzanine tranche terms",
 }
@@ -252,6 +281,7 @@ class StudyConfig:
     datasets: Any
     fleet: Any
     optimizer: Any
+    compute: Any
     finance: Any
     finance_senior: Any
     finance_mezzanine: Any

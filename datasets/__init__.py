@@ -1,0 +1,33 @@
+"""Shipped data with provenance, seeded synthetic DER fleets, pvlib solar, shipped studies.
+
+Loaders return ``(xarray.Dataset, metadata)`` with provenance in ``attrs``; see
+``datasets/README.md`` for where each dataset comes from. Imports are lazy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "read_mine_sites": "loaders",
+    "read_technologies": "loaders",
+    "read_regions": "loaders",
+    "read_demand": "loaders",
+    "read_emission_factors": "loaders",
+    "list_studies": "loaders",
+    "study_path": "loaders",
+    "synthetic_fleet": "fleet",
+    "clearsky_irradiance": "solar",
+    "pv_output_kw_per_kw": "solar",
+    "read_tmy": "solar",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        module = importlib.import_module(f"{__name__}.{_EXPORTS[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,32 @@
+"""Siting, build-plan and financing models (Pyomo + HiGHS) and the capital-stack tools.
+
+Public entry points (imported lazily so ``import gridcap.optimizer`` stays cheap):
+
+- :func:`plan` / :class:`PlanOptions` — risk-aware siting and build plan (``siting``).
+- :func:`finance` — size, run and price the capital stack (``financing``).
+- :func:`size_debt` — sculpted debt by DSCR (``financing``).
+- :func:`trace_chain` — kWh → GPU-hour → token attribution and cost stack (``chain``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "plan": "siting",
+    "PlanOptions": "siting",
+    "PlanModel": "siting",
+    "finance": "financing",
+    "size_debt": "financing",
+    "trace_chain": "chain",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        module = importlib.import_module(f"{__name__}.{_EXPORTS[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
