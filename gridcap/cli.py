@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -194,17 +195,16 @@ def cmd_info(args: argparse.Namespace) -> int:
     try:
         from gridcap.kernels import backend_status
 
-        for name, (ok, why) in backend_status().items():
-            table.add_row(
-                f"backend {name}", ("[green]available[/] " if ok else "[red]missing[/] ") + why
-            )
+        for name, status in backend_status().items():
+            ok = status.startswith("available")
+            colour = "green" if ok else "red"
+            table.add_row(f"backend {name}", f"[{colour}]{escape(status)}[/]")
     except ImportError as err:
         table.add_row("backends", f"[red]unavailable[/] ({err})")
-    try:
-        import highspy
+    try:  # the package metadata: constructing a Highs object would print its banner
+        from importlib.metadata import version
 
-        highs = highspy.Highs()
-        highs_version = f"{highs.versionMajor()}.{highs.versionMinor()}.{highs.versionPatch()}"
+        highs_version = version("highspy")
     except Exception as err:  # solver missing or broken: report, don't crash
         highs_version = f"unavailable ({err})"
     table.add_row("solver HiGHS (highspy)", highs_version)
