@@ -215,6 +215,7 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
         _num("gpus_per_mw", float, 780.0, 0, 1e5, "GPUs per MW of IT load [GPU/MW]", lo_open=True),
         _num("gpu_capex_usd", float, 35000.0, 0, 1e7, "all-in capital cost per GPU [$/GPU]"),
         _num("gpu_life_years", float, 5.0, 0, 30, "GPU depreciation life [yr]", lo_open=True),
+        _num("pue", float, 1.3, 1, 3, "facility/IT energy ratio of new-build AI halls [1]"),
         _num(
             "ppa_price_usd_per_mwh",
             float,

@@ -257,6 +257,19 @@ def finance_stage(
     return finance(plan_ds, outcomes, inputs.finance)
 
 
+def chain_stage(
+    cfg: StudyConfig,
+    inputs: StudyInputs,
+    outcomes: xr.Dataset,
+    plan_ds: xr.Dataset,
+    finance_ds: xr.Dataset,
+) -> xr.Dataset:
+    """Trace kWh → GPU-hours → tokens → cash per tranche (``gridcap.optimizer.chain``)."""
+    from gridcap.optimizer.chain import trace_chain
+
+    return trace_chain(inputs, outcomes, plan_ds, finance_ds, cfg.compute)
+
+
 # --------------------------------------------------------------------------- results
 
 
@@ -283,6 +296,7 @@ def assemble_results(
     plan_ds: xr.Dataset,
     finance_ds: xr.Dataset,
     times: StageTimes,
+    chain_ds: xr.Dataset | None = None,
 ) -> xr.Dataset:
     """Merge inputs, outcomes, plan and finance into the single results Dataset.
 
@@ -295,12 +309,10 @@ def assemble_results(
     plan_names = set(plan_ds.data_vars)
     mc = _prefixed(outcomes.drop_attrs(), "mc__", set())
     fin = finance_ds.rename({v: f"fin__{v}" for v in finance_ds.data_vars if v in plan_names})
-    results = xr.merge(
-        [inputs_ds, mc, plan_ds.drop_attrs(), fin.drop_attrs()],
-        compat="override",
-        join="outer",
-        combine_attrs="drop",
-    )
+    parts = [inputs_ds, mc, plan_ds.drop_attrs(), fin.drop_attrs()]
+    if chain_ds is not None:
+        parts.append(chain_ds.drop_attrs())
+    results = xr.merge(parts, compat="override", join="outer", combine_attrs="drop")
     results.attrs.update(
         {
             "title": f"gridcap results: {cfg.study.name}",
@@ -315,6 +327,8 @@ def assemble_results(
             "finance": json.dumps({k: str(v) for k, v in finance_ds.attrs.items()}),
         }
     )
+    if chain_ds is not None:
+        results.attrs["chain"] = json.dumps({k: str(v) for k, v in chain_ds.attrs.items()})
     return results
 
 
@@ -363,9 +377,30 @@ def run_study(
     progress("finance", 0, 1)
     finance_ds = times.timed("finance", lambda: finance_stage(cfg, inputs, plan_ds, outcomes))
     progress("finance", 1, 1)
-    results = assemble_results(cfg, inputs, outcomes, plan_ds, finance_ds, times)
+    chain_ds = times.timed("chain", lambda: chain_stage(cfg, inputs, outcomes, plan_ds, finance_ds))
+    results = assemble_results(cfg, inputs, outcomes, plan_ds, finance_ds, times, chain_ds)
     if out_dir is not None:
-        from gridcap.io import write_netcdf
-
-        write_netcdf(results, Path(out_dir) / "results.nc")
+        write_outputs(results, finance_ds, chain_ds, Path(out_dir))
     return results
+
+
+def write_outputs(
+    results: xr.Dataset, finance_ds: xr.Dataset, chain_ds: xr.Dataset, out_dir: Path
+) -> None:
+    """Write ``results.nc`` and the machine-readable ledgers, each file atomically.
+
+    Files: ``results.nc``; ``chain_ledger.csv`` (MWh → GPU-hours → tokens → cash per tranche
+    unit; all scenarios up to 256, else representative ones); the finance stage's waterfall
+    rule set and distribution ledger (``gridcap.optimizer.financing.write_finance_files``).
+    """
+    from gridcap.io import write_netcdf
+    from gridcap.optimizer.chain import chain_ledger, write_chain_ledger
+    from gridcap.optimizer.financing import write_finance_files
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scenarios = None if chain_ds.sizes.get("scenario", 0) <= 256 else "representative"
+    write_chain_ledger(
+        chain_ledger(chain_ds, finance_ds, scenarios=scenarios), out_dir / "chain_ledger.csv"
+    )
+    write_finance_files(finance_ds, out_dir / "finance")
+    write_netcdf(results, out_dir / "results.nc")

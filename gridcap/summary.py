@@ -132,7 +132,29 @@ def finance_table(results: xr.Dataset) -> Table | None:
     return table
 
 
+def chain_table(results: xr.Dataset) -> Table | None:
+    """kWh → token chain: $/M-tokens and gCO2/M-tokens distributions, top risk link."""
+    if not any(str(v).startswith("chain_") for v in results.data_vars):
+        return None
+    from gridcap.optimizer.chain import chain_summary_rows
+
+    rows = chain_summary_rows(results)
+    if not rows:
+        return None
+    table = Table(title="kWh → AI token chain")
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    for label, value in rows:
+        table.add_row(label, value)
+    return table
+
+
 def summary_tables(results: xr.Dataset) -> list[Table]:
     """Every summary table that the results support, in reading order."""
-    tables = [plan_table(results), prices_table(results), finance_table(results)]
+    tables = [
+        plan_table(results),
+        prices_table(results),
+        finance_table(results),
+        chain_table(results),
+    ]
     return [t for t in tables if t is not None]

@@ -20,6 +20,9 @@ _EXPORTS = {
     "finance": "financing",
     "size_debt": "financing",
     "trace_chain": "chain",
+    "chain_ledger": "chain",
+    "write_chain_ledger": "chain",
+    "chain_summary_rows": "chain",
 }
 
 __all__ = sorted(_EXPORTS)

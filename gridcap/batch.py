@@ -1,0 +1,648 @@
+"""Batch runs: parameter sweeps with checkpoint/resume, and Dask clusters to run them on.
+
+A *sweep* runs the cartesian product of a few config values (dotted keys, e.g.
+``optimizer.cvar_lambda=0.1,0.5,1``) and stores every variant's results in one Dataset with a
+``variant`` dimension, plus one coordinate per swept key.
+
+Work is shared between variants wherever the model allows:
+
+- Variants that differ only in ``optimizer.*`` or ``finance.*`` keys share one Monte Carlo
+  run (those keys do not enter the simulation).
+- Within one Monte Carlo group, variants that differ only in ``finance.*`` keys share one plan,
+  and the siting model is built once and re-solved after parameter updates (the persistent
+  :class:`gridcap.optimizer.PlanModel` when the optimizer provides it).
+
+Every finished variant is checkpointed as one Zarr group in ``OUT/variants.zarr`` (see
+:mod:`gridcap.checkpoint`), and the Monte Carlo of each group in scenario batches under
+``OUT/montecarlo/``; ``resume=True`` computes only what is missing or corrupt. The combined
+results are written atomically to ``OUT/results.nc``.
+
+Dask
+----
+:func:`dask_client` gives a :class:`dask.distributed.Client` for a local cluster of ``N``
+single-threaded worker processes, or for an existing scheduler at ``ADDRESS``
+(``gridcap sweep … --workers 4`` / ``--dask tcp://host:8786``). Scenario batches are mapped over
+the workers, and each Monte Carlo group's solve chain (plan re-solves + finance of its variants)
+runs as one task, so results are identical to a single process. Checkpoints are written by the
+workers: with a remote cluster ``OUT`` must be on a file system all workers share.
+
+On a machine with several GPUs use `dask-cuda <https://docs.rapids.ai/api/dask-cuda/>`_, which
+starts one worker per GPU (each pinned with ``CUDA_VISIBLE_DEVICES``)::
+
+    pip install dask-cuda
+    dask scheduler --scheduler-file sched.json &
+    dask cuda worker --scheduler-file sched.json &     # one worker per visible GPU
+    gridcap sweep quickstart --param optimizer.cvar_lambda=0.1,1 --dask tcp://HOST:8786
+
+or, from Python, ``from dask_cuda import LocalCUDACluster; Client(LocalCUDACluster())`` and pass
+the client to :func:`sweep` / :func:`gridcap.checkpoint.map_scenario_batches`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import hashlib
+import itertools
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from gridcap.checkpoint import (
+    open_store,
+    read_group,
+    write_group,
+)
+from gridcap.config import SECTIONS, StudyConfig, _coerce, all_keys
+from gridcap.errors import ConfigError, GridcapInputError
+
+Progress = Callable[[str, int, int | None], None]
+
+# Config sections that do not enter the Monte Carlo (a variant changing only these reuses it).
+OUTCOME_FREE = ("optimizer", "finance")
+# Sections that do not enter the plan either (a variant changing only these reuses the plan).
+PLAN_FREE = ("finance",)
+
+VARIANT_STORE = "variants.zarr"
+MC_DIR = "montecarlo"
+RESULTS = "results.nc"
+
+
+def _no_progress(stage: str, done: int, total: int | None) -> None:
+    return None
+
+
+# --------------------------------------------------------------------------- dask
+
+
+@contextlib.contextmanager
+def dask_client(address: str | None = None, workers: int | None = None) -> Iterator[Any]:
+    """A :class:`dask.distributed.Client`, closed (with its local cluster) on exit.
+
+    Parameters
+    ----------
+    address : str, optional
+        Address of a running scheduler (``tcp://host:8786``). Mutually exclusive with
+        ``workers``.
+    workers : int, optional
+        Number of local worker processes (one thread each) [1]. Default 1 when no address.
+
+    Yields
+    ------
+    distributed.Client
+
+    Raises
+    ------
+    GridcapInputError
+        If both arguments are given, ``workers`` is not a positive integer, or
+        ``dask.distributed`` is not installed.
+
+    Notes
+    -----
+    For one worker per GPU use ``dask_cuda.LocalCUDACluster`` (see the module docstring).
+    """
+    if address is not None and workers is not None:
+        raise GridcapInputError(
+            f"dask_client: got address={address!r} and workers={workers!r}: give one of them"
+        )
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
+        raise GridcapInputError(f"dask_client: workers = {workers!r}: expected an integer >= 1")
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as err:
+        raise GridcapInputError(
+            f"Dask scale-out needs dask.distributed ({err}); install it with "
+            "pip install 'gridcap[distributed]'"
+        ) from None
+    if address is not None:
+        try:
+            client = Client(address, timeout="20s")
+        except OSError as err:
+            raise GridcapInputError(
+                f"--dask {address}: cannot reach a dask scheduler there ({err})"
+            ) from None
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    cluster = LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=True,
+                           dashboard_address=None)
+    try:
+        client = Client(cluster)
+        try:
+            yield client
+        finally:
+            client.close()
+    finally:
+        cluster.close()
+
+
+# --------------------------------------------------------------------------- params
+
+
+def _key(dotted: str) -> Any:
+    section, _, leaf = dotted.rpartition(".")
+    for key in SECTIONS.get(section, ()):
+        if key.name == leaf:
+            return key
+    return None
+
+
+def _parse_value(dotted: str, key: Any, text: str, problems: list[str]) -> Any:
+    text = text.strip()
+    value: Any = text
+    try:
+        if key.kind is int:
+            value = int(text)
+        elif key.kind is float:
+            value = float(text)
+        elif key.kind is bool:
+            low = text.lower()
+            if low not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(text)
+            value = low in ("true", "1", "yes")
+    except ValueError:
+        problems.append(
+            f"{dotted} = {text!r}: expected {key.kind.__name__}"
+            + (f" ({key.expected})" if key.expected else "")
+        )
+        return None
+    return _coerce(dotted, key, value, problems)
+
+
+def parse_param(text: str) -> tuple[str, list[Any]]:
+    """Parse one ``--param KEY=V1,V2,...`` flag.
+
+    Parameters
+    ----------
+    text : str
+        ``"optimizer.cvar_lambda=0.1,0.5,1"``: a dotted config key (see
+        ``gridcap validate --schema``) and comma-separated values.
+
+    Returns
+    -------
+    key : str
+        The dotted key.
+    values : list
+        The values, typed and range-checked like the config file's.
+
+    Raises
+    ------
+    ConfigError
+        If the text is not ``KEY=V1,...``, the key is unknown or list-valued, a value has the
+        wrong type or is out of range, or a value repeats.
+
+    Examples
+    --------
+    >>> parse_param("optimizer.cvar_lambda=0.1,0.5,1")
+    ('optimizer.cvar_lambda', [0.1, 0.5, 1.0])
+    """
+    where = f"--param {text}"
+    dotted, sep, rest = text.partition("=")
+    dotted = dotted.strip()
+    if not sep or not dotted or not rest.strip():
+        raise ConfigError(where, [f"{text!r}: expected KEY=V1,V2,... "
+                                  "(e.g. optimizer.cvar_lambda=0.1,0.5,1)"])
+    key = _key(dotted)
+    if key is None:
+        raise ConfigError(where, [f"{dotted}: unknown key; known keys are {sorted(all_keys())}"])
+    if key.kind is list:
+        raise ConfigError(where, [f"{dotted}: list-valued keys cannot be swept"])
+    problems: list[str] = []
+    values = [_parse_value(dotted, key, part, problems) for part in rest.split(",")]
+    if not problems:
+        dupes = sorted({str(v) for v in values if values.count(v) > 1})
+        if dupes:
+            problems.append(f"{dotted}: values {dupes} repeat; each variant must differ")
+    if problems:
+        raise ConfigError(where, problems)
+    return dotted, values
+
+
+def variants(cfg: StudyConfig, params: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """The cartesian product of ``params`` as override dicts (first key varies slowest).
+
+    Raises
+    ------
+    ConfigError
+        Listing every unknown key, empty value list or invalid variant.
+    """
+    problems: list[str] = []
+    if not params:
+        problems.append("no parameters to sweep: give at least one KEY=V1,V2,...")
+    for dotted, values in params.items():
+        if _key(dotted) is None:
+            problems.append(f"{dotted}: unknown key; known keys are {sorted(all_keys())}")
+        elif not isinstance(values, Sequence) or isinstance(values, str) or not values:
+            problems.append(f"{dotted} = {values!r}: expected a non-empty list of values")
+    if problems:
+        raise ConfigError(f"{cfg.source} (sweep)", problems)
+    keys = list(params)
+    out = [dict(zip(keys, combo, strict=True))
+           for combo in itertools.product(*(params[k] for k in keys))]
+    for overrides in out:
+        try:
+            cfg.with_overrides(overrides)
+        except ConfigError as err:
+            problems += [f"variant {overrides}: {p}" for p in err.problems]
+    if problems:
+        raise ConfigError(f"{cfg.source} (sweep)", problems)
+    return out
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _without(cfg: StudyConfig, sections: tuple[str, ...]) -> dict[str, Any]:
+    raw = cfg.to_dict()
+    return {k: v for k, v in raw.items() if k not in sections}
+
+
+def plan_key(cfg: StudyConfig) -> str:
+    """Identifies a config's plan (everything but ``finance.*``)."""
+    return _digest(_without(cfg, PLAN_FREE))
+
+
+# --------------------------------------------------------------------------- stages
+
+
+# optimizer.<key> → (PlanModel.set_param name, PlanOptions field): parameters the persistent
+# siting model can change in place; any other optimizer change rebuilds the model.
+PERSISTENT_PARAMS = {
+    "cvar_lambda": ("cvar_lambda", "cvar_lambda"),
+    "cvar_alpha": ("cvar_alpha", "cvar_alpha"),
+    "ai_lost_margin_usd_per_mwh": ("ai_lost_margin", "ai_lost_margin_usd_per_mwh"),
+}
+
+
+def _plan_model_class() -> Any:
+    try:
+        from gridcap.optimizer import PlanModel
+    except (ImportError, AttributeError):
+        return None
+    return PlanModel
+
+
+class PlanChain:
+    """Solves a sequence of plans over one Monte Carlo, re-using one persistent model.
+
+    The first solve builds :class:`gridcap.optimizer.PlanModel`; a later solve whose optimizer
+    settings differ only in :data:`PERSISTENT_PARAMS` updates the model in place
+    (``set_param``) and re-solves the same HiGHS instance; any other change rebuilds it. When
+    the optimizer has no ``PlanModel`` every plan comes from
+    :func:`gridcap.pipeline.plan_stage`.
+
+    Attributes
+    ----------
+    builds, updates : int
+        How many times the model was built, and re-solved after an in-place update.
+    """
+
+    def __init__(self, inputs: Any, outcomes: xr.Dataset, persistent: bool = True) -> None:
+        self.inputs = inputs
+        self.outcomes = outcomes
+        self.cls = _plan_model_class() if persistent else None
+        self.model: Any = None
+        self.settings: dict[str, Any] = {}
+        self.builds = 0
+        self.updates = 0
+
+    def solve(self, cfg: StudyConfig) -> xr.Dataset:
+        """The plan for ``cfg`` (its optimizer settings) [plan Dataset]."""
+        from gridcap.pipeline import plan_options, plan_stage
+
+        if self.cls is None:
+            self.builds += 1
+            return plan_stage(cfg, self.inputs, self.outcomes)
+        settings = dataclasses.asdict(cfg.optimizer)
+        changed = [k for k in settings if settings[k] != self.settings.get(k)]
+        if self.model is not None and set(changed) <= set(PERSISTENT_PARAMS):
+            for key in changed:
+                param, field = PERSISTENT_PARAMS[key]
+                self.model.set_param(param, settings[key])
+                self.model.options = dataclasses.replace(self.model.options,
+                                                         **{field: settings[key]})
+            if changed:
+                self.updates += 1
+        else:
+            self.model = self.cls(self.inputs, self.outcomes, options=plan_options(cfg))
+            self.builds += 1
+        self.settings = settings
+        return self.model.solve()
+
+
+def solve_chain(
+    jobs: list[tuple[int, StudyConfig]],
+    inputs: Any,
+    outcomes: xr.Dataset,
+    store: str | None,
+    persistent: bool = True,
+    skip: frozenset[int] | set[int] = frozenset(),
+) -> list[tuple[int, xr.Dataset | None]]:
+    """Plan, finance and assemble the variants of one Monte Carlo group.
+
+    Variants sharing a :func:`plan_key` share one solve; the siting model is built once and
+    re-solved for each new set of optimizer options. With ``store`` each variant is written
+    there as soon as it is finished (and None is returned in its place).
+
+    Parameters
+    ----------
+    jobs : list of (int, StudyConfig)
+        *Every* variant (index, config) of the group, in sweep order; all must share one
+        Monte Carlo (:func:`gridcap.pipeline.monte_carlo_fingerprint`).
+    inputs : StudyInputs
+        Inputs of the group (finance terms are replaced per variant).
+    outcomes : xarray.Dataset
+        The group's Monte Carlo outcomes.
+    store : str, optional
+        Variant checkpoint store.
+    persistent : bool
+        Re-solve one persistent model (when the optimizer provides one) instead of building
+        a model per plan.
+    skip : set of int
+        Variants already finished (resume): not financed or written again.
+
+    Returns
+    -------
+    list of (int, xarray.Dataset or None)
+        The variants computed (not those in ``skip``).
+
+    Notes
+    -----
+    A warm-started re-solve can differ from a cold solve in the last bits of floating point
+    (≈1e-13 relative here: HiGHS follows another pivot path). To keep a resumed or Dask run
+    *bit-identical* to an uninterrupted one, the chain always replays the same sequence of
+    solves: plans of finished variants are re-solved (cheap, and only up to the last plan
+    with unfinished variants) so the persistent model reaches every later plan from the same
+    state.
+    """
+    from gridcap.pipeline import StageTimes, assemble_results, finance_stage, finance_terms
+
+    chain = PlanChain(inputs, outcomes, persistent=persistent)
+    out: list[tuple[int, xr.Dataset | None]] = []
+    by_plan: dict[str, list[tuple[int, StudyConfig]]] = {}
+    for index, vcfg in jobs:
+        by_plan.setdefault(plan_key(vcfg), []).append((index, vcfg))
+    groups = list(by_plan.values())
+    needed = [k for k, g in enumerate(groups) if any(i not in skip for i, _ in g)]
+    if not needed:
+        return out
+    for group in groups[: needed[-1] + 1]:
+        times = StageTimes()
+        plan_ds = times.timed("plan", partial(chain.solve, group[0][1]))
+        for index, vcfg in group:
+            if index in skip:
+                continue
+            vin = dataclasses.replace(inputs, finance=finance_terms(vcfg))
+            vtimes = StageTimes(dict(times.seconds))
+            fin = vtimes.timed("finance", partial(finance_stage, vcfg, vin, plan_ds, outcomes))
+            result = assemble_results(vcfg, vin, outcomes, plan_ds, fin, vtimes)
+            if store is not None:
+                write_group(store, variant_name(index), result)
+                out.append((index, None))
+            else:
+                out.append((index, result))
+    return out
+
+
+def variant_name(index: int) -> str:
+    """Checkpoint group name of variant ``index``."""
+    return f"variant_{index:05d}"
+
+
+# --------------------------------------------------------------------------- sweep
+
+
+def combine_variants(
+    parts: list[xr.Dataset], overrides: list[dict[str, Any]], params: Mapping[str, Sequence[Any]]
+) -> xr.Dataset:
+    """Stack variant results along a new ``variant`` dimension.
+
+    Variables equal in every variant are kept once; the others gain ``variant``. Each swept
+    key becomes a coordinate on ``variant`` (named by its dotted key), and ``variant_config``
+    holds each variant's overrides as JSON.
+    """
+    cleaned = [p.drop_attrs(deep=False) for p in parts]
+    combined = xr.concat(cleaned, dim="variant", data_vars="different", coords="different",
+                         compat="equals", join="outer", combine_attrs="drop")
+    coords: dict[str, Any] = {"variant": np.arange(len(parts))}
+    for dotted in params:
+        coords[dotted] = ("variant", np.asarray([o[dotted] for o in overrides]),
+                          {"long_name": f"swept config key {dotted}"})
+    combined = combined.assign_coords(coords)
+    combined["variant_config"] = ("variant", np.asarray([json.dumps(o) for o in overrides]),
+                                  {"long_name": "config overrides of each variant (JSON)"})
+    return combined
+
+
+def sweep(
+    cfg: StudyConfig,
+    params: Mapping[str, Sequence[Any]],
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    client: Any = None,
+    progress: Progress | None = None,
+) -> xr.Dataset:
+    """Run every variant of a parameter grid; results with a ``variant`` dimension.
+
+    Parameters
+    ----------
+    cfg : StudyConfig
+        The base study.
+    params : mapping of str to list
+        Dotted config keys to the values to sweep; variants are their cartesian product
+        (first key varies slowest).
+    out_dir : str or Path
+        Output directory: ``variants.zarr`` (one checkpoint group per variant),
+        ``montecarlo/`` (scenario-batch checkpoints) and ``results.nc`` (combined, atomic).
+    resume : bool
+        Reuse verified checkpoints from an earlier, interrupted sweep of the same grid.
+    client : dask.distributed.Client, optional
+        Shard scenario batches and solve chains over this cluster.
+    progress : callable, optional
+        ``progress(stage, done, total)``: stages ``"sweep"`` (variants) and ``"monte carlo"``.
+
+    Returns
+    -------
+    xarray.Dataset
+        Combined results (see :func:`combine_variants`); ``attrs["sweep"]`` holds the grid.
+
+    Raises
+    ------
+    ConfigError
+        If a key is unknown or a variant's config is invalid (all checked before any work).
+    CheckpointError
+        If ``resume`` is set and ``out_dir`` holds a different sweep.
+    """
+    from gridcap.io import write_netcdf
+    from gridcap.pipeline import build_inputs, monte_carlo_fingerprint, simulate_stage
+
+    report = progress or _no_progress
+    overrides = variants(cfg, params)
+    cfgs = [cfg.with_overrides(o) for o in overrides]
+    out = Path(out_dir)
+    grid = {k: list(v) for k, v in params.items()}
+    store = open_store(
+        out / VARIANT_STORE,
+        {"base_config": cfg.to_dict(), "params": json.loads(json.dumps(grid, default=str))},
+        resume=resume, prefix="variant_",
+    )
+    n = len(cfgs)
+    done: dict[int, xr.Dataset] = {}
+    if resume:
+        for i in range(n):
+            ds, _reason = read_group(store, variant_name(i))
+            if ds is not None:
+                done[i] = ds
+    report("sweep", len(done), n)
+
+    groups: dict[str, list[tuple[int, StudyConfig]]] = {}
+    for i, vcfg in enumerate(cfgs):
+        groups.setdefault(monte_carlo_fingerprint(vcfg), []).append((i, vcfg))
+
+    def collect(index: int) -> None:
+        ds, reason = read_group(store, variant_name(index))
+        if ds is None:
+            raise RuntimeError(f"variant {index} was just written to {store} but cannot be "
+                               f"read back intact: {reason}")
+        done[index] = ds
+        report("sweep", len(done), n)
+
+    futures = []
+    skip = frozenset(done)
+    for key, jobs in groups.items():
+        if all(i in skip for i, _ in jobs):
+            continue
+        gcfg = jobs[0][1]
+        inputs = build_inputs(gcfg)
+        outcomes = simulate_stage(gcfg, inputs, report, store=out / MC_DIR / f"mc_{key}.zarr",
+                                  resume=resume, client=client)
+        if client is None:
+            for index, _ in solve_chain(jobs, inputs, outcomes, str(store), skip=skip):
+                collect(index)
+        else:
+            futures.append(client.submit(solve_chain, jobs, inputs, outcomes, str(store),
+                                         skip=skip, pure=False))
+    if futures:
+        from distributed import as_completed
+
+        for fut in as_completed(futures):
+            for index, _ in fut.result():
+                collect(index)
+
+    results = combine_variants([done[i] for i in range(n)], overrides, params)
+    results.attrs.update({
+        "title": f"gridcap sweep: {cfg.study.name}",
+        "study": cfg.study.name,
+        "config": json.dumps(cfg.to_dict()),
+        "config_source": cfg.source,
+        "sweep": json.dumps(grid, default=str),
+        "gridcap_version": _version(),
+    })
+    write_netcdf(results, out / RESULTS)
+    return results
+
+
+def _version() -> str:
+    import gridcap
+
+    return str(gridcap.__version__)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def summary_table(results: xr.Dataset) -> Any:
+    """A rich table: one row per variant with its swept values and headline metrics."""
+    from rich.table import Table
+
+    grid = json.loads(results.attrs.get("sweep", "{}"))
+    table = Table(title=f"sweep of {results.attrs.get('study', 'study')}: "
+                        f"{results.sizes.get('variant', 0)} variants")
+    table.add_column("variant", justify="right")
+    for key in grid:
+        table.add_column(key, justify="right")
+    metrics = [
+        ("expected_cost_usd", "E[cost] [$M]", 1e-6),
+        ("cvar_cost_usd", "CVaR cost [$M]", 1e-6),
+        ("unserved_ai_mw", "unserved AI [MW]", 1.0),
+        ("tranche_size_usd", "debt [$M]", 1e-6),
+    ]
+    shown = [m for m in metrics if m[0] in results]
+    for _name, label, _scale in shown:
+        table.add_column(label, justify="right")
+    for v in range(results.sizes.get("variant", 0)):
+        row = [str(v)] + [f"{results[k].values[v]}" for k in grid]
+        for name, _label, scale in shown:
+            da = results[name]
+            da = da.isel(variant=v) if "variant" in da.dims else da
+            if name == "unserved_ai_mw" and "year" in da.dims:
+                da = da.isel(year=-1)
+            row.append(f"{float(da.sum()) * scale:,.2f}")
+        table.add_row(*row)
+    return table
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """``gridcap sweep STUDY --param KEY=V1,V2 ... --out DIR``."""
+    from gridcap.cli import RichProgress, console, load_study, stdout
+
+    params: dict[str, list[Any]] = {}
+    for text in args.param:
+        key, values = parse_param(text)
+        if key in params:
+            raise ConfigError(f"--param {text}", [f"{key}: given twice; list all values in one "
+                                                  "--param"])
+        params[key] = values
+    cfg = load_study(args)
+    n = int(np.prod([len(v) for v in params.values()]))
+    console.print(f"[bold]gridcap sweep[/] [cyan]{cfg.study.name}[/]: {n} variants over "
+                  f"{', '.join(params)} → {args.out}")
+    with RichProgress(enabled=not args.quiet) as progress:
+        if args.workers or args.dask:
+            with dask_client(address=args.dask, workers=args.workers) as client:
+                results = sweep(cfg, params, args.out, resume=args.resume, client=client,
+                                progress=progress)
+        else:
+            results = sweep(cfg, params, args.out, resume=args.resume, progress=progress)
+    stdout.print(summary_table(results))
+    stdout.print(f"results written to [green]{Path(args.out) / RESULTS}[/]")
+    return 0
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``sweep`` to the ``gridcap`` CLI (``subparsers`` from ``add_subparsers``)."""
+    from gridcap.cli import _positive_int, add_study_flags
+
+    parser = subparsers.add_parser(
+        "sweep", help="run a grid of study variants (checkpointed, resumable, Dask-ready)",
+        description="Run the cartesian product of --param values; results in DIR/results.nc "
+        "with a 'variant' dimension. Finished variants are checkpointed in DIR/variants.zarr, "
+        "so --resume after an interruption computes only what is missing.",
+    )
+    add_study_flags(parser)
+    parser.add_argument("--param", action="append", required=True, metavar="KEY=V1,V2,...",
+                        help="dotted config key and the values to sweep (repeatable), e.g. "
+                        "optimizer.cvar_lambda=0.1,0.5,1")
+    parser.add_argument("--out", default="gridcap-sweep", metavar="DIR",
+                        help="output directory (default: ./gridcap-sweep)")
+    parser.add_argument("--resume", action="store_true",
+                        help="reuse finished variants and Monte Carlo batches in DIR")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--workers", type=_positive_int, metavar="N",
+                       help="run on a local Dask cluster of N worker processes")
+    group.add_argument("--dask", metavar="ADDRESS",
+                       help="run on an existing dask.distributed scheduler")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    parser.set_defaults(func=cmd_sweep)
+    return parser
