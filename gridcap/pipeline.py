@@ -254,7 +254,7 @@ def finance_stage(
     """Size, run and price the capital stack of the plan's portfolio."""
     from gridcap.optimizer import finance
 
-    return finance(plan_ds, outcomes, inputs.finance)
+    return finance(plan_ds, outcomes, inputs.finance, sites=inputs.sites)
 
 
 def chain_stage(

@@ -1,0 +1,873 @@
+"""Financing stage: size the capital stack of a plan, run the waterfall, price the tranches.
+
+:func:`finance` chains the building blocks, each importable on its own:
+
+* :func:`~gridcap.optimizer.sizing.size_debt` / :func:`~gridcap.optimizer.sizing.size_stack`
+  (DSCR sculpting) and :func:`~gridcap.optimizer.sizing.size_to_risk` (PD-targeted sizing,
+  Pyomo + HiGHS, MILP and CVaR LP);
+* :func:`~gridcap.optimizer.waterfall.run_waterfall` (every scenario, integer cents);
+* :func:`~gridcap.optimizer.tranche_risk.tranche_metrics` (PD, EL, LGD, WAL, duration, IRR,
+  par spread, rating bucket);
+* :mod:`~gridcap.optimizer.tokens` (units, per-unit distributions, settlement-lag drag, the
+  JSON rule set and the replayable ledger).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from gridcap.optimizer import tokens as tok
+from gridcap.optimizer.sizing import (
+    DebtSchedule,
+    check_positive,
+    check_probability,
+    check_rate,
+    check_tenor,
+    size_debt,
+    size_stack,
+    size_to_risk,
+)
+from gridcap.optimizer.tranche_risk import IDEALIZED_PD_1Y, IRR_QUANTILES, tranche_metrics
+from gridcap.optimizer.waterfall import run_waterfall, structure_from_schedules, to_cents
+
+from gridcap.errors import GridcapInputError
+
+__all__ = [
+    "DebtSchedule",
+    "FinanceTerms",
+    "finance",
+    "finance_terms",
+    "project_cfads",
+    "size_debt",
+    "write_finance_files",
+]
+
+DEBT = ("senior", "mezzanine")
+TRANCHES = ("senior", "mezzanine", "equity")
+#: Optional finance terms (not in the study schema) and their defaults.
+OPTIONAL_TERMS: dict[str, float] = {
+    "default_grace_years": 1.0,  # [yr] consecutive periods of unpaid interest tolerated
+    "sweep_fraction": 0.0,  # [1] share of trapped cash swept on a covenant breach
+    "risk_free_rate": 0.04,  # [1/yr] base rate of the par spread (assumption)
+}
+
+
+class FinanceTerms:
+    """Validated finance terms (plain floats), read from the terms Dataset.
+
+    Raises :class:`~gridcap.errors.GridcapInputError` naming the term, the value and the
+    expected range (negative rate, DSCR <= 0, tenor beyond the horizon, PD targets outside
+    (0, 1), ...).
+    """
+
+    def __init__(self, terms: xr.Dataset, horizon: int):
+        if not isinstance(terms, xr.Dataset):
+            raise GridcapInputError(
+                f"terms: got {type(terms).__name__}: expected the finance "
+                "terms xarray.Dataset (docs/data-model.md §1)"
+            )
+        if "tranche" not in terms.dims:
+            raise GridcapInputError(
+                "terms: no 'tranche' dimension: expected tranche = ['senior', 'mezzanine']"
+            )
+        labels = [str(v) for v in terms["tranche"].values]
+        for t in DEBT:
+            if t not in labels:
+                raise GridcapInputError(f"terms.tranche = {labels}: expected {list(DEBT)}")
+
+        def per(name: str) -> list[float]:
+            if name not in terms:
+                raise GridcapInputError(f"terms.{name}: missing (docs/data-model.md §1)")
+            return [float(terms[name].sel(tranche=t)) for t in DEBT]
+
+        def scalar(name: str, default: float | None = None) -> float:
+            if name not in terms:
+                if default is None:
+                    raise GridcapInputError(f"terms.{name}: missing (docs/data-model.md §1)")
+                return default
+            return float(terms[name])
+
+        self.rate = [
+            check_rate(v, f"finance.{t}.rate") for v, t in zip(per("rate"), DEBT, strict=True)
+        ]
+        self.dscr = [
+            check_positive(v, f"finance.{t}.dscr_target")
+            for v, t in zip(per("dscr_target"), DEBT, strict=True)
+        ]
+        self.tenor = [
+            check_tenor(v, horizon, f"finance.{t}.tenor_years")
+            for v, t in zip(per("tenor_years"), DEBT, strict=True)
+        ]
+        self.pd_target = [
+            check_probability(v, f"finance.{t}.pd_target")
+            for v, t in zip(per("pd_target"), DEBT, strict=True)
+        ]
+        self.discount_rate = check_rate(scalar("discount_rate"), "finance.discount_rate")
+        self.equity_irr_target = check_rate(
+            scalar("equity_irr_target"), "finance.equity_irr_target"
+        )
+        self.dsra_months = scalar("dsra_months")
+        if not 0 <= self.dsra_months <= 36:
+            raise GridcapInputError(
+                f"finance.dsra_months = {self.dsra_months}: expected a value in [0, 36] months"
+            )
+        self.lockup_dscr = scalar("lockup_dscr")
+        if not 0 < self.lockup_dscr <= 10:
+            raise GridcapInputError(
+                f"finance.lockup_dscr = {self.lockup_dscr}: expected a value in (0, 10]"
+            )
+        self.max_gearing = scalar("max_gearing")
+        if not 0 < self.max_gearing <= 1:
+            raise GridcapInputError(
+                f"finance.max_gearing = {self.max_gearing}: expected a value in (0, 1]"
+            )
+        self.unit_size_usd = check_positive(scalar("unit_size_usd"), "finance.unit_size_usd")
+        self.min_ticket_usd = check_positive(scalar("min_ticket_usd"), "finance.min_ticket_usd")
+        if self.min_ticket_usd < self.unit_size_usd:
+            raise GridcapInputError(
+                f"finance.min_ticket_usd = {self.min_ticket_usd:g}: expected at least "
+                f"finance.unit_size_usd = {self.unit_size_usd:g}"
+            )
+        self.settlement_lag_hours = scalar("settlement_lag_hours")
+        if not 0 <= self.settlement_lag_hours <= 24 * 30:
+            raise GridcapInputError(
+                f"finance.settlement_lag_hours = "
+                f"{self.settlement_lag_hours}: expected a value in [0, 720]"
+            )
+        grace = scalar("default_grace_years", OPTIONAL_TERMS["default_grace_years"])
+        if grace < 0 or grace != round(grace):
+            raise GridcapInputError(
+                f"finance.default_grace_years = {grace}: expected an integer >= 0"
+            )
+        self.grace_years = int(grace)
+        self.sweep_fraction = scalar("sweep_fraction", OPTIONAL_TERMS["sweep_fraction"])
+        if not 0 <= self.sweep_fraction <= 1:
+            raise GridcapInputError(
+                f"finance.sweep_fraction = {self.sweep_fraction}: expected a value in [0, 1]"
+            )
+        self.risk_free_rate = check_rate(
+            scalar("risk_free_rate", OPTIONAL_TERMS["risk_free_rate"]), "finance.risk_free_rate"
+        )
+
+
+def finance_terms(**overrides: Any) -> xr.Dataset:
+    """A finance terms Dataset with the shipped defaults (quickstart study), for notebooks.
+
+    Parameters
+    ----------
+    **overrides
+        Scalars by name, or per-tranche values as ``(senior, mezzanine)`` tuples.
+
+    Returns
+    -------
+    xarray.Dataset
+        Terms per docs/data-model.md §1.
+    """
+    per = {
+        "rate": ((0.065, 0.11), "1/yr"),
+        "dscr_target": ((1.35, 1.15), "1"),
+        "tenor_years": ((5, 5), "yr"),
+        "pd_target": ((0.001, 0.02), "1"),
+    }
+    scal = {
+        "discount_rate": (0.08, "1/yr"),
+        "equity_irr_target": (0.15, "1/yr"),
+        "dsra_months": (6.0, "month"),
+        "lockup_dscr": (1.10, "1"),
+        "max_gearing": (0.75, "1"),
+        "unit_size_usd": (1000.0, "$"),
+        "min_ticket_usd": (1000.0, "$"),
+        "settlement_lag_hours": (0.05, "h"),
+    }
+    data: dict[str, Any] = {}
+    for k, (v, u) in per.items():
+        data[k] = ("tranche", np.asarray(overrides.pop(k, v)), {"units": u})
+    for k, (v, u) in scal.items():
+        data[k] = ((), overrides.pop(k, v), {"units": u})
+    for k, v in overrides.items():
+        data[k] = (("tranche",), np.asarray(v)) if isinstance(v, tuple) else ((), v)
+    return xr.Dataset(data, coords={"tranche": list(DEBT)})
+
+
+def _capex_by_site(plan: xr.Dataset, sites: xr.Dataset | None) -> tuple[np.ndarray | None, str]:
+    """Conversion capex per site [$] and where it came from."""
+    if "capex_usd" in plan:
+        return np.asarray(plan["capex_usd"].values, dtype=float), "plan.capex_usd"
+    if sites is not None and "conversion_capex_usd_per_kw" in sites:
+        from gridcap.kernels.sites import DESIGN_PUE
+
+        s = sites.sel(site=plan["site"].values) if "site" in sites.dims else sites
+        it_kw = np.asarray(s["interconnection_mw"].values, dtype=float) * 1000.0 / DESIGN_PUE
+        per_kw = np.asarray(s["conversion_capex_usd_per_kw"].values, dtype=float)
+        return per_kw * it_kw, (
+            "sites.conversion_capex_usd_per_kw x interconnection_mw / "
+            f"DESIGN_PUE ({DESIGN_PUE}) x 1000 kW/MW"
+        )
+    return None, "none (no gearing cap, equity size unknown)"
+
+
+def project_cfads(
+    plan: xr.Dataset,
+    outcomes: xr.Dataset,
+    project: str = "portfolio",
+    *,
+    sites: xr.Dataset | None = None,
+) -> tuple[xr.DataArray, float | None, dict]:
+    """CFADS[scenario, year] and capex of the financed project.
+
+    Parameters
+    ----------
+    plan : xarray.Dataset
+        Plan (docs/data-model.md §3). Reads ``converted`` (site) [0/1], optionally
+        ``conversion_year`` (site) [year], ``capex_usd`` (site) [$] and
+        ``flex_contracted_kw`` (pool, year) [kW].
+    outcomes : xarray.Dataset
+        Monte Carlo outcomes: ``site_cfads_usd``, optionally ``site_mining_cfads_usd``,
+        ``pool_cfads_usd`` and ``flex_committed_kw`` [$, kW].
+    project : str
+        ``"portfolio"`` (converted sites + pools), ``"sites"``, ``"pools"``, or one site or
+        pool label.
+    sites : xarray.Dataset, optional
+        Site inputs, for capex when the plan has no ``capex_usd``.
+
+    Returns
+    -------
+    (cfads, capex, info)
+        CFADS [$] with dims (scenario, year); capex [$] or None; how it was built.
+
+    Notes
+    -----
+    ``site_cfads_usd`` assumes the conversion starts in the first planning year; a site
+    converted in year ``y0 + k`` earns its mining CFADS for k years, then the converted
+    CFADS shifted k years later (truncated at the horizon). Pool CFADS is scaled by
+    ``flex_contracted_kw / flex_committed_kw`` per year when both are present.
+    """
+    for v in ("site_cfads_usd",):
+        if v not in outcomes:
+            raise GridcapInputError(f"outcomes.{v}: missing (docs/data-model.md §2)")
+    if "converted" not in plan:
+        raise GridcapInputError("plan.converted: missing (docs/data-model.md §3)")
+    site_cf = outcomes["site_cfads_usd"].transpose("scenario", "site", "year")
+    years = np.asarray(outcomes["year"].values)
+    conv = (
+        np.asarray(
+            plan["converted"].reindex(site=site_cf["site"].values, fill_value=0).values, dtype=float
+        )
+        > 0.5
+    )
+    _, K, T = site_cf.shape
+    cf_sites = np.asarray(site_cf.values, dtype=float).copy()
+    info: dict[str, Any] = {"project": project}
+    if "conversion_year" in plan:
+        cy = np.asarray(
+            plan["conversion_year"].reindex(site=site_cf["site"].values, fill_value=-1).values
+        )
+        mining = (
+            np.asarray(
+                outcomes["site_mining_cfads_usd"].transpose("scenario", "site", "year").values,
+                dtype=float,
+            )
+            if "site_mining_cfads_usd" in outcomes
+            else np.zeros_like(cf_sites)
+        )
+        for k in range(K):
+            shift = int(cy[k] - years[0]) if cy[k] >= years[0] else 0
+            if conv[k] and 0 < shift:
+                shifted = np.concatenate(
+                    [mining[:, k, :shift], cf_sites[:, k, : T - shift]], axis=1
+                )[:, :T]
+                cf_sites[:, k] = shifted
+    cf_pools = None
+    if "pool_cfads_usd" in outcomes and outcomes.sizes.get("pool", 0) > 0:
+        pc = np.asarray(
+            outcomes["pool_cfads_usd"].transpose("scenario", "pool", "year").values, dtype=float
+        )
+        if "flex_contracted_kw" in plan and "flex_committed_kw" in outcomes:
+            con = plan["flex_contracted_kw"].reindex(pool=outcomes["pool"].values, fill_value=0)
+            com = np.asarray(outcomes["flex_committed_kw"].values, dtype=float)
+            share = (
+                np.asarray(con.transpose("pool", "year").values, dtype=float)
+                if "year" in con.dims
+                else np.asarray(con.values, dtype=float)[:, None]
+            )
+            with np.errstate(divide="ignore", invalid="ignore"):
+                share = np.where(com[:, None] > 0, share / com[:, None], 0.0)
+            pc = pc * np.clip(share, 0.0, 1.0)[None, :, :]
+        cf_pools = pc
+    capex_site, capex_src = _capex_by_site(plan, sites)
+    site_ids = [str(s) for s in site_cf["site"].values]
+    pool_ids = [str(p) for p in outcomes["pool"].values] if cf_pools is not None else []
+    if project == "portfolio":
+        total = cf_sites[:, conv].sum(axis=1)
+        if cf_pools is not None:
+            total = total + cf_pools.sum(axis=1)
+        capex = float(capex_site[conv].sum()) if capex_site is not None else None
+    elif project == "sites":
+        total = cf_sites[:, conv].sum(axis=1)
+        capex = float(capex_site[conv].sum()) if capex_site is not None else None
+    elif project == "pools":
+        if cf_pools is None:
+            raise GridcapInputError("project = 'pools': outcomes have no pool_cfads_usd")
+        total = cf_pools.sum(axis=1)
+        capex = None
+    elif project in site_ids:
+        k = site_ids.index(project)
+        total = cf_sites[:, k]
+        capex = float(capex_site[k]) if capex_site is not None else None
+    elif project in pool_ids:
+        total = cf_pools[:, pool_ids.index(project)]
+        capex = None
+    else:
+        raise GridcapInputError(
+            f"project = {project!r}: expected 'portfolio', 'sites', 'pools', a site "
+            f"{site_ids[:5]}... or a pool {pool_ids[:5]}..."
+        )
+    info.update(
+        converted_sites=[s for s, c in zip(site_ids, conv, strict=True) if c],
+        capex_source=capex_src,
+    )
+    da = xr.DataArray(
+        total,
+        dims=("scenario", "year"),
+        coords={"scenario": outcomes["scenario"].values, "year": years},
+        attrs={"units": "$", "long_name": f"CFADS of the financed {project}"},
+    )
+    return da, capex, info
+
+
+def _sizing_subset(S: int, limit: int) -> np.ndarray:
+    """Evenly spaced scenario indices for the sizing model (all when S <= limit)."""
+    if S <= limit:
+        return np.arange(S)
+    return np.unique(np.linspace(0, S - 1, limit).round().astype(int))
+
+
+def _size_tranches(
+    cf: np.ndarray,
+    terms: FinanceTerms,
+    capex: float | None,
+    *,
+    sizing: str,
+    profile: str,
+    scenarios_limit: int,
+    time_limit: float,
+) -> dict[str, Any]:
+    """Senior then mezzanine sizes by DSCR sculpting, chance MILP and CVaR LP."""
+    S = cf.shape[0]
+    cap = terms.max_gearing * capex if capex is not None else None
+    out: dict[str, Any] = {}
+    p50 = np.median(cf, axis=0)
+    out["dscr"] = size_stack(
+        p50,
+        tuple(terms.dscr),
+        tuple(terms.rate),
+        tenor_years=tuple(terms.tenor),
+        gearing_cap=terms.max_gearing if capex is not None else None,
+        capex=capex,
+    )
+    sub = cf[_sizing_subset(S, scenarios_limit)]
+    for method in ("milp", "cvar"):
+        sen = size_to_risk(
+            sub,
+            terms.rate[0],
+            target=terms.pd_target[0],
+            method=method,
+            tenor_years=terms.tenor[0],
+            max_size_usd=cap,
+            tranche="senior",
+            profile=profile,
+            time_limit=time_limit,
+        )
+        mez = size_to_risk(
+            sub,
+            terms.rate[1],
+            target=terms.pd_target[1],
+            method=method,
+            profile=profile,
+            tenor_years=terms.tenor[1],
+            senior_service_usd=sen.debt_service_usd,
+            max_size_usd=None if cap is None else cap - sen.size_usd,
+            tranche="mezzanine",
+            time_limit=time_limit,
+        )
+        out[method] = (sen, mez)
+    out["chosen"] = out["dscr" if sizing == "dscr" else sizing]
+    out["sizing_scenarios"] = len(sub)
+    return out
+
+
+def _pick_ledger_scenario(cf: np.ndarray) -> int:
+    """Scenario whose total CFADS is the median (lower median), the ledger's example."""
+    tot = cf.sum(axis=1)
+    order = np.argsort(tot, kind="stable")
+    return int(order[(len(tot) - 1) // 2])
+
+
+def finance(
+    plan: xr.Dataset,
+    outcomes: xr.Dataset,
+    terms: xr.Dataset,
+    *,
+    project: str = "portfolio",
+    sizing: str = "milp",
+    sizing_profile: str = "free",
+    sites: xr.Dataset | None = None,
+    capex_usd: float | None = None,
+    sizing_scenarios: int = 1000,
+    time_limit_s: float = 60.0,
+    method: str = "auto",
+    ledger_scenario: int | None = None,
+) -> xr.Dataset:
+    """Size, run and price the capital stack of a plan's project over every scenario.
+
+    Parameters
+    ----------
+    plan : xarray.Dataset
+        Siting plan (docs/data-model.md §3): ``converted`` (site) [0/1], optionally
+        ``conversion_year`` [year], ``capex_usd`` (site) [$], ``flex_contracted_kw`` [kW].
+    outcomes : xarray.Dataset
+        Monte Carlo outcomes (§2): ``site_cfads_usd`` and ``pool_cfads_usd`` [$] over
+        (scenario, site|pool, year).
+    terms : xarray.Dataset
+        Finance terms (§1). Optional extra terms: ``default_grace_years`` [yr] (default 1),
+        ``sweep_fraction`` [1] (0: pure lock-up), ``risk_free_rate`` [1/yr] (0.04).
+    project : str
+        ``"portfolio"``, ``"sites"``, ``"pools"`` or one site / pool label.
+    sizing : {"milp", "cvar", "dscr"}
+        Which sizing sets the tranches run through the waterfall: PD-targeted chance MILP
+        (default), its CVaR LP approximation, or DSCR sculpting on the median CFADS. All
+        three are reported in ``size_by_method_usd``.
+    sizing_profile : {"free", "sculpted"}
+        Debt-service shape of the PD-targeted sizing: one service per year (``free``: the
+        largest tranche meeting the target) or a single scale on the median CFADS left after
+        senior (``sculpted``: zero whenever one allowed-to-pay scenario loses money in a year).
+    sites : xarray.Dataset, optional
+        Site inputs, for conversion capex when the plan has no ``capex_usd``.
+    capex_usd : float, optional
+        Project capex [$], overriding the plan/sites.
+    sizing_scenarios : int
+        Most scenarios in the sizing models (an evenly spaced subset beyond) [1].
+    time_limit_s : float
+        HiGHS time limit per sizing model [s].
+    method : {"auto", "xp", "numba", "python"}
+        Waterfall implementation (``auto``: numba above 20,000 scenario-years, else xp).
+    ledger_scenario : int, optional
+        Position of the scenario written to the distribution ledger; default the scenario
+        with the median total CFADS.
+
+    Returns
+    -------
+    xarray.Dataset
+        Sizes, schedules, waterfall results, risk metrics, prices and token units (the
+        variables of docs/data-model.md §4); the JSON rule set in
+        ``attrs["waterfall_rules_json"]`` and the ledger in ``ledger_cents``.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> rng = np.random.default_rng(1)
+    >>> out = xr.Dataset({"site_cfads_usd": (("scenario", "site", "year"),
+    ...     rng.normal(1e7, 2e6, (64, 1, 5)))}, coords={"scenario": np.arange(64),
+    ...     "site": ["a"], "year": np.arange(2026, 2031)})
+    >>> plan = xr.Dataset({"converted": ("site", [1]), "capex_usd": ("site", [6e7])},
+    ...                   coords={"site": ["a"]})
+    >>> ds = finance(plan, out, finance_terms())
+    >>> bool(ds["tranche_size_usd"].sel(tranche="senior") > 0)
+    True
+    """
+    if sizing not in ("milp", "cvar", "dscr"):
+        raise GridcapInputError(f"sizing = {sizing!r}: expected one of ('milp', 'cvar', 'dscr')")
+    cfda, capex, info = project_cfads(plan, outcomes, project, sites=sites)
+    if capex_usd is not None:
+        capex = check_positive(capex_usd, "capex_usd")
+        info["capex_source"] = "argument capex_usd"
+    cf = np.asarray(cfda.values, dtype=float)
+    S, T = cf.shape
+    if S < 1 or T < 1:
+        raise GridcapInputError(f"outcomes: {S} scenarios x {T} years: expected at least 1 x 1")
+    if capex is not None and capex <= 0:
+        capex = None
+        info["capex_source"] += " (zero: ignored)"
+    terms_v = FinanceTerms(terms, T)
+    sized = _size_tranches(
+        cf,
+        terms_v,
+        capex,
+        sizing=sizing,
+        profile=sizing_profile,
+        scenarios_limit=int(sizing_scenarios),
+        time_limit=time_limit_s,
+    )
+    sen, mez = sized["chosen"]
+    structure = structure_from_schedules(
+        sen,
+        mez,
+        periods=T,
+        dsra_months=terms_v.dsra_months,
+        lockup_dscr=terms_v.lockup_dscr,
+        sweep_fraction=terms_v.sweep_fraction,
+        grace_years=terms_v.grace_years,
+    )
+    cents = to_cents(cf, "cfads_usd")
+    if method == "auto":
+        method = "numba" if S * T > 20_000 else "xp"
+    res = run_waterfall(cents, structure, method=method, detail=False)
+    tcash = np.asarray(res.tranche_cash_cents) / 100.0
+    dflt = np.asarray(res.default_period)
+    final = np.asarray(res.final_states_cents) / 100.0
+    dsra0 = structure.dsra_initial_cents / 100.0
+    debt = sen.size_usd + mez.size_usd
+    equity = (capex + dsra0 - debt) if capex is not None else np.nan
+    sizes = [sen.size_usd, mez.size_usd, equity]
+    rates = [sen.rate, mez.rate, terms_v.equity_irr_target]
+    metrics = []
+    for j, name in enumerate(TRANCHES):
+        if name == "equity":
+            m = tranche_metrics(
+                tcash[2],
+                None,
+                equity if np.isfinite(equity) else 0.0,
+                rates[j],
+                default_period=None,
+                outstanding_usd=None,
+                maturity_years=T,
+                risk_free_rate=terms_v.risk_free_rate,
+            )
+        else:
+            m = tranche_metrics(
+                tcash[j],
+                tcash[3 + j],
+                sizes[j],
+                rates[j],
+                default_period=dflt[j],
+                outstanding_usd=final[2 * j] + final[2 * j + 1],
+                maturity_years=int(structure.maturity[j]),
+                risk_free_rate=terms_v.risk_free_rate,
+            )
+        metrics.append(m)
+
+    # token units, per-unit expected distributions, settlement drag -----------------
+    units = {
+        name: tok.token_units(
+            sizes[j] if np.isfinite(sizes[j]) else 0.0,
+            terms_v.unit_size_usd,
+            terms_v.min_ticket_usd,
+        )
+        for j, name in enumerate(TRANCHES)
+    }
+    dist = np.zeros((3, T))
+    drag = np.zeros((3, 2))
+    for j, name in enumerate(TRANCHES):
+        cash_j = np.maximum(tcash[j], 0.0).mean(axis=0)
+        u = units[name]
+        if u["unit_count"] > 0 and sizes[j] > 0:
+            dist[j] = cash_j * (u["tokenized_usd"] / sizes[j]) / u["unit_count"]
+        for i, lag in enumerate((terms_v.settlement_lag_hours, tok.T_PLUS_2_HOURS)):
+            drag[j, i] = tok.cash_drag(cash_j, rates[j], lag)
+    rules = tok.waterfall_rules(structure, units)
+    led_s = _pick_ledger_scenario(cf) if ledger_scenario is None else int(ledger_scenario)
+    if not 0 <= led_s < S:
+        raise GridcapInputError(f"ledger_scenario = {ledger_scenario}: expected 0..{S - 1}")
+    one = run_waterfall(cents[led_s : led_s + 1], structure, method="python")
+    rows = tok.ledger_rows(
+        np.asarray(one.flows_cents)[:, 0],
+        np.asarray(one.states_cents)[:, 0],
+        np.asarray(one.tranche_cash_cents)[5:7, 0],
+        np.asarray(one.default_period)[:, 0],
+        rules,
+    )
+    fields = list(rows[0])
+
+    # assemble -------------------------------------------------------------------------
+    years = cfda["year"].values
+    coords = {
+        "scenario": cfda["scenario"].values,
+        "year": years,
+        "tranche": list(TRANCHES),
+        "debt_tranche": list(DEBT),
+        "sizing_method": ["dscr", "milp", "cvar"],
+        "irr_quantile": list(IRR_QUANTILES),
+        "settlement": ["configured", "T+2"],
+        "ledger_field": fields,
+    }
+    ds = xr.Dataset(coords=coords)
+
+    def put(name: str, dims: tuple[str, ...], val: Any, units_: str, doc: str) -> None:
+        ds[name] = xr.DataArray(
+            np.asarray(val), dims=dims, attrs={"units": units_, "long_name": doc}
+        )
+
+    def by_tranche(key: str) -> list[Any]:
+        return [m[key] for m in metrics]
+
+    nan_t = np.full(T, np.nan)
+    sched = [sen, mez]
+    put("cfads_usd", ("scenario", "year"), cf, "$", cfda.attrs["long_name"])
+    put(
+        "tranche_size_usd",
+        ("tranche",),
+        sizes,
+        "$",
+        "tranche size at financial close (equity = capex + initial DSRA - debt)",
+    )
+    put("tranche_rate", ("tranche",), rates, "1/yr", "loan rate (equity: hurdle rate)")
+    put(
+        "size_by_method_usd",
+        ("sizing_method", "debt_tranche"),
+        [[s.size_usd for s in sized[k]] for k in ("dscr", "milp", "cvar")],
+        "$",
+        "debt size by sizing method: DSCR sculpting on median CFADS, chance MILP, CVaR LP",
+    )
+    for var, attr, doc in (
+        ("debt_service_usd", "debt_service_usd", "scheduled debt service"),
+        ("interest_usd", "interest_usd", "scheduled interest"),
+        ("principal_usd", "principal_usd", "scheduled principal"),
+        ("balance_usd", "balance_usd", "scheduled closing balance"),
+    ):
+        put(
+            var,
+            ("tranche", "year"),
+            [getattr(sched[0], attr), getattr(sched[1], attr), nan_t],
+            "$",
+            doc,
+        )
+    put(
+        "tranche_cash_usd",
+        ("scenario", "tranche", "year"),
+        np.transpose(tcash[:3], (1, 0, 2)),
+        "$",
+        "cash received per year: debt interest + principal + sweep; equity distributions "
+        "minus injections",
+    )
+    put(
+        "default_year",
+        ("scenario", "debt_tranche"),
+        np.where(dflt.T > 0, years[0] + dflt.T - 1, 0),
+        "year",
+        "year the tranche defaults (0: never)",
+    )
+    out_bal = np.stack([final[0] + final[1], final[2] + final[3]], axis=1)
+    loss = np.full((S, 3), np.nan)
+    loss[:, :2] = out_bal / (1.0 + np.asarray(rates[:2]))[None, :] ** T
+    put(
+        "loss_usd",
+        ("scenario", "tranche"),
+        loss,
+        "$",
+        "balance + accrued owed at the horizon end, discounted to t=0 at the loan rate",
+    )
+    put(
+        "outstanding_usd",
+        ("scenario", "debt_tranche"),
+        out_bal,
+        "$",
+        "balance + accrued interest owed after the last year",
+    )
+    put("pd", ("tranche",), by_tranche("pd"), "1", "probability of default over the horizon")
+    put(
+        "expected_loss",
+        ("tranche",),
+        by_tranche("expected_loss"),
+        "1",
+        "expected loss / tranche size",
+    )
+    put("lgd", ("tranche",), by_tranche("lgd"), "1", "loss given default = EL / PD")
+    put(
+        "wal_years",
+        ("tranche",),
+        by_tranche("wal_years"),
+        "yr",
+        "weighted average life of expected principal repaid",
+    )
+    put(
+        "duration_years",
+        ("tranche",),
+        by_tranche("duration_years"),
+        "yr",
+        "Macaulay duration of expected cash flows at the tranche rate",
+    )
+    put(
+        "irr",
+        ("scenario", "tranche"),
+        np.stack(by_tranche("irr"), axis=1),
+        "1/yr",
+        "IRR per scenario (annual, flow at t=0 = -size)",
+    )
+    put("irr_mean", ("tranche",), by_tranche("irr_mean"), "1/yr", "mean IRR over scenarios")
+    put(
+        "irr_quantile_value",
+        ("tranche", "irr_quantile"),
+        np.stack(by_tranche("irr_q")),
+        "1/yr",
+        "IRR quantiles over scenarios",
+    )
+    put(
+        "yield_expected",
+        ("tranche",),
+        by_tranche("yield_expected"),
+        "1/yr",
+        "yield of the expected cash flows at par",
+    )
+    put(
+        "spread_bps",
+        ("tranche",),
+        by_tranche("spread_bps"),
+        "bp",
+        "par spread: expected discounted cash flows = size, over risk_free_rate",
+    )
+    put(
+        "rating",
+        ("tranche",),
+        np.asarray(by_tranche("rating"), dtype=str),
+        "",
+        "rating-like bucket from PD annualised over maturity (Moody's idealized 1-yr rates)",
+    )
+    put("unit_size_usd", (), terms_v.unit_size_usd, "$", "token unit face value")
+    put(
+        "unit_count",
+        ("tranche",),
+        [units[t]["unit_count"] for t in TRANCHES],
+        "1",
+        "token units per tranche (face rounded down to whole units)",
+    )
+    put(
+        "unit_stub_usd",
+        ("tranche",),
+        [units[t]["stub_usd"] for t in TRANCHES],
+        "$",
+        "face below one unit kept by the arranger (pari passu)",
+    )
+    put(
+        "min_ticket_units",
+        ("tranche",),
+        [units[t]["min_ticket_units"] for t in TRANCHES],
+        "1",
+        "units in the minimum ticket",
+    )
+    put(
+        "max_holders",
+        ("tranche",),
+        [units[t]["max_holders"] for t in TRANCHES],
+        "1",
+        "positions possible at the minimum ticket",
+    )
+    put(
+        "unit_distribution_usd",
+        ("tranche", "year"),
+        dist,
+        "$",
+        "expected distribution per unit per year",
+    )
+    put(
+        "cash_drag_usd",
+        ("tranche", "settlement"),
+        drag,
+        "$",
+        "PV lost to the settlement lag over the life (configured lag vs T+2 = 48 h)",
+    )
+    put(
+        "settlement_lag_hours",
+        ("settlement",),
+        [terms_v.settlement_lag_hours, tok.T_PLUS_2_HOURS],
+        "h",
+        "settlement lag",
+    )
+    put(
+        "ledger_cents",
+        ("year", "ledger_field"),
+        np.array([[r[f] for f in fields] for r in rows], dtype=np.int64),
+        "cent",
+        "distribution ledger of the example scenario (integer cents; period = year index)",
+    )
+    chosen = sized["chosen"]
+    gap = {
+        t: (
+            sized["cvar"][j].size_usd / sized["milp"][j].size_usd
+            if sized["milp"][j].size_usd > 0
+            else np.nan
+        )
+        for j, t in enumerate(DEBT)
+    }
+    ds.attrs.update(
+        {
+            "project": project,
+            "converted_sites": json.dumps(info.get("converted_sites", [])),
+            "capex_usd": float(capex) if capex is not None else -1.0,
+            "capex_source": info["capex_source"],
+            "sizing": sizing,
+            "sizing_profile": sizing_profile,
+            "sizing_scenarios": int(sized["sizing_scenarios"]),
+            "sizing_info": json.dumps(
+                {
+                    f"{k}_{t}": {
+                        kk: vv
+                        for kk, vv in sized[k][j].info.items()
+                        if isinstance(vv, (int, float, str))
+                    }
+                    for k in ("dscr", "milp", "cvar")
+                    for j, t in enumerate(DEBT)
+                },
+                default=str,
+            ),
+            "cvar_over_milp_size": json.dumps(gap),
+            "chosen_senior_dscr_on_median": float(chosen[0].dscr),
+            "waterfall_method": method,
+            "waterfall_rules_json": json.dumps(rules),
+            "ledger_scenario": int(cfda["scenario"].values[led_s]),
+            "default_rule": rules["default_rule"]["text"],
+            "default_grace_years": terms_v.grace_years,
+            "sweep_fraction": terms_v.sweep_fraction,
+            "risk_free_rate": terms_v.risk_free_rate,
+            "conventions": (
+                "annual periods, payments at year end, first payment in year 1; "
+                "IRR/NPV annual compounding with the first flow (-size) at t=0; "
+                "no terminal value beyond the horizon"
+            ),
+            "rating_table": (
+                "Moody's idealized cumulative expected default rates, 1-year "
+                "horizon: " + json.dumps(IDEALIZED_PD_1Y)
+            ),
+        }
+    )
+    return ds
+
+
+def write_finance_files(ds: xr.Dataset, directory: str | Path) -> dict[str, Path]:
+    """Write the waterfall rule set (JSON) and the distribution ledger (CSV) of a result.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Output of :func:`finance`, or a ``results.nc`` of ``gridcap run`` (finance attrs
+        nested as JSON under ``attrs["finance"]``).
+    directory : path
+        Folder to write ``waterfall_rules.json`` and ``distribution_ledger.csv`` into.
+
+    Returns
+    -------
+    dict
+        ``{"rules": path, "ledger": path}``; :func:`gridcap.optimizer.tokens.replay_ledger`
+        on the two returns no mismatch.
+    """
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    if "waterfall_rules_json" in ds.attrs:
+        rules = json.loads(ds.attrs["waterfall_rules_json"])
+    elif "finance" in ds.attrs:  # a merged results.nc keeps the finance attrs as JSON
+        rules = json.loads(json.loads(ds.attrs["finance"])["waterfall_rules_json"])
+    else:
+        raise GridcapInputError(
+            "ds.attrs: no 'waterfall_rules_json': expected the output of finance() or a "
+            "results file written by gridcap run"
+        )
+    fields = [str(f) for f in ds["ledger_field"].values]
+    led = np.asarray(ds["ledger_cents"].values)
+    rows = [{f: int(v) for f, v in zip(fields, row, strict=True)} for row in led]
+    return {
+        "rules": tok.write_rules_json(rules, d / "waterfall_rules.json"),
+        "ledger": tok.write_ledger_csv(rows, d / "distribution_ledger.csv"),
+    }
