@@ -1,0 +1,1437 @@
+"""Siting and build plan: a risk-aware two-stage stochastic program (Pyomo + HiGHS).
+
+The model is a readable, ordered list of small ``add_*`` functions (:data:`BUILD_STEPS`), each
+adding one family of variables or constraints computed from numpy masks (PyPSA's ``define_*``
+style). :class:`PlanModel` builds it once, hands it to one persistent HiGHS instance and can
+re-solve after :meth:`PlanModel.set_param` without rebuilding; :func:`plan` is the one-call
+entry point.
+
+Formulation (all money in present-value dollars of the first planning year)
+--------------------------------------------------------------------------
+First stage, region r, technology k, site s, pool p, year y:
+
+- ``build[r,k,o]`` MW ordered in year o, online in year ``o + L[r,k]`` with
+  ``L = ceil(lead_time_years + needs_queue·queue_years)``; a column exists only when that
+  online year is inside the horizon and ``≥ first_year_available``. Nothing can therefore be
+  online before its time: ``online[r,k,y] = online[r,k,y-1] + build[r,k,y-L]``.
+- ``convert[s,o]`` ∈ {0,1} (LP relaxation with ``relax_integers``), at most once per site,
+  AI load online from year ``o + ceil(conversion_months/12)``;
+  ``ai_site[s,y] ≤ interconnection_mw[s]·Σ_{o ≤ y-Ls} convert[s,o]``.
+  Converting replaces the mining load: the site's interconnection carries AI load instead, and
+  the mining cash flow ``site_mining_cfads_usd`` is forgone from the decision year on.
+- ``ai_new[r,y] ≤ ai_site_limit_mw[r]`` new-build AI MW, available from year
+  ``ceil(new_build_lead_years)`` after the first; ``ai_new + Σ_s ai_site + unserved_ai =
+  ai_demand_mw[r,y]``.
+- ``flex[p,y] ≤ flex_potential_kw[p]/1000`` MW contracted at ``flex_cost_usd_per_kw_yr``.
+
+Second stage, scenario w (weight π_w), slice h (``slice_hours`` H_h):
+
+- adequacy: ``Σ_k acc·online + Σ_p dr[w,p,h]·flex + shed_ai + shed_load + unserved_ai ≥
+  peak_net_load + ai_demand − firm_capacity`` with ``acc`` = availability (firm, storage) or
+  the solar/wind capacity factor at the slice's peak hour;
+- ``shed_ai + unserved_ai ≤ ai_demand`` (only placed AI load can be curtailed);
+- energy: ``Σ_k gen + discharge − charge + market + util·unserved_ai = mean_net_load +
+  util·ai_demand`` with ``gen ≤ cf·online`` and ``market`` bought at the slice's mean price;
+- storage with a chronological state of charge (cyclic) when slices are consecutive hours.
+
+Objective: ``F(x) + Σ_w π_w C_w(x) + λ·CVaR_α(F + C_w)`` with Rockafellar–Uryasev's
+``CVaR_α = η + Σ_w π_w u_w/(1-α)``, ``u_w ≥ C_w - η``, ``u_w ≥ 0`` [1]_. F collects
+annualized capital, fixed O&M, conversion capital and flexibility payments; C_w the energy,
+shortfall, unserved-AI and forgone-mining costs of scenario w.
+
+Annualization convention: an overnight cost K [$/kW] of an asset with economic life n years at
+discount rate ρ (``finance.discount_rate``) costs ``K·CRF`` every year it is online, with the
+capital recovery factor ``CRF = ρ(1+ρ)^n/((1+ρ)^n − 1)`` (``1/n`` when ρ = 0); fixed O&M is
+added per year online. Year y's costs are discounted by ``(1+ρ)^-(y − y₀)``. This is the
+PyPSA/GenX convention (``capital_cost = annuity·overnight + FOM``); a one-year study reduces to
+PyPSA's objective exactly.
+
+References
+----------
+.. [1] R. T. Rockafellar and S. Uryasev, "Optimization of conditional value-at-risk",
+   Journal of Risk 2(3), 21–41, 2000.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import xarray as xr
+
+from gridcap.errors import GridcapInputError, ModelInfeasibleError
+from gridcap.optimizer import flexibility, settlement
+from gridcap.optimizer.scenario_selection import (
+    ScenarioSelection,
+    empirical_cvar,
+    select_scenarios,
+)
+from gridcap.optimizer.solver import INF, HighsSolver, ModelBuilder, SolveResult, paused_gc
+
+__all__ = ["BUILD_STEPS", "PlanModel", "PlanOptions", "capital_recovery_factor", "plan"]
+
+HOURS_PER_YEAR = 8760.0
+#: Money enters the solver in millions of dollars (keeps HiGHS well scaled); results are in $.
+COST_SCALE = 1e-6
+PROFILES = ("firm", "solar", "wind", "storage")
+
+
+@dataclass
+class PlanOptions:
+    """Options of the siting model (the lead maps the study's ``[optimizer]`` table here).
+
+    Attributes
+    ----------
+    cvar_alpha : float
+        CVaR confidence level α in [0, 1) [1].
+    cvar_lambda : float
+        Weight λ ≥ 0 of CVaR_α of scenario cost in the objective [1].
+    scenarios_in_model : int or None
+        Scenarios kept (weighted) in the model; ``None`` keeps all [1].
+    scenario_selection : str
+        Selection method, see :data:`gridcap.optimizer.scenario_selection.METHODS`.
+    time_limit_s : float or None
+        HiGHS time limit [s].
+    mip_gap : float
+        Relative MIP gap [1].
+    relax_integers : bool
+        Solve the LP relaxation of the conversion decisions.
+    voll_usd_per_mwh : float or None
+        Value of lost load for non-AI shortfall [$/MWh]; ``None`` makes adequacy of the
+        existing load a hard constraint (the model can then be infeasible).
+    ai_lost_margin_usd_per_mwh : float
+        Lost margin of unserved or curtailed AI load [$/MWh].
+    flex_cost_usd_per_kw_yr : float
+        Payment per contracted kW of DER flexibility [$/kW-yr].
+    new_build_lead_years : float
+        Decision-to-power time of a new-build AI data center [yr].
+    conversion_lifetime_years : float
+        Economic life used to annualize conversion capex [yr].
+    storage_duration_hours, storage_efficiency : float
+        Defaults for storage technologies without ``storage_duration_hours`` /
+        ``storage_efficiency`` in the technologies table [h], [1] (round trip).
+    chronological_storage : bool or None
+        Model storage state of charge across consecutive slices; ``None``: when every slice is
+        one hour.
+    discount_years : bool
+        Discount year y's costs by ``(1+ρ)^-(y-y₀)``.
+    flex_confidence : float
+        Confidence level of the flexibility reliability (delivery ratio at the
+        ``1 - flex_confidence`` quantile over scenarios) [1].
+    shortfall_penalty_multiple : float
+        Settlement penalty per kW of shortfall, as a multiple of the per-event price [1].
+    settlement_year : int or None
+        Year whose flexibility price settles the Monte Carlo events (default: first year).
+    seed : int
+        Seed for randomized scenario-selection methods.
+    threads : int or None
+        HiGHS threads.
+    verbose : bool
+        HiGHS log on.
+    handoff : str
+        ``"matrix"`` (default) or ``"pyomo"`` (Pyomo's standard-form compiler; slower).
+    pyomo_rows : str
+        ``"matrix"`` (default: one matrix-backed Pyomo block per constraint family) or
+        ``"expressions"`` (one ``LinearExpression`` per row; slower, same model).
+    non_generation_techs : tuple of str
+        Rows of the technologies table not offered as new grid capacity (the shipped
+        ``mine_conversion`` row: conversions are modeled through ``sites``).
+    evaluate_selection : bool
+        With ``scenarios_in_model`` below the scenario count: re-solve the second stage on
+        *all* scenarios with the plan's first-stage decisions fixed, and report the expected
+        cost and CVaR there and their relative errors (out-of-sample check of the selection).
+    """
+
+    cvar_alpha: float = 0.95
+    cvar_lambda: float = 0.0
+    scenarios_in_model: int | None = None
+    scenario_selection: str = "fast_forward"
+    time_limit_s: float | None = None
+    mip_gap: float = 1e-4
+    relax_integers: bool = False
+    voll_usd_per_mwh: float | None = 10_000.0
+    ai_lost_margin_usd_per_mwh: float = 400.0
+    flex_cost_usd_per_kw_yr: float = 40.0
+    new_build_lead_years: float = 3.0
+    conversion_lifetime_years: float = 10.0
+    storage_duration_hours: float = 4.0
+    storage_efficiency: float = 0.85
+    chronological_storage: bool | None = None
+    discount_years: bool = True
+    flex_confidence: float = 0.9
+    shortfall_penalty_multiple: float = 1.5
+    settlement_year: int | None = None
+    seed: int = 0
+    threads: int | None = None
+    verbose: bool = False
+    handoff: str = "matrix"
+    pyomo_rows: str = "matrix"
+    non_generation_techs: tuple[str, ...] = ("mine_conversion",)
+    evaluate_selection: bool = False
+
+    def validate(self) -> None:
+        """Raise :class:`GridcapInputError` naming every option out of range."""
+        bad = []
+        if not 0 <= self.cvar_alpha < 1:
+            bad.append(f"cvar_alpha = {self.cvar_alpha}: expected a value in [0, 1)")
+        if self.cvar_lambda < 0:
+            bad.append(f"cvar_lambda = {self.cvar_lambda}: expected a value >= 0")
+        if self.scenarios_in_model is not None and self.scenarios_in_model < 1:
+            bad.append(f"scenarios_in_model = {self.scenarios_in_model}: expected >= 1 or None")
+        if self.time_limit_s is not None and self.time_limit_s <= 0:
+            bad.append(f"time_limit_s = {self.time_limit_s}: expected a value > 0 or None")
+        if not 0 <= self.mip_gap < 1:
+            bad.append(f"mip_gap = {self.mip_gap}: expected a value in [0, 1)")
+        if self.voll_usd_per_mwh is not None and self.voll_usd_per_mwh < 0:
+            bad.append(f"voll_usd_per_mwh = {self.voll_usd_per_mwh}: expected >= 0 or None")
+        if not 0 < self.flex_confidence < 1:
+            bad.append(f"flex_confidence = {self.flex_confidence}: expected a value in (0, 1)")
+        if not 0 < self.storage_efficiency <= 1:
+            bad.append(f"storage_efficiency = {self.storage_efficiency}: expected (0, 1]")
+        if self.handoff not in ("matrix", "pyomo"):
+            bad.append(f"handoff = {self.handoff!r}: expected 'matrix' or 'pyomo'")
+        if self.pyomo_rows not in ("matrix", "expressions"):
+            bad.append(f"pyomo_rows = {self.pyomo_rows!r}: expected 'matrix' or 'expressions'")
+        for name in ("ai_lost_margin_usd_per_mwh", "flex_cost_usd_per_kw_yr",
+                     "new_build_lead_years", "shortfall_penalty_multiple"):
+            if getattr(self, name) < 0:
+                bad.append(f"{name} = {getattr(self, name)}: expected a value >= 0")
+        if bad:
+            raise GridcapInputError("PlanOptions: " + "; ".join(bad))
+
+
+def capital_recovery_factor(rate: float | np.ndarray, years: float | np.ndarray) -> np.ndarray:
+    """Capital recovery factor: the annuity per $ of overnight cost [1/yr].
+
+    Parameters
+    ----------
+    rate : float or numpy.ndarray
+        Discount rate ρ [1/yr].
+    years : float or numpy.ndarray
+        Economic life n [yr].
+
+    Returns
+    -------
+    numpy.ndarray
+        ``ρ(1+ρ)^n / ((1+ρ)^n - 1)``, or ``1/n`` where ρ = 0 [1/yr].
+
+    Examples
+    --------
+    >>> round(float(capital_recovery_factor(0.07, 30)), 6)
+    0.080586
+    """
+    r = np.asarray(rate, dtype=float)
+    n = np.asarray(years, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = (1.0 + r) ** n
+        crf = np.where(r > 0, r * g / (g - 1.0), 1.0 / n)
+    return crf
+
+
+# ---------------------------------------------------------------------------- data
+@dataclass
+class PlanData:
+    """Numpy arrays the model is built from (aligned, scenario-selected)."""
+
+    regions: np.ndarray
+    techs: np.ndarray
+    sites: np.ndarray
+    pools: np.ndarray
+    years: np.ndarray
+    scenarios: np.ndarray           # selected scenario labels
+    all_scenarios: np.ndarray
+    weights: np.ndarray             # π_w
+    slice_hours: np.ndarray         # [h]
+    discount: np.ndarray            # d_y
+    rate: float
+    firm_mw: np.ndarray             # [R]
+    queue_years: np.ndarray         # [R]
+    ai_demand: np.ndarray           # [R, Y]
+    ai_limit: np.ndarray            # [R]
+    lead: np.ndarray                # [K]
+    needs_queue: np.ndarray         # [K]
+    first_year: np.ndarray          # [K]
+    capex: np.ndarray               # [K] $/kW
+    fom: np.ndarray                 # [K] $/kW-yr
+    vom: np.ndarray                 # [K] $/MWh
+    crf: np.ndarray                 # [K]
+    availability: np.ndarray        # [K]
+    profile: np.ndarray             # [K] str
+    duration_h: np.ndarray          # [K]
+    efficiency: np.ndarray          # [K] round trip
+    site_region: np.ndarray         # [S] int
+    interconnection: np.ndarray     # [S]
+    conv_months: np.ndarray         # [S]
+    conv_capex: np.ndarray          # [S]
+    pool_region: np.ndarray         # [P] int
+    flex_potential_mw: np.ndarray   # [P]
+    peak: np.ndarray                # [W,R,Y,H]
+    mean_load: np.ndarray           # [W,R,Y,H]
+    price: np.ndarray               # [W,R,Y,H]
+    solar_cf: np.ndarray            # [W,R,H]
+    wind_cf: np.ndarray
+    solar_cf_peak: np.ndarray
+    wind_cf_peak: np.ndarray
+    delivery: np.ndarray            # [W,P,H]
+    util: np.ndarray                # [W,Y]
+    mining_cfads: np.ndarray        # [W,S,Y]
+    chronological: bool
+    selection: ScenarioSelection | None = None
+
+
+REQUIRED_OUTCOMES = (
+    "peak_net_load_mw", "mean_net_load_mw", "price_usd_per_mwh", "solar_cf", "wind_cf",
+    "solar_cf_at_peak", "wind_cf_at_peak",
+)
+
+
+def _labels(ds: xr.Dataset, dim: str) -> np.ndarray:
+    if dim in ds.coords:
+        return np.asarray(ds[dim].values)
+    if dim in ds.sizes:
+        return np.arange(ds.sizes[dim])
+    return np.asarray([])
+
+
+def _get(ds: xr.Dataset, name: str, table: str, default: Any = None) -> np.ndarray:
+    if name in ds:
+        return np.asarray(ds[name].values)
+    if default is None:
+        raise GridcapInputError(f"{table}.{name} is missing: expected it per docs/data-model.md")
+    return np.asarray(default)
+
+
+def prepare_data(inputs: Any, outcomes: xr.Dataset, options: PlanOptions) -> PlanData:
+    """Align the study inputs and the Monte Carlo outcomes into numpy arrays.
+
+    Raises
+    ------
+    GridcapInputError
+        A required variable or coordinate is missing, or labels do not match.
+    """
+    years = np.asarray(inputs.years).astype(int)
+    if years.size == 0:
+        raise GridcapInputError("inputs.years is empty: expected at least one planning year")
+    reg = inputs.regions
+    tech = inputs.technologies
+    if "tech" in tech.dims and options.non_generation_techs:
+        keep = [t for t in tech["tech"].values.tolist()
+                if t not in set(options.non_generation_techs)]
+        tech = tech.sel(tech=keep)
+    sites = inputs.sites
+    regions = _labels(reg, "region")
+    missing = [v for v in REQUIRED_OUTCOMES if v not in outcomes]
+    if missing:
+        raise GridcapInputError(
+            f"outcomes is missing {missing}: expected the Monte Carlo variables of "
+            "docs/data-model.md §2"
+        )
+    if "slice_hours" not in outcomes.coords and "slice_hours" not in outcomes:
+        raise GridcapInputError("outcomes.slice_hours is missing: expected hours per slice [h]")
+    out_regions = _labels(outcomes, "region")
+    unknown = sorted(set(regions.tolist()) - set(out_regions.tolist()))
+    if unknown:
+        raise GridcapInputError(
+            f"outcomes.region lacks {unknown}: expected every inputs.regions.region"
+        )
+    out_years = _labels(outcomes, "year").astype(int)
+    lacking = sorted(set(years.tolist()) - set(out_years.tolist()))
+    if lacking:
+        raise GridcapInputError(f"outcomes.year lacks {lacking}: expected every planning year")
+    o = outcomes.sel(region=regions, year=years)
+
+    # scenario selection ------------------------------------------------------------
+    all_scen = _labels(o, "scenario")
+    n_all = all_scen.size
+    selection = None
+    if options.scenarios_in_model is not None and options.scenarios_in_model < n_all:
+        selection = select_scenarios(o, options.scenarios_in_model,
+                                     method=options.scenario_selection, seed=options.seed,
+                                     alpha=options.cvar_alpha)
+        pick = selection.indices
+        weights = selection.weights
+    else:
+        pick = np.arange(n_all)
+        weights = np.full(n_all, 1.0 / n_all)
+    o = o.isel(scenario=pick)
+
+    def arr(name: str, dims: tuple[str, ...]) -> np.ndarray:
+        return np.asarray(o[name].transpose(*dims).values, dtype=float)
+
+    W = pick.size
+    sl_hours = np.asarray(o["slice_hours"].values, dtype=float)
+    H = sl_hours.size
+    rate = float(np.asarray(inputs.finance["discount_rate"].values)) if (
+        "discount_rate" in inputs.finance) else 0.0
+    discount = ((1.0 + rate) ** -(years - years[0]).astype(float) if options.discount_years
+                else np.ones(years.size))
+
+    # regions ------------------------------------------------------------------------
+    ai_dem = reg["ai_demand_mw"]
+    if "year" in ai_dem.dims:
+        dem_years = np.asarray(ai_dem["year"].values).astype(int)
+        absent = sorted(set(years.tolist()) - set(dem_years.tolist()))
+        if absent:
+            raise GridcapInputError(
+                f"regions.ai_demand_mw has no values for years {absent}: expected every "
+                "planning year"
+            )
+        ai_demand = np.asarray(ai_dem.sel(year=years).transpose("region", "year").values, float)
+    else:
+        ai_demand = np.repeat(np.asarray(ai_dem.values, float)[:, None], years.size, axis=1)
+
+    # technologies -------------------------------------------------------------------
+    techs = _labels(tech, "tech")
+    K = techs.size
+    profile = np.asarray(tech["profile"].values).astype(str) if K else np.array([], str)
+    bad = sorted(set(profile.tolist()) - set(PROFILES))
+    if bad:
+        raise GridcapInputError(f"technologies.profile has {bad}: expected one of {PROFILES}")
+    lifetime = _get(tech, "lifetime_years", "technologies").astype(float)
+    duration = _get(tech, "storage_duration_hours", "technologies",
+                    np.full(K, options.storage_duration_hours)).astype(float)
+    eff = _get(tech, "storage_efficiency", "technologies",
+               np.full(K, options.storage_efficiency)).astype(float)
+
+    # sites --------------------------------------------------------------------------
+    site_labels = _labels(sites, "site")
+    S = site_labels.size
+    reg_index = {r: i for i, r in enumerate(regions.tolist())}
+    if S:
+        site_reg_names = np.asarray(sites["region"].values).astype(str)
+        unknown = sorted(set(site_reg_names.tolist()) - set(reg_index))
+        if unknown:
+            raise GridcapInputError(f"sites.region has {unknown}: expected one of the regions")
+        site_region = np.array([reg_index[r] for r in site_reg_names], dtype=int)
+    else:
+        site_region = np.zeros(0, int)
+
+    # pools --------------------------------------------------------------------------
+    pools = _labels(o, "pool") if "pool" in o.dims else np.asarray([])
+    P = pools.size
+    if P:
+        if "pool_region" not in o.coords and "pool_region" not in o:
+            raise GridcapInputError("outcomes.pool_region is missing: expected the pool's region")
+        pr = np.asarray(o["pool_region"].values).astype(str)
+        unknown = sorted(set(pr.tolist()) - set(reg_index))
+        if unknown:
+            raise GridcapInputError(f"outcomes.pool_region has {unknown}: expected a region")
+        pool_region = np.array([reg_index[r] for r in pr], dtype=int)
+        flex_pot = _get(o, "flex_potential_kw", "outcomes").astype(float) / 1000.0
+        if "flex_delivery_ratio" in o:
+            delivery = arr("flex_delivery_ratio", ("scenario", "pool", "slice"))
+        else:
+            delivery = np.ones((W, P, H))
+    else:
+        pool_region = np.zeros(0, int)
+        flex_pot = np.zeros(0)
+        delivery = np.zeros((W, 0, H))
+
+    util = arr("ai_utilization", ("scenario", "year")) if "ai_utilization" in o else np.ones(
+        (W, years.size))
+    if S and "site_mining_cfads_usd" in o:
+        absent = sorted(set(site_labels.tolist()) - set(_labels(o, "site").tolist()))
+        if absent:
+            raise GridcapInputError(
+                f"outcomes.site lacks {absent}: expected every inputs.sites.site")
+        mining = np.asarray(o["site_mining_cfads_usd"].sel(site=site_labels)
+                            .transpose("scenario", "site", "year").values, float)
+    else:
+        mining = np.zeros((W, S, years.size))
+
+    chrono = options.chronological_storage
+    if chrono is None:
+        chrono = bool(H > 1 and np.all(sl_hours == 1.0))
+
+    data = PlanData(
+        regions=regions, techs=techs, sites=site_labels, pools=pools, years=years,
+        scenarios=all_scen[pick], all_scenarios=all_scen, weights=np.asarray(weights, float),
+        slice_hours=sl_hours, discount=discount, rate=rate,
+        firm_mw=_get(reg, "firm_capacity_mw", "regions").astype(float),
+        queue_years=_get(reg, "queue_years", "regions").astype(float),
+        ai_demand=ai_demand,
+        ai_limit=_get(reg, "ai_site_limit_mw", "regions").astype(float),
+        lead=_get(tech, "lead_time_years", "technologies").astype(float),
+        needs_queue=_get(tech, "needs_queue", "technologies").astype(bool),
+        first_year=_get(tech, "first_year_available", "technologies").astype(int),
+        capex=_get(tech, "capex_usd_per_kw", "technologies").astype(float),
+        fom=_get(tech, "fixed_om_usd_per_kw_yr", "technologies").astype(float),
+        vom=_get(tech, "variable_om_usd_per_mwh", "technologies").astype(float),
+        crf=capital_recovery_factor(rate, lifetime) if K else np.zeros(0),
+        availability=_get(tech, "availability", "technologies").astype(float),
+        profile=profile, duration_h=duration, efficiency=eff,
+        site_region=site_region,
+        interconnection=(_get(sites, "interconnection_mw", "sites").astype(float)
+                         if S else np.zeros(0)),
+        conv_months=(_get(sites, "conversion_months", "sites").astype(float)
+                     if S else np.zeros(0)),
+        conv_capex=(_get(sites, "conversion_capex_usd_per_kw", "sites").astype(float)
+                    if S else np.zeros(0)),
+        pool_region=pool_region, flex_potential_mw=flex_pot,
+        peak=arr("peak_net_load_mw", ("scenario", "region", "year", "slice")),
+        mean_load=arr("mean_net_load_mw", ("scenario", "region", "year", "slice")),
+        price=arr("price_usd_per_mwh", ("scenario", "region", "year", "slice")),
+        solar_cf=arr("solar_cf", ("scenario", "region", "slice")),
+        wind_cf=arr("wind_cf", ("scenario", "region", "slice")),
+        solar_cf_peak=arr("solar_cf_at_peak", ("scenario", "region", "slice")),
+        wind_cf_peak=arr("wind_cf_at_peak", ("scenario", "region", "slice")),
+        delivery=delivery, util=util, mining_cfads=mining, chronological=bool(chrono),
+        selection=selection,
+    )
+    _check_finite(data)
+    return data
+
+
+_SOURCES = {
+    "peak": ("outcomes.peak_net_load_mw", ("scenario", "region", "year", "slice")),
+    "mean_load": ("outcomes.mean_net_load_mw", ("scenario", "region", "year", "slice")),
+    "price": ("outcomes.price_usd_per_mwh", ("scenario", "region", "year", "slice")),
+    "solar_cf": ("outcomes.solar_cf", ("scenario", "region", "slice")),
+    "wind_cf": ("outcomes.wind_cf", ("scenario", "region", "slice")),
+    "solar_cf_peak": ("outcomes.solar_cf_at_peak", ("scenario", "region", "slice")),
+    "wind_cf_peak": ("outcomes.wind_cf_at_peak", ("scenario", "region", "slice")),
+    "delivery": ("outcomes.flex_delivery_ratio", ("scenario", "pool", "slice")),
+    "util": ("outcomes.ai_utilization", ("scenario", "year")),
+    "mining_cfads": ("outcomes.site_mining_cfads_usd", ("scenario", "site", "year")),
+    "ai_demand": ("regions.ai_demand_mw", ("region", "year")),
+    "firm_mw": ("regions.firm_capacity_mw", ("region",)),
+}
+
+
+def _check_finite(d: PlanData) -> None:
+    labels = {"scenario": d.scenarios, "region": d.regions, "year": d.years, "pool": d.pools,
+              "site": d.sites, "slice": np.arange(d.slice_hours.size)}
+    for name, (source, dims) in _SOURCES.items():
+        a = getattr(d, name)
+        if a.size and not np.all(np.isfinite(a)):
+            pos = np.argwhere(~np.isfinite(a))[0].tolist()
+            where = ", ".join(f"{k}={labels[k][i]}" for k, i in zip(dims, pos, strict=True))
+            raise GridcapInputError(
+                f"{source}[{where}] = {a[tuple(pos)]}: expected a finite number "
+                f"({int((~np.isfinite(a)).sum())} non-finite value(s) in all)"
+            )
+
+
+# ----------------------------------------------------------------------- model state
+@dataclass
+class CostTerm:
+    """``param·vals·x[cols]`` added to the first-stage cost (``scen is None``) or to the cost
+    of scenario ``scen`` (index into the selected scenarios)."""
+
+    component: str
+    cols: np.ndarray
+    vals: np.ndarray
+    scen: np.ndarray | None = None
+    param: str | None = None
+
+
+@dataclass
+class Model:
+    """What the ``add_*`` functions share: data, builder, lookups and cost terms."""
+
+    data: PlanData
+    options: PlanOptions
+    b: ModelBuilder
+    pos: dict[str, np.ndarray] = field(default_factory=dict)
+    terms: list[CostTerm] = field(default_factory=list)
+    params: dict[str, float] = field(default_factory=dict)
+    rhs_params: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    def cost(self, component: str, cols: np.ndarray, vals: np.ndarray,
+             scen: np.ndarray | None = None, param: str | None = None) -> None:
+        """Register a cost term (see :class:`CostTerm`)."""
+        cols = np.asarray(cols)
+        if cols.size:
+            self.terms.append(CostTerm(component, cols, np.asarray(vals, float) * COST_SCALE,
+                                       None if scen is None else np.asarray(scen), param))
+
+    def index_map(self, name: str, shape: tuple[int, ...], fam_coords: tuple[np.ndarray, ...],
+                  start: int) -> np.ndarray:
+        """Dense array of global column (or row) indices, -1 where the family has no entry."""
+        m = np.full(shape, -1, dtype=np.int64)
+        m[fam_coords] = start + np.arange(fam_coords[0].size)
+        self.pos[name] = m
+        return m
+
+
+def _dims(d: PlanData) -> tuple[int, int, int, int, int, int, int]:
+    return (d.scenarios.size, d.regions.size, d.techs.size, d.years.size, d.slice_hours.size,
+            d.sites.size, d.pools.size)
+
+
+def _lags(d: PlanData) -> np.ndarray:
+    """Order-to-online lag per region and technology [whole years], ``ceil`` of the lead."""
+    lag = d.lead[None, :] + d.needs_queue[None, :] * d.queue_years[:, None]
+    return np.ceil(lag - 1e-9).astype(int)
+
+
+# --------------------------------------------------------------- first-stage families
+def add_build(m: Model) -> None:
+    """``build[r,k,o]`` MW ordered in year o; only (r,k,o) whose online year is inside the
+    horizon and not before ``first_year_available``."""
+    d = m.data
+    _W, R, K, Y, _H, _S, _P = _dims(d)
+    lag = _lags(d)                                              # [R,K]
+    o = np.arange(Y)
+    online_idx = o[None, None, :] + lag[:, :, None]             # [R,K,Y]
+    ok = online_idx <= Y - 1
+    online_year = d.years[0] + online_idx
+    ok &= online_year >= d.first_year[None, :, None]
+    r, k, yo = np.nonzero(ok)
+    fam = m.b.add_variables("build", {"region": r, "tech": k, "year": yo},
+                            doc="capacity ordered in the year [MW]")
+    m.index_map("build", (R, K, Y), (r, k, yo), fam.start)
+    m.pos["lag"] = lag
+
+
+def add_online(m: Model) -> None:
+    """``online[r,k,y] = online[r,k,y-1] + build[r,k,y-L]`` [MW], where anything can arrive."""
+    d = m.data
+    _W, R, K, Y, _H, _S, _P = _dims(d)
+    bpos = m.pos["build"]
+    lag = m.pos["lag"]
+    arrive = np.full((R, K, Y), -1, dtype=np.int64)            # build column arriving in y
+    r, k, yo = np.nonzero(bpos >= 0)
+    arrive[r, k, yo + lag[r, k]] = bpos[r, k, yo]
+    has = np.cumsum(arrive >= 0, axis=2) > 0                    # online can be > 0
+    r, k, y = np.nonzero(has)
+    fam = m.b.add_variables("online", {"region": r, "tech": k, "year": y},
+                            doc="capacity online in the year [MW]")
+    opos = m.index_map("online", (R, K, Y), (r, k, y), fam.start)
+    n = r.size
+    i = np.arange(n)
+    prev = np.where(y > 0, opos[r, k, np.maximum(y - 1, 0)], -1)
+    arr = arrive[r, k, y]
+    rows = [i]
+    cols = [fam.start + i]
+    vals = [np.ones(n)]
+    sel = prev >= 0
+    rows.append(i[sel])
+    cols.append(prev[sel])
+    vals.append(-np.ones(sel.sum()))
+    sel = arr >= 0
+    rows.append(i[sel])
+    cols.append(arr[sel])
+    vals.append(-np.ones(sel.sum()))
+    m.b.add_constraints("online_balance", {"region": r, "tech": k, "year": y},
+                        np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), 0, 0,
+                        doc="online = online last year + arrivals [MW]",
+                        inputs=("technologies.lead_time_years", "technologies.needs_queue",
+                                "technologies.first_year_available", "regions.queue_years"))
+    # costs: annuity of capital (param "capex:<k>") + fixed O&M, per year online
+    ann = d.discount[y] * 1000.0
+    for kk in range(K):
+        s = k == kk
+        m.cost("capital", fam.start + i[s], ann[s] * d.crf[kk], param=f"capex:{d.techs[kk]}")
+        m.params[f"capex:{d.techs[kk]}"] = float(d.capex[kk])
+    m.cost("fixed_om", fam.start + i, ann * d.fom[k])
+
+
+def add_conversions(m: Model) -> None:
+    """``convert[s,o]`` binary decisions, ``ai_site[s,y]`` AI MW at converted sites."""
+    d = m.data
+    W, _R, _K, Y, _H, S, _P = _dims(d)
+    if S == 0:
+        m.pos["convert"] = np.full((0, Y), -1)
+        m.pos["ai_site"] = np.full((0, Y), -1)
+        return
+    lag = np.ceil(d.conv_months / 12.0 - 1e-9).astype(int)      # [S]
+    ok = np.arange(Y)[None, :] + lag[:, None] <= Y - 1
+    s, o = np.nonzero(ok)
+    integer = not m.options.relax_integers
+    cf = m.b.add_variables("convert", {"site": s, "year": o}, 0.0, 1.0, integer=integer,
+                           doc="site conversion decided in the year [1]")
+    cpos = m.index_map("convert", (S, Y), (s, o), cf.start)
+    # once per site
+    sites_with = np.unique(s)
+    row_of_site = np.full(S, -1)
+    row_of_site[sites_with] = np.arange(sites_with.size)
+    m.b.add_constraints("convert_once", {"site": sites_with}, row_of_site[s],
+                        cf.start + np.arange(s.size), np.ones(s.size), -INF, 1.0,
+                        doc="a site converts at most once [1]")
+    # AI MW at sites, from the first year a conversion can be online
+    avail = np.arange(Y)[None, :] >= lag[:, None]
+    avail &= (cpos >= 0).any(axis=1)[:, None]
+    s2, y2 = np.nonzero(avail)
+    af = m.b.add_variables("ai_site", {"site": s2, "year": y2}, 0.0, d.interconnection[s2],
+                           doc="AI IT load placed at a converted site [MW]")
+    m.index_map("ai_site", (S, Y), (s2, y2), af.start)
+    n = s2.size
+    i = np.arange(n)
+    rows = [i]
+    cols = [af.start + i]
+    vals = [np.ones(n)]
+    for oo in range(Y):
+        c = cpos[s2, oo]
+        sel = (c >= 0) & (oo + lag[s2] <= y2)
+        rows.append(i[sel])
+        cols.append(c[sel])
+        vals.append(-d.interconnection[s2[sel]])
+    m.b.add_constraints("site_interconnection", {"site": s2, "year": y2}, np.concatenate(rows),
+                        np.concatenate(cols), np.concatenate(vals), -INF, 0.0,
+                        doc="AI MW at a site ≤ interconnection × converted [MW]",
+                        inputs=("sites.interconnection_mw", "sites.conversion_months"))
+    crf = float(capital_recovery_factor(d.rate, m.options.conversion_lifetime_years))
+    m.cost("conversion", af.start + i, d.discount[y2] * 1000.0 * d.conv_capex[s2] * crf)
+    # forgone mining cash flow, per scenario, from the decision year on
+    disc_cum = d.mining_cfads * d.discount[None, None, :]          # [W,S,Y]
+    tail = np.cumsum(disc_cum[:, :, ::-1], axis=2)[:, :, ::-1]     # Σ_{y ≥ o}
+    ccols = cf.start + np.arange(s.size)
+    for w in range(W):
+        m.cost("mining_forgone", ccols, tail[w, s, o], scen=np.full(s.size, w))
+
+
+def add_ai_placement(m: Model) -> None:
+    """``ai_new[r,y]`` new-build AI MW, ``unserved_ai[r,y]``, and the AI demand balance."""
+    d = m.data
+    W, R, _K, Y, _H, S, _P = _dims(d)
+    lag_new = math.ceil(m.options.new_build_lead_years - 1e-9)
+    ok = np.broadcast_to(np.arange(Y)[None, :] >= lag_new, (R, Y)) & (d.ai_limit[:, None] > 0)
+    r, y = np.nonzero(ok)
+    nf = m.b.add_variables("ai_new", {"region": r, "year": y}, 0.0, d.ai_limit[r],
+                           doc="new-build AI data-center load placed [MW]")
+    npos = m.index_map("ai_new", (R, Y), (r, y), nf.start)
+    ru, yu = np.nonzero(np.ones((R, Y), bool))
+    uf = m.b.add_variables("unserved_ai", {"region": ru, "year": yu}, 0.0, d.ai_demand[ru, yu],
+                           doc="AI demand that finds no home [MW]")
+    upos = m.index_map("unserved_ai", (R, Y), (ru, yu), uf.start)
+    row = ru * Y + yu
+    rows = [row, npos[r, y] * 0 + (r * Y + y)]
+    cols = [upos[ru, yu], npos[r, y]]
+    vals = [np.ones(ru.size), np.ones(r.size)]
+    apos = m.pos["ai_site"]
+    if S:
+        s2, y2 = np.nonzero(apos >= 0)
+        rows.append(d.site_region[s2] * Y + y2)
+        cols.append(apos[s2, y2])
+        vals.append(np.ones(s2.size))
+    m.b.add_constraints("ai_balance", {"region": ru, "year": yu}, np.concatenate(rows),
+                        np.concatenate(cols), np.concatenate(vals), d.ai_demand[ru, yu],
+                        d.ai_demand[ru, yu],
+                        doc="new-build + converted + unserved = AI demand [MW]",
+                        inputs=("regions.ai_demand_mw", "regions.ai_site_limit_mw"))
+    # AI load once placed stays placed (where the demand path does not fall)
+    grows = np.zeros((R, Y), bool)
+    grows[:, 1:] = d.ai_demand[:, 1:] >= d.ai_demand[:, :-1]
+    fams = [("ai_new", npos, grows)]
+    if S:
+        fams.append(("ai_site", apos, grows[d.site_region]))
+    for name, pos, ok in fams:
+        ok = ok & (pos >= 0) & np.concatenate([np.zeros((pos.shape[0], 1), bool),
+                                               pos[:, :-1] >= 0], axis=1)
+        e, yy = np.nonzero(ok)
+        if e.size == 0:
+            continue
+        i = np.arange(e.size)
+        m.b.add_constraints(f"{name}_nondecreasing", {("region" if name == "ai_new" else "site"):
+                                                     e, "year": yy},
+                            np.concatenate([i, i]), np.concatenate([pos[e, yy], pos[e, yy - 1]]),
+                            np.concatenate([np.ones(e.size), -np.ones(e.size)]), 0.0, INF,
+                            doc="AI load placed does not shrink [MW]",
+                            inputs=("regions.ai_demand_mw",))
+    # unserved AI: lost margin on the energy it would have used, per scenario
+    for w in range(W):
+        m.cost("unserved_ai", upos[ru, yu],
+               d.discount[yu] * HOURS_PER_YEAR * d.util[w, yu], scen=np.full(ru.size, w),
+               param="ai_lost_margin")
+    m.params["ai_lost_margin"] = float(m.options.ai_lost_margin_usd_per_mwh)
+
+
+def add_flexibility(m: Model) -> None:
+    """``flex[p,y]`` MW of DER flexibility contracted, bounded by the pool's potential."""
+    d = m.data
+    _W, _R, _K, Y, _H, _S, P = _dims(d)
+    if P == 0:
+        m.pos["flex"] = np.full((0, Y), -1)
+        return
+    p, y = np.nonzero(np.ones((P, Y), bool))
+    f = m.b.add_variables("flex", {"pool": p, "year": y}, 0.0, d.flex_potential_mw[p],
+                          doc="DER flexibility contracted [MW]")
+    m.index_map("flex", (P, Y), (p, y), f.start)
+    m.cost("flex", f.cols, d.discount[y] * 1000.0, param="flex_cost")
+    m.params["flex_cost"] = float(m.options.flex_cost_usd_per_kw_yr)
+
+
+# -------------------------------------------------------------- second-stage families
+def _slice_cost(d: PlanData, w: np.ndarray, y: np.ndarray, h: np.ndarray) -> np.ndarray:
+    return d.discount[y] * d.slice_hours[h]
+
+
+def add_dispatch(m: Model) -> None:
+    """``gen[w,r,k,y,h]`` MWh-rate dispatch of non-storage technologies, ``gen ≤ cf·online``,
+    and ``market[w,r,y,h]`` purchases at the slice price."""
+    d = m.data
+    W, R, _K, Y, H, _S, _P = _dims(d)
+    opos = m.pos["online"]
+    dispatchable = d.profile != "storage"
+    mask = (opos >= 0) & dispatchable[None, :, None]             # [R,K,Y]
+    rr, kk, yy = np.nonzero(mask)
+    n_rky = rr.size
+    # gen over (w, rky, h)
+    w = np.repeat(np.arange(W), n_rky * H)
+    j = np.tile(np.repeat(np.arange(n_rky), H), W)
+    h = np.tile(np.arange(H), W * n_rky)
+    r, k, y = rr[j], kk[j], yy[j]
+    g = m.b.add_variables("gen", {"scenario": w, "region": r, "tech": k, "year": y, "slice": h},
+                          doc="generation of new capacity [MW]")
+    m.pos["gen_idx"] = np.stack([w, r, k, y, h])
+    prof = d.profile[k]
+    cf = np.where(prof == "solar", d.solar_cf[w, r, h],
+                  np.where(prof == "wind", d.wind_cf[w, r, h], d.availability[k]))
+    n = w.size
+    i = np.arange(n)
+    m.b.add_constraints(
+        "gen_capacity", {"scenario": w, "region": r, "tech": k, "year": y, "slice": h},
+        np.concatenate([i, i]), np.concatenate([g.start + i, opos[r, k, y]]),
+        np.concatenate([np.ones(n), -cf]), -INF, 0.0,
+        doc="generation ≤ capacity factor × online [MW]",
+        inputs=("outcomes.solar_cf", "outcomes.wind_cf", "technologies.availability"))
+    m.cost("energy", g.start + i, _slice_cost(d, w, y, h) * d.vom[k], scen=w)
+    wm, rm, ym, hm = np.nonzero(np.ones((W, R, Y, H), bool))
+    mk = m.b.add_variables("market", {"scenario": wm, "region": rm, "year": ym, "slice": hm},
+                           doc="energy bought from the existing fleet/market [MW]")
+    m.cost("energy", mk.cols, _slice_cost(d, wm, ym, hm) * d.price[wm, rm, ym, hm], scen=wm)
+
+
+def add_storage(m: Model) -> None:
+    """Chronological storage: charge, discharge, state of charge (cyclic over the slices)."""
+    d = m.data
+    W, _R, _K, _Y, H, _S, _P = _dims(d)
+    opos = m.pos["online"]
+    mask = (opos >= 0) & (d.profile == "storage")[None, :, None]
+    if not d.chronological or not mask.any():
+        m.pos["storage_idx"] = np.zeros((5, 0), int)
+        return
+    rr, kk, yy = np.nonzero(mask)
+    n_rky = rr.size
+    w = np.repeat(np.arange(W), n_rky * H)
+    j = np.tile(np.repeat(np.arange(n_rky), H), W)
+    h = np.tile(np.arange(H), W * n_rky)
+    r, k, y = rr[j], kk[j], yy[j]
+    coords = {"scenario": w, "region": r, "tech": k, "year": y, "slice": h}
+    n = w.size
+    i = np.arange(n)
+    ch = m.b.add_variables("charge", coords, doc="storage charging [MW]")
+    dis = m.b.add_variables("discharge", coords, doc="storage discharging [MW]")
+    soc = m.b.add_variables("soc", coords, doc="storage state of charge [MWh]")
+    m.pos["storage_idx"] = np.stack([w, r, k, y, h])
+    on = opos[r, k, y]
+    for name, fam, coef in (("charge_capacity", ch, np.ones(n)),
+                            ("discharge_capacity", dis, np.ones(n)),
+                            ("soc_capacity", soc, d.duration_h[k] + 0 * i)):
+        m.b.add_constraints(name, coords, np.concatenate([i, i]),
+                            np.concatenate([fam.start + i, on]),
+                            np.concatenate([np.ones(n), -coef]), -INF, 0.0,
+                            doc=f"{fam.name} ≤ capacity", inputs=("technologies",))
+    eta = np.sqrt(d.efficiency[k])
+    hours = d.slice_hours[h]
+    prev = np.where(h > 0, i - 1, i + (H - 1))                   # cyclic within (w, r, k, y)
+    m.b.add_constraints(
+        "soc_balance", coords, np.concatenate([i, i, i, i]),
+        np.concatenate([soc.start + i, soc.start + prev, ch.start + i, dis.start + i]),
+        np.concatenate([np.ones(n), -np.ones(n), -eta * hours, hours / eta]), 0.0, 0.0,
+        doc="soc = soc(previous slice) + η·charge − discharge/η [MWh]",
+        inputs=("technologies.storage_efficiency",))
+    m.cost("energy", dis.start + i, _slice_cost(d, w, y, h) * d.vom[k], scen=w)
+
+
+def add_energy_balance(m: Model) -> None:
+    """Per scenario, region, year and slice: supply = mean net load + AI load [MW]."""
+    d = m.data
+    W, R, _K, Y, H, _S, _P = _dims(d)
+    row = lambda w, r, y, h: ((w * R + r) * Y + y) * H + h  # noqa: E731
+    rows, cols, vals = [], [], []
+    gi = m.pos["gen_idx"]
+    g = m.b.var_families["gen"]
+    rows.append(row(gi[0], gi[1], gi[3], gi[4]))
+    cols.append(g.cols)
+    vals.append(np.ones(g.n))
+    si = m.pos["storage_idx"]
+    if si.shape[1]:
+        for name, sign in (("discharge", 1.0), ("charge", -1.0)):
+            f = m.b.var_families[name]
+            rows.append(row(si[0], si[1], si[3], si[4]))
+            cols.append(f.cols)
+            vals.append(np.full(f.n, sign))
+    mk = m.b.var_families["market"]
+    c = mk.coords
+    rows.append(row(c["scenario"], c["region"], c["year"], c["slice"]))
+    cols.append(mk.cols)
+    vals.append(np.ones(mk.n))
+    w, r, y, h = np.nonzero(np.ones((W, R, Y, H), bool))
+    upos = m.pos["unserved_ai"]
+    rows.append(row(w, r, y, h))
+    cols.append(upos[r, y])
+    vals.append(d.util[w, y])
+    rhs = d.mean_load[w, r, y, h] + d.util[w, y] * d.ai_demand[r, y]
+    m.b.add_constraints("energy_balance", {"scenario": w, "region": r, "year": y, "slice": h},
+                        np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), rhs,
+                        rhs, doc="generation + storage + market = net load + AI load [MW]",
+                        inputs=("outcomes.mean_net_load_mw", "outcomes.ai_utilization",
+                                "regions.ai_demand_mw"))
+
+
+def add_adequacy(m: Model) -> None:
+    """Per scenario, region, year and slice: accredited capacity ≥ peak net load + AI load."""
+    d = m.data
+    o = m.options
+    W, R, _K, Y, H, _S, P = _dims(d)
+    w, r, y, h = np.nonzero(np.ones((W, R, Y, H), bool))
+    n = w.size
+    i = np.arange(n)
+    coords = {"scenario": w, "region": r, "year": y, "slice": h}
+    sa = m.b.add_variables("shed_ai", coords, doc="AI load curtailed at the slice peak [MW]")
+    m.cost("shortfall", sa.cols, _slice_cost(d, w, y, h), scen=w, param="ai_lost_margin")
+    rows = [i, i]
+    cols = [sa.cols, m.pos["unserved_ai"][r, y]]
+    vals = [np.ones(n), np.ones(n)]
+    if o.voll_usd_per_mwh is not None:
+        sl = m.b.add_variables("shed_load", coords, doc="non-AI load shed at the slice peak [MW]")
+        m.cost("shortfall", sl.cols, _slice_cost(d, w, y, h), scen=w, param="voll")
+        m.params["voll"] = float(o.voll_usd_per_mwh)
+        rows.append(i)
+        cols.append(sl.cols)
+        vals.append(np.ones(n))
+    # accredited new capacity: online[r,k,y] × acc[w,r,k,h]
+    opos = m.pos["online"]
+    rr, kk, yy = np.nonzero(opos >= 0)
+    Rk = rr.size
+    if Rk:
+        # rows (w, rky, h) → adequacy row index
+        ww = np.repeat(np.arange(W), Rk * H)
+        j = np.tile(np.repeat(np.arange(Rk), H), W)
+        hh = np.tile(np.arange(H), W * Rk)
+        r2, k2, y2 = rr[j], kk[j], yy[j]
+        prof = d.profile[k2]
+        acc = np.where(prof == "solar", d.solar_cf_peak[ww, r2, hh],
+                       np.where(prof == "wind", d.wind_cf_peak[ww, r2, hh], d.availability[k2]))
+        rows.append(((ww * R + r2) * Y + y2) * H + hh)
+        cols.append(opos[r2, k2, y2])
+        vals.append(acc)
+    fpos = m.pos["flex"]
+    if P:
+        pp, yp = np.nonzero(fpos >= 0)
+        npy = pp.size
+        ww = np.repeat(np.arange(W), npy * H)
+        j = np.tile(np.repeat(np.arange(npy), H), W)
+        hh = np.tile(np.arange(H), W * npy)
+        p2, y2 = pp[j], yp[j]
+        r2 = d.pool_region[p2]
+        rows.append(((ww * R + r2) * Y + y2) * H + hh)
+        cols.append(fpos[p2, y2])
+        vals.append(d.delivery[ww, p2, hh])
+    rhs = d.peak[w, r, y, h] + d.ai_demand[r, y] - d.firm_mw[r]
+    fam = m.b.add_constraints(
+        "adequacy", coords, np.concatenate(rows), np.concatenate(cols), np.concatenate(vals),
+        rhs, INF, doc="accredited capacity + flexibility + shortfall ≥ peak + AI load [MW]",
+        inputs=("outcomes.peak_net_load_mw", "regions.firm_capacity_mw", "regions.ai_demand_mw",
+                "technologies.availability", "technologies.lead_time_years",
+                "regions.queue_years", "outcomes.flex_delivery_ratio",
+                "outcomes.solar_cf_at_peak", "outcomes.wind_cf_at_peak"))
+    m.pos["adequacy_rows"] = fam.start + i
+    m.rhs_params["firm_capacity_mw"] = (fam.start + i, r)
+    m.b.add_constraints("ai_curtailment_limit", coords, np.concatenate([i, i]),
+                        np.concatenate([sa.cols, m.pos["unserved_ai"][r, y]]),
+                        np.ones(2 * n), -INF, d.ai_demand[r, y],
+                        doc="curtailed + unserved AI ≤ AI demand [MW]",
+                        inputs=("regions.ai_demand_mw",))
+
+
+def add_cvar(m: Model) -> None:
+    """Rockafellar–Uryasev CVaR: ``η`` (free) and ``u_w ≥ C_w(x) − η``, ``u_w ≥ 0``."""
+    d = m.data
+    W = d.scenarios.size
+    eta = m.b.add_variables("cvar_eta", {"scenario": np.zeros(1, int)}, -INF, INF,
+                            doc="value-at-risk level η of scenario cost [$]")
+    u = m.b.add_variables("cvar_excess", {"scenario": np.arange(W)},
+                          doc="scenario cost above η [$]")
+    Q = scenario_cost_matrix(m)                                     # W × n_cols (so far)
+    Q = sp.csr_array(Q)
+    rows = [np.arange(W), np.arange(W), np.repeat(np.arange(W), np.diff(Q.indptr))]
+    cols = [u.cols, np.full(W, eta.start), Q.indices.astype(np.int64)]
+    vals = [np.ones(W), np.ones(W), -Q.data]
+    m.b.add_constraints("cvar_excess_def", {"scenario": np.arange(W)}, np.concatenate(rows),
+                        np.concatenate(cols), np.concatenate(vals), 0.0, INF,
+                        doc="u_w + η − C_w(x) ≥ 0 [$]", inputs=())
+    m.pos["cvar_rows"] = np.arange(W) + m.b.con_families["cvar_excess_def"].start
+
+
+def scenario_cost_matrix(m: Model, n_cols: int | None = None,
+                         component: str | None = None) -> sp.csr_array:
+    """Matrix Q (scenarios × columns): scenario w's second-stage cost is ``Q[w] @ x`` [$]."""
+    W = m.data.scenarios.size
+    n = m.b.n_cols if n_cols is None else n_cols
+    rs, cs, vs = [], [], []
+    for t in m.terms:
+        if t.scen is None or (component is not None and t.component != component):
+            continue
+        mult = m.params[t.param] if t.param else 1.0
+        rs.append(t.scen)
+        cs.append(t.cols)
+        vs.append(t.vals * mult)
+    if not rs:
+        return sp.csr_array((W, n))
+    Q = sp.csr_array((np.concatenate(vs), (np.concatenate(rs), np.concatenate(cs))), shape=(W, n))
+    Q.sum_duplicates()
+    return Q
+
+
+def first_stage_cost_vector(m: Model, component: str | None = None) -> np.ndarray:
+    """Vector F: the first-stage cost is ``F @ x`` [$]."""
+    f = np.zeros(m.b.n_cols)
+    for t in m.terms:
+        if t.scen is not None or (component is not None and t.component != component):
+            continue
+        mult = m.params[t.param] if t.param else 1.0
+        np.add.at(f, t.cols, t.vals * mult)
+    return f
+
+
+def objective_vector(m: Model) -> np.ndarray:
+    """``c = (1+λ)F + Qᵀπ + λ(e_η + π/(1−α) on u)`` [$ per unit]."""
+    lam = m.params["cvar_lambda"]
+    alpha = m.params["cvar_alpha"]
+    c = (1.0 + lam) * first_stage_cost_vector(m)
+    Q = scenario_cost_matrix(m)
+    c += Q.T @ m.data.weights
+    if "cvar_eta" in m.b.var_families:
+        c[m.b.var_families["cvar_eta"].start] += lam
+        u = m.b.var_families["cvar_excess"]
+        c[u.cols] += lam * m.data.weights / (1.0 - alpha)
+    return c
+
+
+def add_objective(m: Model) -> None:
+    """Set ``E[cost] + λ·CVaR_α`` (see module docstring)."""
+    m.params["cvar_lambda"] = float(m.options.cvar_lambda)
+    m.params["cvar_alpha"] = float(m.options.cvar_alpha)
+    m.b.set_objective(objective_vector(m))
+
+
+#: The model, in build order. Each step adds one family of variables or constraints.
+BUILD_STEPS: tuple[Callable[[Model], None], ...] = (
+    add_build,
+    add_online,
+    add_conversions,
+    add_ai_placement,
+    add_flexibility,
+    add_dispatch,
+    add_storage,
+    add_energy_balance,
+    add_adequacy,
+    add_cvar,
+    add_objective,
+)
+
+
+def build_model(data: PlanData, options: PlanOptions, *, build_pyomo: bool = True) -> Model:
+    """Run :data:`BUILD_STEPS` with the garbage collector paused; returns the model state."""
+    m = Model(data=data, options=options,
+              b=ModelBuilder(build_pyomo=build_pyomo, rows=options.pyomo_rows))
+    with paused_gc():
+        for step in BUILD_STEPS:
+            step(m)
+    return m
+
+
+# ------------------------------------------------------------------------ PlanModel
+class PlanModel:
+    """A built siting model attached to one persistent HiGHS solver.
+
+    Parameters
+    ----------
+    inputs : gridcap.schema.StudyInputs
+        Study inputs.
+    outcomes : xarray.Dataset
+        Monte Carlo outcomes (docs/data-model.md §2).
+    options : PlanOptions, optional
+        Model options.
+
+    Examples
+    --------
+    >>> pm = PlanModel(inputs, outcomes)                           # doctest: +SKIP
+    >>> for lam in (0.0, 0.5, 1.0):                                # doctest: +SKIP
+    ...     pm.set_param("cvar_lambda", lam)
+    ...     print(lam, float(pm.solve()["objective_usd"]))
+    """
+
+    SETTABLE = ("cvar_lambda", "cvar_alpha", "voll", "ai_lost_margin", "flex_cost",
+                "capex:<tech>", "firm_capacity_mw:<region>")
+
+    def __init__(self, inputs: Any, outcomes: xr.Dataset, options: PlanOptions | None = None,
+                 *, build_pyomo: bool = True) -> None:
+        self.options = options = replace(options) if options is not None else PlanOptions()
+        options.validate()
+        self.inputs = inputs
+        self.outcomes = outcomes
+        t0 = time.perf_counter()
+        self.data = prepare_data(inputs, outcomes, options)
+        t1 = time.perf_counter()
+        self.model = build_model(self.data, options, build_pyomo=build_pyomo)
+        t2 = time.perf_counter()
+        self.lp = self.model.b.compile(via=options.handoff)
+        self.solver = HighsSolver(self.lp, time_limit_s=options.time_limit_s,
+                                  mip_gap=options.mip_gap, threads=options.threads,
+                                  verbose=options.verbose)
+        t3 = time.perf_counter()
+        self.timings = {"prepare_s": t1 - t0, "build_s": t2 - t1, "handoff_s": t3 - t2}
+        self._firm = self.data.firm_mw.copy()
+        self.last_result: SolveResult | None = None
+        if options.relax_integers:
+            self.solver.relax_integers()
+
+    @property
+    def pyomo_model(self) -> Any:
+        """The Pyomo ``ConcreteModel`` (for inspection or other Pyomo solvers)."""
+        return self.model.b.model
+
+    # ------------------------------------------------------------------ params
+    def set_param(self, name: str, value: float) -> None:
+        """Change a parameter in place; the next :meth:`solve` re-uses the HiGHS instance.
+
+        Parameters
+        ----------
+        name : str
+            One of ``cvar_lambda`` [1], ``cvar_alpha`` [1], ``voll`` [$/MWh],
+            ``ai_lost_margin`` [$/MWh], ``flex_cost`` [$/kW-yr], ``capex:<tech>`` [$/kW],
+            ``firm_capacity_mw:<region>`` [MW].
+        value : float
+            New value.
+        """
+        m = self.model
+        if name.startswith("firm_capacity_mw:"):
+            region = name.split(":", 1)[1]
+            idx = np.flatnonzero(self.data.regions == region)
+            if idx.size == 0:
+                raise GridcapInputError(
+                    f"set_param({name!r}): unknown region; expected one of "
+                    f"{self.data.regions.tolist()}")
+            rows, r = m.rhs_params["firm_capacity_mw"]
+            sel = r == idx[0]
+            delta = float(value) - self._firm[idx[0]]
+            lo = self.solver.lp.row_lower[rows[sel]] - delta
+            self.solver.change_row_bounds(rows[sel], lo, np.full(lo.size, INF))
+            self._firm[idx[0]] = float(value)
+            return
+        if name not in m.params:
+            valid = sorted(m.params)
+            raise GridcapInputError(
+                f"set_param({name!r}): unknown parameter; expected one of {valid} "
+                f"(general forms: {self.SETTABLE})")
+        if name == "cvar_alpha" and not 0 <= value < 1:
+            raise GridcapInputError(f"cvar_alpha = {value}: expected a value in [0, 1)")
+        if value < 0 or not np.isfinite(value):
+            raise GridcapInputError(f"{name} = {value}: expected a finite value >= 0")
+        old_Q = None
+        if any(t.param == name and t.scen is not None for t in m.terms):
+            old_Q = scenario_cost_matrix(m, self.lp.shape[1])
+        m.params[name] = float(value)
+        self.solver.change_costs(objective_vector(m))
+        if old_Q is not None and "cvar_excess_def" in m.b.con_families:
+            new_Q = scenario_cost_matrix(m, self.lp.shape[1])
+            diff = (new_Q - old_Q).tocoo()
+            keep = diff.data != 0
+            w, c = diff.row[keep], diff.col[keep]
+            vals = -np.asarray(new_Q[w, c]).ravel()
+            self.solver.change_coefficients(m.pos["cvar_rows"][w], c, vals)
+
+    # ------------------------------------------------------------------- solve
+    def solve(self) -> xr.Dataset:
+        """Solve (MIP, then the LP with integers fixed for duals) and return the plan."""
+        t0 = time.perf_counter()
+        res = self.solver.solve()
+        kind = self.solver.is_infeasible_or_unbounded(res)
+        if kind is not None:
+            raise self._infeasibility_error(kind)
+        if not res.optimal:
+            raise ModelInfeasibleError(
+                f"HiGHS stopped without a usable solution (status: {res.status}); "
+                f"time_limit_s = {self.options.time_limit_s}: raise it or reduce "
+                "scenarios_in_model")
+        dual_res: SolveResult | None = res
+        dual_source = "lp"
+        mip_gap = res.mip_gap
+        mip_status = res.status
+        if res.is_mip:
+            self.solver.fix_integers(res.x)
+            try:
+                dual_res = self.solver.solve()
+            finally:
+                self.solver.unfix_integers()
+            dual_source = "lp_with_integers_fixed"
+            if not dual_res.optimal:
+                dual_res = None
+        timings = dict(self.timings)
+        timings["solve_s"] = time.perf_counter() - t0
+        sol = dual_res if dual_res is not None else res
+        self.last_result = sol
+        ds = assemble_plan(self, res if dual_res is None else sol, dual_res, timings,
+                           dual_source=dual_source, mip_gap=mip_gap, status=mip_status,
+                           objective=res.objective)
+        if self.options.evaluate_selection and self.data.selection is not None:
+            ds.attrs.update(self._evaluate_on_all(sol.x, ds))
+        return ds
+
+    FIRST_STAGE = ("build", "online", "convert", "ai_site", "ai_new", "unserved_ai", "flex")
+
+    def _evaluate_on_all(self, x: np.ndarray, ds: xr.Dataset) -> dict[str, float]:
+        """Second stage on every scenario with this plan's first-stage decisions fixed."""
+        opts = replace(self.options, scenarios_in_model=None, evaluate_selection=False,
+                       relax_integers=True)
+        full = PlanModel(self.inputs, self.outcomes, opts, build_pyomo=False)
+        for name in self.FIRST_STAGE:
+            mine = self.model.b.var_families.get(name)
+            theirs = full.model.b.var_families.get(name)
+            if mine is None or theirs is None or mine.n == 0:
+                continue
+            v = x[mine.start:mine.start + mine.n]
+            cols = theirs.cols.astype(np.int32)
+            full.solver.h.changeColsBounds(cols.size, cols, v, v)
+        out = full.solve()
+        exp_full = float(out["expected_cost_usd"])
+        cvar_full = float(out["cvar_cost_usd"])
+        return {
+            "scenario_selection_full_expected_cost_usd": exp_full,
+            "scenario_selection_full_cvar_cost_usd": cvar_full,
+            "scenario_selection_expected_cost_rel_error":
+                abs(float(ds["expected_cost_usd"]) - exp_full) / max(abs(exp_full), 1e-12),
+            "scenario_selection_cvar_cost_rel_error":
+                abs(float(ds["cvar_cost_usd"]) - cvar_full) / max(abs(cvar_full), 1e-12),
+        }
+
+    def _infeasibility_error(self, kind: str) -> ModelInfeasibleError:
+        b = self.model.b
+        d = self.data
+        lines = [f"The siting model is {kind}."]
+        try:
+            rows, cols = self.solver.iis()
+        except Exception:  # pragma: no cover - IIS is best effort
+            rows, cols = np.zeros(0, int), np.zeros(0, int)
+        labels = {"scenario": d.scenarios, "region": d.regions, "tech": d.techs,
+                  "year": d.years, "site": d.sites, "pool": d.pools,
+                  "slice": np.arange(d.slice_hours.size)}
+        fams: dict[str, list[str]] = {}
+        inputs: set[str] = set()
+        for r in rows.tolist():
+            fam, i = b.locate_row(int(r))
+            where = ", ".join(f"{k}={labels[k][v[i]]}" for k, v in fam.coords.items()
+                              if k in labels and len(labels[k]))
+            fams.setdefault(fam.name, []).append(where)
+            inputs.update(fam.inputs)
+        vfams: dict[str, int] = {}
+        for c in cols.tolist():
+            fam, _ = b.locate_col(int(c))
+            vfams[fam.name] = vfams.get(fam.name, 0) + 1
+        if fams:
+            lines.append("HiGHS irreducible infeasible subset — constraint families:")
+            for name, wh in fams.items():
+                ex = "; ".join(wh[:3])
+                lines.append(f"  - {name}: {len(wh)} row(s), e.g. [{ex}] — "
+                             f"{b.con_families[name].doc}")
+            if vfams:
+                lines.append("  variable bounds involved: " + ", ".join(
+                    f"{k} ({v})" for k, v in vfams.items()))
+            lines.append("Inputs involved: " + ", ".join(sorted(inputs)))
+        elif kind != "infeasible":
+            lines.append("Check for negative costs (technologies.variable_om_usd_per_mwh, "
+                         "outcomes.price_usd_per_mwh, site_mining_cfads_usd).")
+        if self.options.voll_usd_per_mwh is None:
+            lines.append("Existing load cannot be met before new capacity can be online; set "
+                         "PlanOptions.voll_usd_per_mwh to price shortfall instead.")
+        err = ModelInfeasibleError("\n".join(lines))
+        err.families = list(fams)  # type: ignore[attr-defined]
+        err.inputs = sorted(inputs)  # type: ignore[attr-defined]
+        return err
+
+
+# ------------------------------------------------------------------------ results
+def _dense(fam_name: str, m: Model, x: np.ndarray, shape: tuple[int, ...],
+           dims: tuple[str, ...]) -> np.ndarray:
+    out = np.zeros(shape)
+    fam = m.b.var_families.get(fam_name)
+    if fam is None or fam.n == 0:
+        return out
+    idx = tuple(fam.coords[d] for d in dims)
+    np.add.at(out, idx, x[fam.start:fam.start + fam.n])
+    return out
+
+
+def assemble_plan(pm: PlanModel, res: SolveResult, dual_res: SolveResult | None,
+                  timings: dict[str, float], *, dual_source: str, mip_gap: float, status: str,
+                  objective: float) -> xr.Dataset:
+    """Turn a solution into the plan Dataset of docs/data-model.md §3."""
+    m = pm.model
+    d = pm.data
+    o = pm.options
+    x = res.x
+    W, R, K, Y, H, S, P = _dims(d)
+    build = _dense("build", m, x, (R, K, Y), ("region", "tech", "year"))
+    online = _dense("online", m, x, (R, K, Y), ("region", "tech", "year"))
+    conv = _dense("convert", m, x, (S, Y), ("site", "year"))
+    ai_site = _dense("ai_site", m, x, (S, Y), ("site", "year"))
+    ai_new = _dense("ai_new", m, x, (R, Y), ("region", "year"))
+    unserved = _dense("unserved_ai", m, x, (R, Y), ("region", "year"))
+    flex = _dense("flex", m, x, (P, Y), ("pool", "year"))
+    ai_conv_region = np.zeros((R, Y))
+    np.add.at(ai_conv_region, d.site_region, ai_site)
+    ai_placed = ai_new + ai_conv_region
+
+    # costs ----------------------------------------------------------------------------
+    F = first_stage_cost_vector(m)
+    Q = scenario_cost_matrix(m, x.size)
+    fs = float(F @ x) / COST_SCALE
+    sc = fs + (Q @ x) / COST_SCALE                                                   # [W]
+    expected = float(d.weights @ sc)
+    cvar = empirical_cvar(sc, d.weights, o.cvar_alpha)
+    comps = {}
+    for comp in ("capital", "fixed_om", "conversion", "flex", "energy", "shortfall",
+                 "unserved_ai", "mining_forgone"):
+        comps[comp] = float(first_stage_cost_vector(m, comp) @ x
+                            + d.weights @ (scenario_cost_matrix(m, x.size, comp) @ x)) / COST_SCALE
+
+    # duals → capacity value ------------------------------------------------------------
+    cap_value = np.full((R, Y), np.nan)
+    if dual_res is not None and dual_res.row_dual is not None:
+        rows = m.pos["adequacy_rows"]
+        du = dual_res.row_dual[rows].reshape(W, R, Y, H)
+        cap_value = du.sum(axis=(0, 3)) / d.discount[None, :] / 1000.0 / COST_SCALE
+
+    # converted sites --------------------------------------------------------------------
+    converted = (conv.sum(axis=1) > 0.5).astype(np.int8) if S else np.zeros(0, np.int8)
+    conv_year = np.where(converted > 0, d.years[np.argmax(conv, axis=1)] if S else 0, -1)
+    lag_s = np.ceil(d.conv_months / 12.0 - 1e-9).astype(int)
+    conv_online = np.where(converted > 0, conv_year + lag_s, -1)
+
+    # time to power: MW-weighted decision-to-power time of the AI MW placed ------------
+    ttp_site = d.conv_months / 12.0
+    num = o.new_build_lead_years * ai_new
+    np.add.at(num, d.site_region, ai_site * ttp_site[:, None])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ttp = np.where(ai_placed > 1e-9, num / np.where(ai_placed > 1e-9, ai_placed, 1.0), np.nan)
+
+    # flexibility price and alternative ---------------------------------------------------
+    reliab = flexibility.reliability(pm.outcomes, o.flex_confidence, pools=d.pools)
+    price = flexibility.flex_price(cap_value, reliab, d.pool_region)
+    alt_cost, alt_tech = flexibility.alternative_cost(d, _lags(d))
+
+    coords: dict[str, Any] = {
+        "region": d.regions, "tech": d.techs, "site": d.sites, "pool": d.pools,
+        "year": d.years, "scenario": d.all_scenarios,
+    }
+    ds = xr.Dataset(coords=coords)
+
+    def put(name: str, dims: tuple[str, ...], val: Any, units: str, doc: str) -> None:
+        ds[name] = xr.DataArray(np.asarray(val), dims=dims,
+                                attrs={"units": units, "long_name": doc})
+
+    put("build_mw", ("region", "tech", "year"), build, "MW", "capacity ordered in the year")
+    put("online_mw", ("region", "tech", "year"), online, "MW", "new capacity online")
+    put("converted", ("site",), converted, "1", "site converted to AI (0/1)")
+    put("conversion_year", ("site",), conv_year, "year", "year the conversion is decided (-1: no)")
+    put("conversion_online_year", ("site",), conv_online, "year",
+        "first year the converted site's AI load is online (-1: no)")
+    put("ai_site_mw", ("site", "year"), ai_site, "MW", "AI IT load at the converted site")
+    put("capex_usd", ("site",),
+        d.conv_capex * 1000.0 * (ai_site.max(axis=1) if Y and S else np.zeros(S)), "$",
+        "overnight conversion capex: conversion_capex_usd_per_kw × peak AI kW placed")
+    put("ai_placed_mw", ("region", "year"), ai_placed, "MW", "AI load placed (new-build + sites)")
+    put("ai_new_build_mw", ("region", "year"), ai_new, "MW", "new-build AI load placed")
+    put("unserved_ai_mw", ("region", "year"), unserved, "MW", "AI demand left without a home")
+    put("flex_contracted_kw", ("pool", "year"), flex * 1000.0, "kW", "flexibility contracted")
+    put("capacity_value_usd_per_kw_yr", ("region", "year"), cap_value, "$/kW-yr",
+        "marginal capacity value: adequacy duals summed over scenarios and slices")
+    put("flex_reliability", ("pool",), reliab, "1",
+        f"delivery ratio at the {1 - o.flex_confidence:.3g} quantile over scenarios")
+    put("flex_price_usd_per_kw_yr", ("pool", "year"), price, "$/kW-yr",
+        "value of a committed kW: capacity value × reliability")
+    put("alternative_cost_usd_per_kw_yr", ("region", "year"), alt_cost, "$/kW-yr",
+        "cheapest new-build accredited kW online by the year")
+    put("alternative_tech", ("region", "year"), alt_tech, "", "that cheapest technology")
+    put("time_to_power_years", ("region", "year"), ttp, "yr",
+        "MW-weighted decision-to-power time of the AI load placed")
+    for comp, val in comps.items():
+        put(f"cost_{comp}_usd", (), val, "$", f"expected present value of {comp} cost")
+    put("expected_cost_usd", (), expected, "$", "expected total cost (present value)")
+    put("cvar_cost_usd", (), cvar, "$", f"CVaR_{o.cvar_alpha} of total scenario cost")
+    put("objective_usd", (), objective / COST_SCALE, "$", "objective: expected cost + λ·CVaR")
+    full_sc = np.full(d.all_scenarios.size, np.nan)
+    full_w = np.zeros(d.all_scenarios.size)
+    pick = np.searchsorted(d.all_scenarios, d.scenarios) if np.all(
+        np.diff(d.all_scenarios) > 0) else np.array(
+        [np.flatnonzero(d.all_scenarios == s)[0] for s in d.scenarios])
+    full_sc[pick] = sc
+    full_w[pick] = d.weights
+    put("scenario_cost_usd", ("scenario",), full_sc, "$",
+        "total cost of the scenario (NaN: not in the model)")
+    put("scenario_weight", ("scenario",), full_w, "1", "probability weight in the model")
+
+    # settlement ledger ---------------------------------------------------------------
+    sy = o.settlement_year if o.settlement_year is not None else int(d.years[0])
+    if sy not in d.years.tolist():
+        raise GridcapInputError(f"settlement_year = {sy}: expected one of {d.years.tolist()}")
+    led = settlement.ledger(pm.outcomes, price[:, int(np.flatnonzero(d.years == sy)[0])]
+                            if P else np.zeros(0), pools=d.pools,
+                            penalty_multiple=o.shortfall_penalty_multiple)
+    for name in led.data_vars:
+        ds[name] = led[name]
+
+    info = pm.lp
+    ds.attrs.update({
+        "solver": "HiGHS (highspy, in memory, persistent)",
+        "solver_status": status,
+        "mip_gap": float(mip_gap) if np.isfinite(mip_gap) else -1.0,
+        "mip_gap_target": float(o.mip_gap),
+        "time_limit_s": float(o.time_limit_s) if o.time_limit_s is not None else -1.0,
+        "dual_source": dual_source if dual_res is not None else "none",
+        "prepare_s": timings["prepare_s"], "build_s": timings["build_s"],
+        "handoff_s": timings["handoff_s"], "solve_s": timings["solve_s"],
+        "n_variables": int(info.shape[1]), "n_constraints": int(info.shape[0]),
+        "n_nonzeros": int(info.A.nnz), "n_integer": int(np.sum(info.integrality)),
+        "cvar_alpha": float(m.params["cvar_alpha"]), "cvar_lambda": float(m.params["cvar_lambda"]),
+        "annualization": ("capital recovery factor at finance.discount_rate over lifetime_years "
+                          "+ fixed O&M per year online; years discounted to the first year"),
+        "discount_rate": d.rate,
+        "chronological_storage": int(d.chronological),
+        "settlement_year": sy,
+        "scenarios_in_model": int(W),
+        "scenario_selection": (d.selection.method if d.selection else "all"),
+    })
+    if d.selection is not None:
+        ds.attrs.update({f"scenario_selection_{k}": float(v)
+                         for k, v in d.selection.errors.items()})
+    return ds
+
+
+def plan(inputs: Any, outcomes: xr.Dataset, *, options: PlanOptions | None = None) -> xr.Dataset:
+    """Solve the siting and build plan.
+
+    Parameters
+    ----------
+    inputs : gridcap.schema.StudyInputs
+        Study inputs (regions, technologies, sites, finance, years).
+    outcomes : xarray.Dataset
+        Monte Carlo outcomes (docs/data-model.md §2).
+    options : PlanOptions, optional
+        Model options (CVaR, scenario selection, solver limits, penalties).
+
+    Returns
+    -------
+    xarray.Dataset
+        The plan (docs/data-model.md §3): builds, conversions, AI placement, contracted
+        flexibility, capacity value [$/kW-yr], flexibility price, costs [$], settlement ledger;
+        solver status, gap and timings in ``attrs``.
+
+    Raises
+    ------
+    gridcap.errors.ModelInfeasibleError
+        The model is infeasible or unbounded; the message names the constraint families
+        (HiGHS IIS) and inputs involved.
+    gridcap.errors.GridcapInputError
+        Inputs or outcomes miss variables or hold invalid values.
+    """
+    return PlanModel(inputs, outcomes, options).solve()

@@ -1,0 +1,716 @@
+"""Pyomo model assembly from numpy masks and an in-memory, persistent HiGHS solver.
+
+The siting model (:mod:`gridcap.optimizer.siting`) is written as a sequence of small
+``add_*`` functions. Each one computes a *family* of variables or constraints as numpy index
+arrays (sparse index sets from masks, never a Python ``if`` per element) and registers it with a
+:class:`ModelBuilder`, which
+
+1. creates the Pyomo components (``pyo.Var`` over ``range(n)`` and ``pyo.Constraint`` whose
+   bodies are :class:`~pyomo.core.expr.numeric_expr.LinearExpression` objects built straight
+   from the family's coefficient triplets, with the garbage collector paused), and
+2. keeps the same triplets, so the hand-off to HiGHS is one sparse-matrix ``passModel`` call
+   (no LP file, no expression walk).
+
+``ModelBuilder.compile(via="pyomo")`` produces the same matrices with Pyomo's own
+standard-form compiler (:class:`pyomo.repn.plugins.standard_form.LinearStandardFormCompiler`);
+the test-suite checks that both hand-offs are identical, so the fast path is the Pyomo model.
+
+:class:`HighsSolver` wraps one ``highspy.Highs`` object for the life of a model: cost, bound
+and coefficient changes are applied in place and re-solved from the previous basis (persistent
+sweeps), integers can be fixed for a dual re-solve, and HiGHS's irreducible infeasible subset
+(IIS) is mapped back to the named families and their coordinates.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+INF = float("inf")
+
+__all__ = [
+    "ConstraintFamily",
+    "HighsSolver",
+    "LinearProgram",
+    "ModelBuilder",
+    "SolveResult",
+    "VariableFamily",
+    "paused_gc",
+]
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Disable Python's cyclic garbage collector for the duration of a model build.
+
+    Pyomo creates millions of small objects; generational collection passes over them cost
+    more than the build itself at 10⁶ variables.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _matrix_rows_class() -> type:
+    """Build :class:`MatrixRows` lazily (Pyomo is imported only when a model is built)."""
+    from pyomo.core.base.matrix_constraint import MatrixConstraint, _MatrixConstraintData
+
+    class _MatrixRowData(_MatrixConstraintData):
+        """One row of a :class:`MatrixRows` block; its body is built on demand."""
+
+        __slots__ = ()
+
+        def to_bounded_expression(self, evaluate_bounds: bool = False) -> tuple:
+            return self.lower, self.body, self.upper
+
+        @property
+        def expr(self) -> object:
+            lo, body, hi = self.lower, self.body, self.upper
+            if lo is not None and hi is not None:
+                return body == lo if lo == hi else (lo <= body) <= hi
+            return body <= hi if lo is None else body >= lo
+
+    class MatrixRows(MatrixConstraint):
+        """A family of linear rows ``lb ≤ A x ≤ ub`` stored as one CSR matrix.
+
+        Pyomo's :class:`~pyomo.core.base.matrix_constraint.MatrixConstraint` ("fast
+        construction of large linear constraint sets as it bypasses Pyomo's expression
+        system"), made iterable the way Pyomo 6.10's writers iterate components, with rows
+        that expose ``to_bounded_expression``. Each row's body is a
+        :class:`~pyomo.core.expr.numeric_expr.LinearExpression` built when asked for.
+        """
+
+        def construct(self, data: object = None) -> None:
+            if self._constructed:
+                return
+            self._constructed = True
+            ref = weakref.ref(self)
+            self._data = tuple(_MatrixRowData(i, ref) for i in range(len(self._lower)))
+
+        def values(self, sort: object = None, ordered: object = None) -> Iterator:
+            return iter(self._data)
+
+        def keys(self, sort: object = None, ordered: object = None) -> Iterator:
+            return iter(range(len(self._data)))
+
+        def items(self, sort: object = None, ordered: object = None) -> Iterator:
+            return enumerate(self._data)
+
+    return MatrixRows
+
+
+@dataclass
+class VariableFamily:
+    """A named block of model columns ``start … start + n - 1``.
+
+    Attributes
+    ----------
+    name : str
+        Family name (``"build"``, ``"gen"``, …).
+    start, n : int
+        First column and number of columns.
+    coords : dict of str to numpy.ndarray
+        Integer position of every column along each named dimension (``{"region": r_idx, …}``).
+    doc : str
+        What the variable is, with its unit.
+    component : object
+        The Pyomo ``Var`` component.
+    """
+
+    name: str
+    start: int
+    n: int
+    coords: dict[str, np.ndarray]
+    doc: str = ""
+    component: object = None
+
+    @property
+    def cols(self) -> np.ndarray:
+        """Column indices of the family [1]."""
+        return np.arange(self.start, self.start + self.n)
+
+
+@dataclass
+class ConstraintFamily:
+    """A named block of model rows ``start … start + n - 1`` (see :class:`VariableFamily`).
+
+    ``inputs`` names the input fields whose values enter these rows; an infeasibility report
+    quotes them.
+    """
+
+    name: str
+    start: int
+    n: int
+    coords: dict[str, np.ndarray]
+    doc: str = ""
+    inputs: tuple[str, ...] = ()
+    component: object = None
+
+
+@dataclass
+class LinearProgram:
+    """A linear (mixed-integer) program in HiGHS's bounded form.
+
+    ``min c·x + offset  s.t.  row_lower ≤ A x ≤ row_upper,  col_lower ≤ x ≤ col_upper``,
+    with ``integrality[j] = 1`` for integer columns.
+    """
+
+    c: np.ndarray
+    A: sp.csr_array | sp.csc_array
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    integrality: np.ndarray
+    offset: float = 0.0
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, columns) [1]."""
+        return self.A.shape
+
+
+class ModelBuilder:
+    """Collect variable and constraint families into a Pyomo model and a sparse matrix.
+
+    Parameters
+    ----------
+    build_pyomo : bool
+        Create Pyomo components (default). ``False`` keeps only the matrices; used by the
+        benchmark to isolate the cost of Pyomo objects.
+    rows : {"matrix", "expressions"}
+        How constraint families become Pyomo components: ``"matrix"`` (default) as one
+        matrix-backed block per family (:func:`_matrix_rows_class`, Pyomo's
+        ``MatrixConstraint``), ``"expressions"`` as an indexed ``Constraint`` with one
+        ``LinearExpression`` per row (the classic lean build; several times slower).
+    """
+
+    def __init__(self, build_pyomo: bool = True, rows: str = "matrix") -> None:
+        import pyomo.environ as pyo
+
+        if rows not in ("matrix", "expressions"):
+            raise ValueError(f"rows = {rows!r}: expected 'matrix' or 'expressions'")
+        self._pyo = pyo
+        self.rows = rows
+        self._matrix_rows = _matrix_rows_class() if rows == "matrix" else None
+        self.build_pyomo = build_pyomo
+        self.model = pyo.ConcreteModel(name="gridcap_plan") if build_pyomo else None
+        self.var_families: dict[str, VariableFamily] = {}
+        self.con_families: dict[str, ConstraintFamily] = {}
+        self.n_cols = 0
+        self.n_rows = 0
+        self._lb: list[np.ndarray] = []
+        self._ub: list[np.ndarray] = []
+        self._int: list[np.ndarray] = []
+        self._blocks: list[sp.csr_array] = []
+        self._rlo: list[np.ndarray] = []
+        self._rhi: list[np.ndarray] = []
+        self._vardata: list = []  # Pyomo VarData in column order
+        self.c = np.zeros(0)
+
+    # ------------------------------------------------------------------ variables
+    def add_variables(
+        self,
+        name: str,
+        coords: dict[str, np.ndarray],
+        lower: float | np.ndarray = 0.0,
+        upper: float | np.ndarray = INF,
+        *,
+        integer: bool = False,
+        doc: str = "",
+    ) -> VariableFamily:
+        """Add one family of columns; returns it (``family.cols`` are the column indices).
+
+        Parameters
+        ----------
+        name : str
+            Family name; also the Pyomo component name.
+        coords : dict of str to numpy.ndarray
+            Integer position along each dimension, one entry per column (equal lengths).
+        lower, upper : float or numpy.ndarray
+            Column bounds (``-inf``/``inf`` for none) [unit of the variable].
+        integer : bool
+            Integer (binary when bounds are 0 and 1) columns.
+        doc : str
+            Description with unit.
+        """
+        if name in self.var_families:
+            raise ValueError(f"variable family {name!r} added twice")
+        n = len(next(iter(coords.values()))) if coords else 1
+        lb = np.broadcast_to(np.asarray(lower, dtype=float), (n,)).copy()
+        ub = np.broadcast_to(np.asarray(upper, dtype=float), (n,)).copy()
+        fam = VariableFamily(name, self.n_cols, n, {k: np.asarray(v) for k, v in coords.items()},
+                             doc)
+        if self.build_pyomo:
+            pyo = self._pyo
+            plain = not integer and np.all(lb == 0.0) and np.all(ub == INF)
+            domain = (pyo.NonNegativeReals if plain else pyo.Integers if integer else pyo.Reals)
+            var = pyo.Var(pyo.RangeSet(0, n - 1), domain=domain, doc=doc)
+            self.model.add_component(name, var)
+            data = list(var.values())
+            if not plain:
+                for j in np.flatnonzero(np.isfinite(lb)).tolist():
+                    data[j].setlb(float(lb[j]))
+                for j in np.flatnonzero(np.isfinite(ub)).tolist():
+                    data[j].setub(float(ub[j]))
+            self._vardata.extend(data)
+            fam.component = var
+        self._lb.append(lb)
+        self._ub.append(ub)
+        self._int.append(np.full(n, 1 if integer else 0, dtype=np.int32))
+        self.n_cols += n
+        self.var_families[name] = fam
+        return fam
+
+    # ---------------------------------------------------------------- constraints
+    def add_constraints(
+        self,
+        name: str,
+        coords: dict[str, np.ndarray],
+        rows: np.ndarray,
+        cols: np.ndarray,
+        vals: np.ndarray,
+        lower: float | np.ndarray,
+        upper: float | np.ndarray,
+        *,
+        doc: str = "",
+        inputs: Sequence[str] = (),
+    ) -> ConstraintFamily:
+        """Add one family of rows ``lower ≤ Σ vals·x[cols] ≤ upper`` from coefficient triplets.
+
+        Parameters
+        ----------
+        name : str
+            Family name; also the Pyomo component name.
+        coords : dict of str to numpy.ndarray
+            Integer position of each row along each dimension.
+        rows, cols, vals : numpy.ndarray
+            Triplets: local row index (0 … n-1), global column index, coefficient. Repeated
+            (row, col) pairs are summed.
+        lower, upper : float or numpy.ndarray
+            Row bounds; ``-inf``/``inf`` for a one-sided row, equal for an equality.
+        doc : str
+            Description with unit.
+        inputs : sequence of str
+            Input fields that enter these rows (quoted by the infeasibility report).
+        """
+        if name in self.con_families:
+            raise ValueError(f"constraint family {name!r} added twice")
+        n = len(next(iter(coords.values())))
+        lo = np.broadcast_to(np.asarray(lower, dtype=float), (n,)).copy()
+        hi = np.broadcast_to(np.asarray(upper, dtype=float), (n,)).copy()
+        mat = sp.csr_array(
+            (np.asarray(vals, dtype=float), (np.asarray(rows), np.asarray(cols))),
+            shape=(n, max(self.n_cols, 1)),
+        )
+        mat.sum_duplicates()
+        mat.eliminate_zeros()
+        fam = ConstraintFamily(name, self.n_rows, n, {k: np.asarray(v) for k, v in coords.items()},
+                               doc, tuple(inputs))
+        if self.build_pyomo:
+            fam.component = self._pyomo_rows(name, mat, lo, hi, doc)
+        self._blocks.append(mat)
+        self._rlo.append(lo)
+        self._rhi.append(hi)
+        self.n_rows += n
+        self.con_families[name] = fam
+        return fam
+
+    def _pyomo_rows(self, name: str, mat: sp.csr_array, lo: np.ndarray, hi: np.ndarray,
+                    doc: str) -> object:
+        if self._matrix_rows is not None:
+            con = self._matrix_rows(
+                mat.data, mat.indices, mat.indptr,
+                [None if v == -INF else v for v in lo.tolist()],
+                [None if v == INF else v for v in hi.tolist()],
+                self._vardata,
+            )
+            con.doc = doc
+            self.model.add_component(name, con)
+            return con
+        from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
+
+        pyo = self._pyo
+        vd = self._vardata
+        indptr = mat.indptr.tolist()
+        idx = mat.indices.tolist()
+        dat = mat.data.tolist()
+        lol = lo.tolist()
+        hil = hi.tolist()
+        mono = MonomialTermExpression
+
+        def rule(_m: object, i: int) -> object:
+            s, e = indptr[i], indptr[i + 1]
+            body = LinearExpression([mono((dat[p], vd[idx[p]])) for p in range(s, e)])
+            a, b = lol[i], hil[i]
+            if a == b:
+                return body == a
+            if a == -INF:
+                return body <= b
+            if b == INF:
+                return body >= a
+            return (a, body, b)
+
+        con = pyo.Constraint(pyo.RangeSet(0, len(lol) - 1), rule=rule, doc=doc)
+        self.model.add_component(name, con)
+        return con
+
+    # ------------------------------------------------------------------ objective
+    def set_objective(self, c: np.ndarray) -> None:
+        """Set the (minimised) objective ``c·x`` [$]; ``c`` has one entry per column."""
+        self.c = np.asarray(c, dtype=float).copy()
+        if self.build_pyomo:
+            from pyomo.core.expr.numeric_expr import LinearExpression
+
+            pyo = self._pyo
+            nz = np.flatnonzero(self.c)
+            expr = LinearExpression(
+                linear_coefs=self.c[nz].tolist(),
+                linear_vars=[self._vardata[j] for j in nz.tolist()],
+                constant=0.0,
+            )
+            if hasattr(self.model, "objective"):
+                self.model.del_component("objective")
+            self.model.objective = pyo.Objective(expr=expr, sense=pyo.minimize)
+
+    # ------------------------------------------------------------------- compile
+    def compile(self, via: str = "matrix") -> LinearProgram:
+        """Hand the model over as a :class:`LinearProgram`.
+
+        Parameters
+        ----------
+        via : {"matrix", "pyomo"}
+            ``"matrix"``: stack the registered triplets (fast). ``"pyomo"``: run Pyomo's
+            standard-form compiler over the Pyomo model (slow; identical result).
+        """
+        if via == "matrix":
+            blocks = [sp.csr_array((b.data, b.indices, b.indptr), shape=(b.shape[0], self.n_cols))
+                      for b in self._blocks]
+            A = (sp.vstack(blocks, format="csr") if blocks
+                 else sp.csr_array((0, self.n_cols))).tocsc()   # HiGHS's native layout
+            return LinearProgram(
+                c=self.c.copy(), A=A,
+                row_lower=np.concatenate(self._rlo) if self._rlo else np.zeros(0),
+                row_upper=np.concatenate(self._rhi) if self._rhi else np.zeros(0),
+                col_lower=np.concatenate(self._lb), col_upper=np.concatenate(self._ub),
+                integrality=np.concatenate(self._int),
+            )
+        if via == "pyomo":
+            return self._compile_pyomo()
+        raise ValueError(f"unknown hand-off {via!r}; expected one of 'matrix', 'pyomo'")
+
+    def _compile_pyomo(self) -> LinearProgram:
+        if not self.build_pyomo:
+            raise ValueError("compile(via='pyomo') needs a builder made with build_pyomo=True")
+        from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
+        info = LinearStandardFormCompiler().write(
+            self.model, mixed_form=True, column_order=self._vardata
+        )
+        if len(info.columns) != self.n_cols:
+            # unused columns were dropped by Pyomo: map them back by identity
+            pos = {id(v): j for j, v in enumerate(self._vardata)}
+            colmap = np.array([pos[id(v)] for v in info.columns], dtype=np.int64)
+        else:
+            colmap = np.arange(self.n_cols)
+        row_of = {}
+        for fam in self.con_families.values():
+            for i, cd in enumerate(fam.component.values()):
+                row_of[id(cd)] = fam.start + i
+        m = len(info.rows)
+        rowmap = np.empty(m, dtype=np.int64)
+        lo = np.full(self.n_rows, -INF)
+        hi = np.full(self.n_rows, INF)
+        A_in = sp.csr_array(info.A)
+        sign = np.empty(m)
+        for k, entry in enumerate(info.rows):
+            r = row_of[id(entry.constraint)]
+            rowmap[k] = r
+            b = float(info.rhs[k])
+            if entry.bound_type == 0:
+                lo[r] = hi[r] = b
+                sign[k] = 1.0
+            elif entry.bound_type == 1:
+                hi[r] = b
+                sign[k] = 1.0
+            else:
+                lo[r] = b
+                sign[k] = 1.0
+        coo = A_in.tocoo()
+        A = sp.csc_array(
+            (coo.data * sign[coo.row], (rowmap[coo.row], colmap[coo.col])),
+            shape=(self.n_rows, self.n_cols),
+        )
+        A.sum_duplicates()
+        c = np.zeros(self.n_cols)
+        cc = sp.csr_array(info.c).tocoo()
+        c[colmap[cc.col]] = cc.data
+        lb = np.full(self.n_cols, -INF)
+        ub = np.full(self.n_cols, INF)
+        integ = np.zeros(self.n_cols, dtype=np.int32)
+        for j, v in enumerate(self._vardata):
+            a, b = v.bounds
+            if a is not None:
+                lb[j] = a
+            if b is not None:
+                ub[j] = b
+            if v.is_integer():
+                integ[j] = 1
+        return LinearProgram(c, A, lo, hi, lb, ub, integ, float(info.c_offset[0]))
+
+    # ------------------------------------------------------------------- lookup
+    def locate_row(self, row: int) -> tuple[ConstraintFamily, int]:
+        """Family and local index of a global row."""
+        for fam in self.con_families.values():
+            if fam.start <= row < fam.start + fam.n:
+                return fam, row - fam.start
+        raise IndexError(row)
+
+    def locate_col(self, col: int) -> tuple[VariableFamily, int]:
+        """Family and local index of a global column."""
+        for fam in self.var_families.values():
+            if fam.start <= col < fam.start + fam.n:
+                return fam, col - fam.start
+        raise IndexError(col)
+
+
+@dataclass
+class SolveResult:
+    """What one HiGHS solve returned.
+
+    Attributes
+    ----------
+    status : str
+        HiGHS model status text (``"Optimal"``, ``"Infeasible"``, ``"Time limit reached"`` …).
+    optimal : bool
+        A usable solution (optimal, or a feasible incumbent at a time limit / gap).
+    objective : float
+        Objective value [$].
+    x, row_value : numpy.ndarray
+        Primal column values and row activities.
+    row_dual, col_dual : numpy.ndarray or None
+        Duals (LP only; ``None`` for a MIP).
+    mip_gap : float
+        Relative MIP gap reached (0 for an LP) [1].
+    solve_s : float
+        Wall time of the HiGHS run [s].
+    is_mip : bool
+        Whether integer columns were present.
+    """
+
+    status: str
+    optimal: bool
+    objective: float
+    x: np.ndarray
+    row_value: np.ndarray
+    row_dual: np.ndarray | None
+    col_dual: np.ndarray | None
+    mip_gap: float
+    solve_s: float
+    is_mip: bool
+    simplex_iterations: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+class HighsSolver:
+    """One persistent in-memory HiGHS instance for one :class:`LinearProgram`.
+
+    Parameters
+    ----------
+    lp : LinearProgram
+        The model (passed to HiGHS once with ``passModel``).
+    time_limit_s : float or None
+        Solver time limit [s].
+    mip_gap : float
+        Relative MIP gap [1].
+    threads : int or None
+        HiGHS thread count (None: HiGHS default).
+    verbose : bool
+        Show the HiGHS log.
+    """
+
+    def __init__(self, lp: LinearProgram, *, time_limit_s: float | None = None,
+                 mip_gap: float = 1e-4, threads: int | None = None,
+                 verbose: bool = False) -> None:
+        import highspy
+
+        self._hs = highspy
+        self.lp = lp
+        self.h = highspy.Highs()
+        h = self.h
+        h.setOptionValue("output_flag", bool(verbose))
+        h.setOptionValue("mip_rel_gap", float(mip_gap))
+        if time_limit_s is not None:
+            h.setOptionValue("time_limit", float(time_limit_s))
+        if threads is not None:
+            h.setOptionValue("threads", int(threads))
+        t0 = time.perf_counter()
+        self._pass(lp)
+        self.handoff_s = time.perf_counter() - t0
+        self._int_fixed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def _pass(self, lp: LinearProgram) -> None:
+        """One ``passModel`` call with numpy buffers (no per-element Python conversion)."""
+        hs = self._hs
+        A = lp.A
+        rowwise = A.format == "csr"
+        fmt = int(hs.MatrixFormat.kRowwise if rowwise else hs.MatrixFormat.kColwise)
+        f64 = np.float64
+        status = self.h.passModel(
+            int(A.shape[1]), int(A.shape[0]), int(A.nnz), fmt,
+            int(hs.ObjSense.kMinimize), float(lp.offset),
+            np.ascontiguousarray(lp.c, dtype=f64),
+            np.ascontiguousarray(lp.col_lower, dtype=f64),
+            np.ascontiguousarray(lp.col_upper, dtype=f64),
+            np.ascontiguousarray(lp.row_lower, dtype=f64),
+            np.ascontiguousarray(lp.row_upper, dtype=f64),
+            np.ascontiguousarray(A.indptr, dtype=np.int32),
+            np.ascontiguousarray(A.indices, dtype=np.int32),
+            np.ascontiguousarray(A.data, dtype=f64),
+            np.ascontiguousarray(lp.integrality, dtype=np.int32),
+        )
+        if status == hs.HighsStatus.kError:
+            raise RuntimeError("HiGHS rejected the model (passModel returned an error)")
+
+    # ------------------------------------------------------------------ options
+    def set_option(self, name: str, value: object) -> None:
+        """Set a HiGHS option (``time_limit``, ``mip_rel_gap``, ``solver``, …)."""
+        self.h.setOptionValue(name, value)
+
+    # ------------------------------------------------------------ in-place edits
+    def change_costs(self, c: np.ndarray) -> None:
+        """Replace the whole cost vector [$ per unit of each column]."""
+        c = np.ascontiguousarray(c, dtype=np.float64)
+        idx = np.arange(c.size, dtype=np.int32)
+        self.h.changeColsCost(c.size, idx, c)
+        self.lp.c = c.copy()
+
+    def change_row_bounds(self, rows: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
+        """Change the bounds of some rows."""
+        rows = np.ascontiguousarray(rows, dtype=np.int32)
+        lo = np.ascontiguousarray(lower, dtype=np.float64)
+        hi = np.ascontiguousarray(upper, dtype=np.float64)
+        self.h.changeRowsBounds(rows.size, rows, lo, hi)
+        self.lp.row_lower[rows] = lo
+        self.lp.row_upper[rows] = hi
+
+    def change_coefficients(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray) -> None:
+        """Change matrix coefficients one by one (HiGHS has no bulk call)."""
+        for r, c, v in zip(np.asarray(rows).tolist(), np.asarray(cols).tolist(),
+                           np.asarray(vals, dtype=float).tolist(), strict=True):
+            self.h.changeCoeff(r, c, v)
+
+    def fix_integers(self, values: np.ndarray) -> None:
+        """Fix every integer column at ``round(values)`` and make it continuous (dual re-solve)."""
+        hs = self._hs
+        idx = np.flatnonzero(self.lp.integrality).astype(np.int32)
+        if idx.size == 0:
+            return
+        v = np.round(np.asarray(values)[idx])
+        self._int_fixed = (idx, self.lp.col_lower[idx].copy(), self.lp.col_upper[idx].copy())
+        self.h.changeColsBounds(idx.size, idx, v, v)
+        self.h.changeColsIntegrality(
+            idx.size, idx, np.array([hs.HighsVarType.kContinuous] * idx.size)
+        )
+
+    def unfix_integers(self) -> None:
+        """Undo :meth:`fix_integers`."""
+        if self._int_fixed is None:
+            return
+        hs = self._hs
+        idx, lo, hi = self._int_fixed
+        self.h.changeColsBounds(idx.size, idx, lo, hi)
+        self.h.changeColsIntegrality(idx.size, idx, np.array([hs.HighsVarType.kInteger] * idx.size))
+        self._int_fixed = None
+
+    def relax_integers(self) -> None:
+        """Make every integer column continuous (LP relaxation) for good."""
+        hs = self._hs
+        idx = np.flatnonzero(self.lp.integrality).astype(np.int32)
+        if idx.size:
+            self.h.changeColsIntegrality(
+                idx.size, idx, np.array([hs.HighsVarType.kContinuous] * idx.size)
+            )
+        self.lp.integrality = np.zeros_like(self.lp.integrality)
+
+    # -------------------------------------------------------------------- solve
+    def solve(self) -> SolveResult:
+        """Run HiGHS from the current state (warm-started after in-place edits)."""
+        hs = self._hs
+        h = self.h
+        t0 = time.perf_counter()
+        h.run()
+        solve_s = time.perf_counter() - t0
+        ms = h.getModelStatus()
+        status = h.modelStatusToString(ms)
+        info = h.getInfo()
+        is_mip = bool(np.any(self.lp.integrality)) and self._int_fixed is None
+        sol = h.getSolution()
+        has_primal = info.primal_solution_status == 2  # kSolutionStatusFeasible
+        optimal = ms == hs.HighsModelStatus.kOptimal or (
+            has_primal and ms in (hs.HighsModelStatus.kTimeLimit,
+                                  hs.HighsModelStatus.kIterationLimit,
+                                  hs.HighsModelStatus.kInterrupt,
+                                  hs.HighsModelStatus.kSolutionLimit)
+        )
+        x = np.asarray(sol.col_value) if has_primal else np.full(self.lp.shape[1], np.nan)
+        rv = np.asarray(sol.row_value) if has_primal else np.full(self.lp.shape[0], np.nan)
+        dual_ok = sol.dual_valid and not is_mip
+        gap = float(info.mip_gap) if is_mip else 0.0
+        if not np.isfinite(gap) or gap > 1e20:
+            gap = float("nan") if is_mip else 0.0
+        return SolveResult(
+            status=status,
+            optimal=bool(optimal),
+            objective=float(info.objective_function_value),
+            x=x,
+            row_value=rv,
+            row_dual=np.asarray(sol.row_dual) if dual_ok else None,
+            col_dual=np.asarray(sol.col_dual) if dual_ok else None,
+            mip_gap=gap,
+            solve_s=solve_s,
+            is_mip=is_mip,
+            simplex_iterations=int(info.simplex_iteration_count),
+            extra={"model_status": ms},
+        )
+
+    def is_infeasible_or_unbounded(self, res: SolveResult) -> str | None:
+        """``"infeasible"``, ``"unbounded"`` or ``None`` for a solve result."""
+        hs = self._hs
+        ms = res.extra.get("model_status")
+        if ms == hs.HighsModelStatus.kInfeasible:
+            return "infeasible"
+        if ms == hs.HighsModelStatus.kUnbounded:
+            return "unbounded"
+        if ms == hs.HighsModelStatus.kUnboundedOrInfeasible:
+            return "infeasible or unbounded"
+        return None
+
+    def iis(self) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and columns of an irreducible infeasible subset (HiGHS ``getIis``).
+
+        Returns
+        -------
+        rows, cols : numpy.ndarray
+            Global row and column indices in the subset (columns: those whose bounds take part).
+        """
+        h = self.h
+        h.setOptionValue("output_flag", False)
+        # from the LP (not only the "light" bound checks), then reduced to irreducible
+        h.setOptionValue("iis_strategy", int(self._hs.IisStrategy.kIisStrategyFromLp)
+                         | int(self._hs.IisStrategy.kIisStrategyIrreducible))
+        _status, iis = h.getIis()
+        rows = np.asarray(list(iis.row_index_), dtype=np.int64)
+        cols = np.asarray(list(iis.col_index_), dtype=np.int64)
+        return rows, cols
