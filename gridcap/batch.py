@@ -148,6 +148,16 @@ def dask_client(address: str | None = None, workers: int | None = None) -> Itera
 # --------------------------------------------------------------------------- params
 
 
+def _unknown(dotted: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(dotted, all_keys(), n=3, cutoff=0.75)
+    if close:
+        return (f"{dotted}: unknown key; did you mean {' or '.join(close)}? "
+                "('gridcap validate --schema' lists every key)")
+    return f"{dotted}: unknown key; known keys are {sorted(all_keys())}"
+
+
 def _key(dotted: str) -> Any:
     section, _, leaf = dotted.rpartition(".")
     for key in SECTIONS.get(section, ()):
@@ -213,7 +223,7 @@ def parse_param(text: str) -> tuple[str, list[Any]]:
                                   "(e.g. optimizer.cvar_lambda=0.1,0.5,1)"])
     key = _key(dotted)
     if key is None:
-        raise ConfigError(where, [f"{dotted}: unknown key; known keys are {sorted(all_keys())}"])
+        raise ConfigError(where, [_unknown(dotted)])
     if key.kind is list:
         raise ConfigError(where, [f"{dotted}: list-valued keys cannot be swept"])
     problems: list[str] = []
@@ -240,7 +250,7 @@ def variants(cfg: StudyConfig, params: Mapping[str, Sequence[Any]]) -> list[dict
         problems.append("no parameters to sweep: give at least one KEY=V1,V2,...")
     for dotted, values in params.items():
         if _key(dotted) is None:
-            problems.append(f"{dotted}: unknown key; known keys are {sorted(all_keys())}")
+            problems.append(_unknown(dotted))
         elif not isinstance(values, Sequence) or isinstance(values, str) or not values:
             problems.append(f"{dotted} = {values!r}: expected a non-empty list of values")
     if problems:
@@ -347,6 +357,8 @@ def solve_chain(
     store: str | None,
     persistent: bool = True,
     skip: frozenset[int] | set[int] = frozenset(),
+    shared_name: str | None = None,
+    on_variant: Callable[[int], None] | None = None,
 ) -> list[tuple[int, xr.Dataset | None]]:
     """Plan, finance and assemble the variants of one Monte Carlo group.
 
@@ -370,6 +382,12 @@ def solve_chain(
         a model per plan.
     skip : set of int
         Variants already finished (resume): not financed or written again.
+    shared_name : str, optional
+        With ``store``: write the part shared by the group's variants (inputs tables and
+        Monte Carlo outcomes, see :func:`split_shared`) once, as this group, before the first
+        variant; each variant group then holds only its own variables.
+    on_variant : callable, optional
+        Called with each variant's index as soon as it is finished (progress bars).
 
     Returns
     -------
@@ -385,8 +403,10 @@ def solve_chain(
     with unfinished variants) so the persistent model reaches every later plan from the same
     state.
     """
+    from gridcap import pipeline
     from gridcap.pipeline import StageTimes, assemble_results, finance_stage, finance_terms
 
+    chain_stage = getattr(pipeline, "chain_stage", None)
     chain = PlanChain(inputs, outcomes, persistent=persistent)
     out: list[tuple[int, xr.Dataset | None]] = []
     by_plan: dict[str, list[tuple[int, StudyConfig]]] = {}
@@ -405,12 +425,23 @@ def solve_chain(
             vin = dataclasses.replace(inputs, finance=finance_terms(vcfg))
             vtimes = StageTimes(dict(times.seconds))
             fin = vtimes.timed("finance", partial(finance_stage, vcfg, vin, plan_ds, outcomes))
-            result = assemble_results(vcfg, vin, outcomes, plan_ds, fin, vtimes)
+            if chain_stage is None:
+                result = assemble_results(vcfg, vin, outcomes, plan_ds, fin, vtimes)
+            else:  # the kWh → GPU-hour → token → cash trace of run_study
+                trace = vtimes.timed("chain", partial(chain_stage, vcfg, vin, outcomes, plan_ds,
+                                                      fin))
+                result = assemble_results(vcfg, vin, outcomes, plan_ds, fin, vtimes, trace)
             if store is not None:
-                write_group(store, variant_name(index), result)
+                shared, own = split_shared(result)
+                if shared_name is not None:
+                    write_group(store, shared_name, shared)
+                    shared_name = None
+                write_group(store, variant_name(index), own)
                 out.append((index, None))
             else:
                 out.append((index, result))
+            if on_variant is not None:
+                on_variant(index)
     return out
 
 
@@ -422,6 +453,33 @@ def variant_name(index: int) -> str:
 # --------------------------------------------------------------------------- sweep
 
 
+# Results variables identical for every variant of one Monte Carlo group (stored once per group).
+SHARED_PREFIXES = ("mc__", "fleet__", "sites__", "regions__", "technologies__")
+
+
+def split_shared(result: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset]:
+    """Split one variant's results into (inputs + Monte Carlo part, the variant's own part).
+
+    The first part depends only on the Monte Carlo group (names starting with
+    :data:`SHARED_PREFIXES`); ``finance__*`` terms, plan and finance results are the
+    variant's own.
+    """
+    names = [v for v in result.data_vars if str(v).startswith(SHARED_PREFIXES)]
+    return result[names], result.drop_vars(names)
+
+
+def shared_name(key: str) -> str:
+    """Checkpoint group name of the shared part of Monte Carlo group ``key``."""
+    return f"shared_{key}"
+
+
+def _stack(parts: list[xr.Dataset]) -> xr.Dataset:
+    if len({id(p) for p in parts}) == 1:
+        return parts[0]
+    return xr.concat(parts, dim="variant", data_vars="different", coords="different",
+                     compat="equals", join="outer", combine_attrs="drop")
+
+
 def combine_variants(
     parts: list[xr.Dataset], overrides: list[dict[str, Any]], params: Mapping[str, Sequence[Any]]
 ) -> xr.Dataset:
@@ -431,9 +489,7 @@ def combine_variants(
     key becomes a coordinate on ``variant`` (named by its dotted key), and ``variant_config``
     holds each variant's overrides as JSON.
     """
-    cleaned = [p.drop_attrs(deep=False) for p in parts]
-    combined = xr.concat(cleaned, dim="variant", data_vars="different", coords="different",
-                         compat="equals", join="outer", combine_attrs="drop")
+    combined = _stack([p.drop_attrs(deep=False) for p in parts])
     coords: dict[str, Any] = {"variant": np.arange(len(parts))}
     for dotted in params:
         coords[dotted] = ("variant", np.asarray([o[dotted] for o in overrides]),
@@ -463,7 +519,8 @@ def sweep(
         Dotted config keys to the values to sweep; variants are their cartesian product
         (first key varies slowest).
     out_dir : str or Path
-        Output directory: ``variants.zarr`` (one checkpoint group per variant),
+        Output directory: ``variants.zarr`` (one checkpoint group per variant, plus one
+        ``shared_<key>`` group per Monte Carlo group holding inputs and outcomes),
         ``montecarlo/`` (scenario-batch checkpoints) and ``results.nc`` (combined, atomic).
     resume : bool
         Reuse verified checkpoints from an earlier, interrupted sweep of the same grid.
@@ -495,30 +552,49 @@ def sweep(
     store = open_store(
         out / VARIANT_STORE,
         {"base_config": cfg.to_dict(), "params": json.loads(json.dumps(grid, default=str))},
-        resume=resume, prefix="variant_",
+        resume=resume, prefix=("variant_", "shared_"),
     )
     n = len(cfgs)
-    done: dict[int, xr.Dataset] = {}
-    if resume:
-        for i in range(n):
-            ds, _reason = read_group(store, variant_name(i))
-            if ds is not None:
-                done[i] = ds
-    report("sweep", len(done), n)
-
     groups: dict[str, list[tuple[int, StudyConfig]]] = {}
     for i, vcfg in enumerate(cfgs):
         groups.setdefault(monte_carlo_fingerprint(vcfg), []).append((i, vcfg))
+    group_of = {i: key for key, jobs in groups.items() for i, _ in jobs}
+    done: dict[int, xr.Dataset] = {}
+    shared: dict[str, xr.Dataset] = {}
+    if resume:
+        for key, jobs in groups.items():
+            ds, _reason = read_group(store, shared_name(key))
+            if ds is None:  # without its shared part a group is redone as a whole
+                continue
+            shared[key] = ds
+            for i, _ in jobs:
+                ds, _reason = read_group(store, variant_name(i))
+                if ds is not None:
+                    done[i] = ds
+    report("sweep", len(done), n)
 
-    def collect(index: int) -> None:
-        ds, reason = read_group(store, variant_name(index))
+    def load(name: str) -> xr.Dataset:
+        ds, reason = read_group(store, name)
         if ds is None:
-            raise RuntimeError(f"variant {index} was just written to {store} but cannot be "
-                               f"read back intact: {reason}")
-        done[index] = ds
-        report("sweep", len(done), n)
+            raise RuntimeError(f"{name} was just written to {store} but cannot be read back "
+                               f"intact: {reason}")
+        return ds
 
-    futures = []
+    def collect(key: str, computed: list[tuple[int, Any]]) -> None:
+        if key not in shared:
+            shared[key] = load(shared_name(key))
+        for index, _ in computed:
+            if index not in done:
+                done[index] = load(variant_name(index))
+                report("sweep", len(done), n)
+
+    def finished(key: str) -> Callable[[int], None]:
+        def on_variant(index: int) -> None:
+            collect(key, [(index, None)])
+
+        return on_variant
+
+    futures = {}
     skip = frozenset(done)
     for key, jobs in groups.items():
         if all(i in skip for i, _ in jobs):
@@ -527,20 +603,23 @@ def sweep(
         inputs = build_inputs(gcfg)
         outcomes = simulate_stage(gcfg, inputs, report, store=out / MC_DIR / f"mc_{key}.zarr",
                                   resume=resume, client=client)
+        write_shared = None if key in shared else shared_name(key)
         if client is None:
-            for index, _ in solve_chain(jobs, inputs, outcomes, str(store), skip=skip):
-                collect(index)
+            collect(key, solve_chain(jobs, inputs, outcomes, str(store), skip=skip,
+                                     shared_name=write_shared, on_variant=finished(key)))
         else:
-            futures.append(client.submit(solve_chain, jobs, inputs, outcomes, str(store),
-                                         skip=skip, pure=False))
+            fut = client.submit(solve_chain, jobs, inputs, outcomes, str(store), skip=skip,
+                                shared_name=write_shared, pure=False)
+            futures[fut.key] = (key, fut)
     if futures:
         from distributed import as_completed
 
-        for fut in as_completed(futures):
-            for index, _ in fut.result():
-                collect(index)
+        for fut in as_completed([f for _, f in futures.values()]):
+            collect(futures[fut.key][0], fut.result())
 
-    results = combine_variants([done[i] for i in range(n)], overrides, params)
+    own = combine_variants([done[i] for i in range(n)], overrides, params)
+    common = _stack([shared[group_of[i]].drop_attrs(deep=False) for i in range(n)])
+    results = xr.merge([common, own], compat="override", join="outer", combine_attrs="drop")
     results.attrs.update({
         "title": f"gridcap sweep: {cfg.study.name}",
         "study": cfg.study.name,
@@ -571,11 +650,11 @@ def summary_table(results: xr.Dataset) -> Any:
                         f"{results.sizes.get('variant', 0)} variants")
     table.add_column("variant", justify="right")
     for key in grid:
-        table.add_column(key, justify="right")
+        table.add_column(key.split(".", 1)[-1], justify="right", no_wrap=True)
     metrics = [
-        ("expected_cost_usd", "E[cost] [$M]", 1e-6),
-        ("cvar_cost_usd", "CVaR cost [$M]", 1e-6),
-        ("unserved_ai_mw", "unserved AI [MW]", 1.0),
+        ("expected_cost_usd", "expected cost [$bn]", 1e-9),
+        ("cvar_cost_usd", "CVaR cost [$bn]", 1e-9),
+        ("unserved_ai_mw", "unserved AI, last year [MW]", 1.0),
         ("tranche_size_usd", "debt [$M]", 1e-6),
     ]
     shown = [m for m in metrics if m[0] in results]
@@ -588,7 +667,9 @@ def summary_table(results: xr.Dataset) -> Any:
             da = da.isel(variant=v) if "variant" in da.dims else da
             if name == "unserved_ai_mw" and "year" in da.dims:
                 da = da.isel(year=-1)
-            row.append(f"{float(da.sum()) * scale:,.2f}")
+            if name == "tranche_size_usd" and "tranche" in da.dims:
+                da = da.sel(tranche=[t for t in da["tranche"].values.tolist() if t != "equity"])
+            row.append(f"{float(da.sum(skipna=True)) * scale:,.2f}")
         table.add_row(*row)
     return table
 

@@ -132,36 +132,46 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+def _rebuild(ds: xr.Dataset, convert: Callable[[str, xr.Variable], xr.Variable]) -> xr.Dataset:
+    """A new Dataset with every variable passed through ``convert`` (built in one go)."""
+    new = {name: convert(str(name), var) for name, var in ds.variables.items()}
+    coords = {name: new[name] for name in ds.coords}
+    data = {name: new[name] for name in ds.data_vars}
+    return xr.Dataset(data, coords=coords, attrs=ds.attrs)
+
+
 def _for_zarr(ds: xr.Dataset) -> xr.Dataset:
     """Fixed-width text → variable-length strings (the Zarr v3 string type); drop encodings."""
-    out = ds.copy()
-    for name in list(out.variables):
-        var = out[name].variable
-        var.encoding = {}
-        if var.dtype.kind in "US":
-            new = xr.Variable(var.dims, var.values.astype(object), var.attrs)
-            if name in out.coords:
-                out = out.assign_coords({name: new})
-            else:
-                out[name] = new
-    return out
+
+    def convert(_name: str, var: xr.Variable) -> xr.Variable:
+        values = var.values.astype(object) if var.dtype.kind in "US" else var.values
+        return xr.Variable(var.dims, values, var.attrs)
+
+    return _rebuild(ds, convert)
 
 
 def _restore_dtypes(ds: xr.Dataset, record: dict[str, dict[str, Any]]) -> xr.Dataset:
     """Cast variables read back from Zarr to the dtypes recorded at write time."""
-    out = ds
-    for name, info in record.items():
-        if name not in out.variables:
-            continue
-        var = out[name].variable
+
+    def convert(name: str, var: xr.Variable) -> xr.Variable:
+        info = record.get(name)
+        if info is None:
+            return var
         want = np.dtype(object) if info["dtype"] == "object" else np.dtype(info["dtype"])
-        if var.dtype != want:
-            new = xr.Variable(var.dims, np.asarray(var.values).astype(want), var.attrs)
-            if name in out.coords:
-                out = out.assign_coords({name: new})
-            else:
-                out[name] = new
-    return out
+        if var.dtype == want:
+            return var
+        return xr.Variable(var.dims, np.asarray(var.values).astype(want), var.attrs)
+
+    return _rebuild(ds, convert)
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (temp file, fsync, rename)."""
+
+    def write(tmp: Path) -> None:
+        tmp.write_text(text, encoding="utf-8")
+
+    atomic_write(path, write)
 
 
 def _record_path(store: Path, name: str) -> Path:
@@ -212,8 +222,7 @@ def write_group(store: str | Path, name: str, ds: xr.Dataset) -> Path:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    text = json.dumps(record, indent=1, sort_keys=True)
-    atomic_write(_record_path(store, name), lambda p: p.write_text(text, encoding="utf-8"))
+    _write_text(_record_path(store, name), json.dumps(record, indent=1, sort_keys=True))
     return final
 
 
@@ -267,7 +276,7 @@ def _clean_temporaries(store: Path) -> None:
 
 
 def open_store(
-    store: str | Path, manifest: dict[str, Any], *, resume: bool, prefix: str
+    store: str | Path, manifest: dict[str, Any], *, resume: bool, prefix: str | tuple[str, ...]
 ) -> Path:
     """Prepare a store directory for a job described by ``manifest``.
 
@@ -304,12 +313,12 @@ def open_store(
         for child in list(store.iterdir()):
             if child.name.startswith(prefix) and child.is_dir():
                 remove_group(store, child.name)
-        for rec in (store / INTEGRITY_DIR).glob(f"{prefix}*.json"):
-            rec.unlink(missing_ok=True)
+        for rec in (store / INTEGRITY_DIR).glob("*.json"):
+            if rec.name.startswith(prefix):
+                rec.unlink(missing_ok=True)
     if not (store / "zarr.json").is_file():
         zarr.open_group(store, mode="a", zarr_format=3, attributes={"gridcap": STORE_FORMAT})
-    text = json.dumps(manifest, indent=1, sort_keys=True)
-    atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+    _write_text(path, json.dumps(manifest, indent=1, sort_keys=True))
     return store
 
 

@@ -200,6 +200,7 @@ def simulate_stage(
         resume=resume,
         client=client,
         progress=progress,
+        fingerprint=monte_carlo_fingerprint(cfg),
     )
 
 

@@ -105,7 +105,7 @@ def _style(ax: Any) -> None:
 
 
 def _money(x: float) -> str:
-    for scale, unit in ((1e9, "bn"), (1e6, "M"), (1e3, "k")):
+    for scale, unit in ((1e12, "tn"), (1e9, "bn"), (1e6, "M"), (1e3, "k")):
         if abs(x) >= scale:
             return f"${x / scale:,.1f}{unit}"
     return f"${x:,.0f}"
@@ -262,7 +262,8 @@ def _option_times(ds: xr.Dataset) -> tuple[list[str], np.ndarray, np.ndarray, li
         queue = (_values(ds["regions__queue_years"]) if "regions__queue_years" in ds
                  else np.zeros(len(regions)))
         first = _first(ds, "technologies__first_year_available")
-        start = float(_years(ds)[0]) if _years(ds) is not None else 0.0
+        all_years = _years(ds)
+        start = float(all_years[0]) if all_years is not None else 0.0
         for k, tech in enumerate(_labels(ds["tech"])):
             earliest = float(first.values[k]) - start if first is not None else 0.0
             names.append(f"new {tech}")
@@ -536,11 +537,11 @@ def fig_cashflow_fan(ds: xr.Dataset) -> Figure:
                   "service where available. Where the lower band dips under debt service, "
                   "reserves and the junior tranche take the hit.")
     cash, what = _cashflow(ds)
-    if cash is None:
-        fig_.note = "needs cfads_usd(scenario, year) or mc__site_cfads_usd"
+    years = _years(ds)
+    if cash is None or years is None:
+        fig_.note = "needs cfads_usd(scenario, year) or mc__site_cfads_usd, and years"
         return fig_
     cash = cash.transpose("scenario", "year")
-    years = _years(ds)
     vals = _values(cash) / 1e6
     q = np.nanquantile(vals, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
     fig, ax = plt.subplots(figsize=(9, 4.6))
@@ -704,9 +705,10 @@ def fig_sweep(ds: xr.Dataset) -> Figure:
     import matplotlib.pyplot as plt
 
     fig_ = Figure("sweep", "Sweep overview",
-                  "Expected and CVaR system cost of each variant of the sweep, labelled by its "
-                  "swept values.")
-    metrics = [m for m in ("expected_cost_usd", "cvar_cost_usd") if m in ds]
+                  "Expected and CVaR system cost of each variant of the sweep, and the "
+                  "objective the plan minimized (expected cost + λ·CVaR), labelled by its swept "
+                  "values; below, the senior and mezzanine debt each variant's terms raise.")
+    metrics = [m for m in ("expected_cost_usd", "cvar_cost_usd", "objective_usd") if m in ds]
     if "variant" not in ds.dims or not metrics:
         fig_.note = "not a sweep, or no cost metrics"
         return fig_
@@ -717,19 +719,49 @@ def fig_sweep(ds: xr.Dataset) -> Figure:
                  np.asarray(ds[k].values).dtype.kind in "if" else
                  f"{k.split('.')[-1]}={ds[k].values[v]}" for k in grid if k in ds.coords]
         labels.append("\n".join(parts) or str(v))
-    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(labels) + 2), 4.4))
+    debt = _first(ds, "tranche_size_usd")
+    has_debt = debt is not None and "tranche" in debt.dims
+    width_in = max(6, 1.1 * len(labels) + 2)
+    if has_debt:
+        fig, (ax, dx) = plt.subplots(2, 1, figsize=(width_in, 7.6), sharex=True)
+    else:
+        fig, ax = plt.subplots(figsize=(width_in, 4.4))
     x = np.arange(len(labels))
     width = 0.8 / len(metrics)
+    totals = {m: [float((ds[m].isel(variant=v) if "variant" in ds[m].dims else ds[m]).sum())
+                  for v in range(len(labels))] for m in metrics}
+    peak = max(abs(t) for vals in totals.values() for t in vals) or 1.0
+    scale, unit = next(((f, u) for f, u in ((1e12, "trillion"), (1e9, "billion"),
+                                            (1e6, "million"), (1e3, "thousand"))
+                        if peak >= f), (1.0, ""))
     for k, m in enumerate(metrics):
-        da = ds[m]
-        vals = [float(_sum_except(da.isel(variant=v) if "variant" in da.dims else da, ()).sum())
-                / 1e6 for v in range(len(labels))]
-        ax.bar(x + k * width, vals, width, label=m.replace("_usd", "").replace("_", " "))
+        ax.bar(x + k * width, np.asarray(totals[m]) / scale, width,
+               label=m.replace("_usd", "").replace("_", " "))
     ax.set_xticks(x + width * (len(metrics) - 1) / 2, labels, fontsize=7)
-    ax.set_ylabel("$ million")
+    ax.set_ylabel(f"$ {unit}".strip())
     ax.set_title("Cost by sweep variant")
+    ax.set_ylim(0, peak / scale * 1.18)
     _style(ax)
-    ax.legend(fontsize=8, frameon=False)
+    ax.legend(fontsize=8, frameon=False, ncol=len(metrics), loc="upper center")
+    if has_debt:
+        assert debt is not None
+        bottom = np.zeros(len(labels))
+        for t in _tranche_order(_labels(debt["tranche"])):
+            if t == "equity":
+                continue
+            sub = debt.sel(tranche=t)
+            vals = np.nan_to_num(np.asarray([float(sub.isel(variant=v)) if "variant" in sub.dims
+                                             else float(sub) for v in range(len(labels))]))
+            dx.bar(x, vals / 1e6, 0.6, bottom=bottom / 1e6, label=f"{t} debt",
+                   color=TRANCHE_COLOURS.get(t, "#636363"))
+            bottom = bottom + vals
+        dx.set_ylabel("$ million")
+        dx.set_ylim(0, max(float(bottom.max()) / 1e6 * 1.15, 1.0))
+        dx.set_title("Debt raised by variant")
+        dx.set_xticks(x, labels, fontsize=7)
+        _style(dx)
+        dx.legend(fontsize=8, frameon=False)
+    fig.tight_layout()
     fig_.png = _png(fig)
     return fig_
 
@@ -763,13 +795,20 @@ def _summary_rows(ds: xr.Dataset) -> list[tuple[str, str]]:
         rows.append(("mine sites converted", f"{int((conv.fillna(0) > 0.5).sum())} of "
                                              f"{conv.size}"))
     if "tranche_size_usd" in ds and "tranche" in ds["tranche_size_usd"].dims:
-        for t in _labels(ds["tranche"]):
-            line = _money(float(ds["tranche_size_usd"].sel(tranche=t)))
-            for metric, fmt in (("pd", "PD {:.2%}"), ("spread_bps", "spread {:.0f} bp"),
-                                ("rating", "rating {}")):
+        for t in _tranche_order(_labels(ds["tranche"])):
+            size = float(ds["tranche_size_usd"].sel(tranche=t))
+            if not np.isfinite(size):
+                continue
+            line = _money(size)
+            for metric, fmt in (("pd", "PD {:.2%}"), ("expected_loss", "EL {:.2%}"),
+                                ("spread_bps", "spread {:.0f} bp"), ("rating", "rating {}")):
                 if metric in ds and "tranche" in ds[metric].dims:
-                    val = ds[metric].sel(tranche=t).values
-                    line += ", " + fmt.format(val.item() if hasattr(val, "item") else val)
+                    val = ds[metric].sel(tranche=t).values.item()
+                    if isinstance(val, float) and not np.isfinite(val):
+                        continue
+                    if str(val) in ("", "n/a"):
+                        continue
+                    line += ", " + fmt.format(val)
             rows.append((f"{t} tranche", line))
     return rows
 
@@ -910,7 +949,10 @@ def _write_report(
     page = _html(title, meta, _summary_rows(one), figures, "figures")
     from gridcap.io import atomic_write
 
-    path = atomic_write(out / "report.html", lambda p: p.write_text(page, encoding="utf-8"))
+    def write_page(tmp: Path) -> None:
+        tmp.write_text(page, encoding="utf-8")
+
+    path = atomic_write(out / "report.html", write_page)
     return path, figures
 
 
