@@ -189,13 +189,16 @@ def _linopy_model(d: PlanData, options: PlanOptions, linopy: Any) -> Any:
     m.add_constraints(supply + util * unserved == da(d.mean_load, ("w", "r", "y", "h"))
                       + util * dem, name="energy")
     crd4 = C("w", "r", "y", "h")
+    # a slice-peak shortfall lasts min(slice hours, peak_shortfall_hours)
+    peak_hours = da(np.minimum(d.slice_hours, options.peak_shortfall_hours), ("h",))
+    wh_peak = disc * peak_hours * cs
     shed_ai = m.add_variables(0, coords=crd4, name="shed_ai")
-    scen_cost = scen_cost + (shed_ai * wh).sum(["r", "y", "h"]) * lm
+    scen_cost = scen_cost + (shed_ai * wh_peak).sum(["r", "y", "h"]) * lm
     lhs = shed_ai + unserved
     if options.voll_usd_per_mwh is not None:
         shed = m.add_variables(0, coords=crd4, name="shed_load")
         lhs = lhs + shed
-        scen_cost = scen_cost + (shed * wh).sum(["r", "y", "h"]) * options.voll_usd_per_mwh
+        scen_cost = scen_cost + (shed * wh_peak).sum(["r", "y", "h"]) * options.voll_usd_per_mwh
     acc = (firm_like * da(d.availability, ("k",)) + is_s * da(d.solar_cf_peak, ("w", "r", "h"))
            + is_w * da(d.wind_cf_peak, ("w", "r", "h")))
     lhs = lhs + (online * acc).sum("k")

@@ -17,6 +17,8 @@ _EXPORTS = {
     "read_emission_factors": "loaders",
     "list_studies": "loaders",
     "study_path": "loaders",
+    "read_provenance": "loaders",
+    "hourly_index": "solar",
     "synthetic_fleet": "fleet",
     "clearsky_irradiance": "solar",
     "pv_output_kw_per_kw": "solar",

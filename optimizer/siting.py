@@ -104,6 +104,12 @@ class PlanOptions:
     voll_usd_per_mwh : float or None
         Value of lost load for non-AI shortfall [$/MWh]; ``None`` makes adequacy of the
         existing load a hard constraint (the model can then be infeasible).
+    peak_shortfall_hours : float
+        How long a shortfall at a slice's peak is assumed to last [h]; the adequacy slack of
+        slice ``h`` is charged for ``min(slice_hours[h], peak_shortfall_hours)`` hours. A slice
+        peak is one hour's extreme, so charging the whole slice (hundreds of hours) would price
+        a MW of capacity at VOLL × slice hours; 4 h matches the length of the flexibility
+        events and of a typical evening net-peak excursion. Hourly slices are unaffected.
     ai_lost_margin_usd_per_mwh : float
         Lost margin of unserved or curtailed AI load [$/MWh].
     flex_cost_usd_per_kw_yr : float
@@ -155,6 +161,7 @@ class PlanOptions:
     mip_gap: float = 1e-4
     relax_integers: bool = False
     voll_usd_per_mwh: float | None = 10_000.0
+    peak_shortfall_hours: float = 4.0
     ai_lost_margin_usd_per_mwh: float = 400.0
     flex_cost_usd_per_kw_yr: float = 40.0
     new_build_lead_years: float = 3.0
@@ -198,7 +205,8 @@ class PlanOptions:
         if self.pyomo_rows not in ("matrix", "expressions"):
             bad.append(f"pyomo_rows = {self.pyomo_rows!r}: expected 'matrix' or 'expressions'")
         for name in ("ai_lost_margin_usd_per_mwh", "flex_cost_usd_per_kw_yr",
-                     "new_build_lead_years", "shortfall_penalty_multiple"):
+                     "new_build_lead_years", "shortfall_penalty_multiple",
+                     "peak_shortfall_hours"):
             if getattr(self, name) < 0:
                 bad.append(f"{name} = {getattr(self, name)}: expected a value >= 0")
         if bad:
@@ -762,6 +770,13 @@ def _slice_cost(d: PlanData, w: np.ndarray, y: np.ndarray, h: np.ndarray) -> np.
     return d.discount[y] * d.slice_hours[h]
 
 
+def _peak_shortfall_cost(
+    d: PlanData, o: PlanOptions, y: np.ndarray, h: np.ndarray
+) -> np.ndarray:
+    """Discounted hours a slice-peak shortfall lasts [h] (see ``peak_shortfall_hours``)."""
+    return d.discount[y] * np.minimum(d.slice_hours[h], o.peak_shortfall_hours)
+
+
 def add_dispatch(m: Model) -> None:
     """``gen[w,r,k,y,h]`` MWh-rate dispatch of non-storage technologies, ``gen ≤ cf·online``,
     and ``market[w,r,y,h]`` purchases at the slice price."""
@@ -886,13 +901,14 @@ def add_adequacy(m: Model) -> None:
     i = np.arange(n)
     coords = {"scenario": w, "region": r, "year": y, "slice": h}
     sa = m.b.add_variables("shed_ai", coords, doc="AI load curtailed at the slice peak [MW]")
-    m.cost("shortfall", sa.cols, _slice_cost(d, w, y, h), scen=w, param="ai_lost_margin")
+    m.cost("shortfall", sa.cols, _peak_shortfall_cost(d, o, y, h), scen=w,
+           param="ai_lost_margin")
     rows = [i, i]
     cols = [sa.cols, m.pos["unserved_ai"][r, y]]
     vals = [np.ones(n), np.ones(n)]
     if o.voll_usd_per_mwh is not None:
         sl = m.b.add_variables("shed_load", coords, doc="non-AI load shed at the slice peak [MW]")
-        m.cost("shortfall", sl.cols, _slice_cost(d, w, y, h), scen=w, param="voll")
+        m.cost("shortfall", sl.cols, _peak_shortfall_cost(d, o, y, h), scen=w, param="voll")
         m.params["voll"] = float(o.voll_usd_per_mwh)
         rows.append(i)
         cols.append(sl.cols)
