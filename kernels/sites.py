@@ -1,0 +1,204 @@
+"""Mine-conversion site economics and DER-pool cash flows per scenario and year.
+
+Array code against ``xp`` (NumPy or CuPy), shared by every backend. Annual totals from a
+simulated period of ``hours`` hours are scaled by ``8760 / hours``.
+
+Assumptions (documented constants, sources in comments):
+
+* AI IT capacity of a converted site = ``interconnection_mw / DESIGN_PUE`` (the facility load
+  at the hottest hour must fit the interconnection).
+* AI facility load = IT MW × utilization × PUE(T), PUE(T) = ``PUE_BASE + PUE_PER_K ·
+  max(T - PUE_T0, 0)`` capped at ``DESIGN_PUE``.
+* Revenue = IT MW × :data:`GPUS_PER_MW_IT` × utilization × $/GPU-hour × online hours.
+* GPU capacity cost (the GPUs are not in ``conversion_capex_usd_per_kw``):
+  :data:`GPU_COST_USD_PER_GPU_HOUR` × GPUs × online hours, paid whether or not they are used.
+* Fixed opex :data:`AI_OPEX_USD_PER_MW_YR` per MW IT while online.
+* Conversion starts at the beginning of the first planning year; mining stops then; AI load
+  comes online after ``conversion_months`` × 730 h.
+* Mining: runs in hours when price ≤ ``hashprice_breakeven × hashprice_level``; margin per
+  MWh = breakeven × level − price; fixed opex :data:`MINING_OPEX_USD_PER_MW_YR`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AGGREGATOR_OPEX_USD_PER_DER_YR",
+    "AI_OPEX_USD_PER_MW_YR",
+    "BATTERY_WEAR_USD_PER_MWH",
+    "DESIGN_PUE",
+    "FLEX_PAYMENT_USD_PER_KW_YR",
+    "GPUS_PER_MW_IT",
+    "GPU_COST_USD_PER_GPU_HOUR",
+    "HOURS_PER_MONTH",
+    "MINING_OPEX_USD_PER_MW_YR",
+    "PUE_BASE",
+    "PUE_PER_K",
+    "PUE_T0",
+    "pool_economics",
+    "site_economics",
+]
+
+#: GPUs per MW of IT load [1/MW]: an 8-GPU H100 SXM server draws ~10.2 kW (NVIDIA DGX H100
+#: spec), ~1.3 kW per GPU with networking and storage → ~770 GPUs per MW IT.
+GPUS_PER_MW_IT = 770.0
+#: Capacity cost of the GPUs [$/GPU-h]: ~$25k per H100-class GPU amortised with financing over
+#: ~5 years ≈ $0.6 per GPU-hour, paid whether utilised or not.
+GPU_COST_USD_PER_GPU_HOUR = 0.60
+#: Fixed opex of an AI data hall [$/MW-IT-yr]: staff, maintenance, network, insurance
+#: (order of magnitude of colocation/cloud operating benchmarks).
+AI_OPEX_USD_PER_MW_YR = 900_000.0
+#: Fixed opex of a mining site [$/MW-yr] (staff, repairs; public miners' cash-cost filings).
+MINING_OPEX_USD_PER_MW_YR = 150_000.0
+#: PUE model: liquid-cooled halls ~1.12 in cool weather, +0.006 per K above 15 °C, design
+#: (maximum) PUE 1.3 sizes IT capacity against the interconnection [1], [1/K], [°C], [1].
+PUE_BASE = 1.12
+PUE_PER_K = 0.006
+PUE_T0 = 15.0
+DESIGN_PUE = 1.3
+#: Hours per month used for conversion downtime [h] (8760 / 12).
+HOURS_PER_MONTH = 730.0
+#: Payment per kW of committed flexibility per year, scaled by the delivery ratio
+#: [$/kW-yr] (utility DR capacity programmes pay ~$30-100/kW-yr; PJM 2025/26 capacity price
+#: $269.92/MW-day ≈ $99/kW-yr).
+FLEX_PAYMENT_USD_PER_KW_YR = 60.0
+#: Battery wear cost per MWh discharged [$/MWh] (Li-ion cycle cost ~$20-50/MWh).
+BATTERY_WEAR_USD_PER_MWH = 30.0
+#: Aggregator operating cost per enrolled DER per year [$/DER-yr] (platform, telemetry).
+AGGREGATOR_OPEX_USD_PER_DER_YR = 20.0
+
+
+def site_economics(xp, *, price, temp, site_region, interconnection_mw, mining_mw,
+                   breakeven, conversion_months, annual: dict[str, Any], hours: int,
+                   ) -> dict[str, Any]:
+    """Annual cash flows of each site if converted to AI and if it keeps mining.
+
+    Parameters
+    ----------
+    xp : module
+        ``numpy`` or ``cupy``.
+    price : array (S, R, T)
+        Hourly price before the annual price level [$/MWh].
+    temp : array (S, R, T)
+        Air temperature [°C].
+    site_region : numpy.ndarray (K,)
+        Region index of each site.
+    interconnection_mw, mining_mw : numpy.ndarray (K,)
+        Interconnection capacity and current mining load [MW].
+    breakeven : numpy.ndarray (K,)
+        Hash-price breakeven power price in the first year [$/MWh].
+    conversion_months : numpy.ndarray (K,)
+        Downtime from the decision to AI load online [month].
+    annual : dict of (S, Y) arrays
+        ``price_level`` [1], ``ai_utilization`` [1], ``gpu_price`` [$/GPU-h],
+        ``hashprice_level`` [1].
+    hours : int
+        Simulated hours T [h].
+
+    Returns
+    -------
+    dict of (S, K, Y) arrays
+        ``cfads`` [$], ``mining_cfads`` [$], ``ai_energy_mwh`` [MWh], ``power_cost`` [$],
+        ``revenue`` [$].
+
+    Notes
+    -----
+    .. math:: CFADS = G\\,N\\,(u\\,g - c_{gpu})\\,H_{on} - \\sum_t G\\,u\\,PUE(T_t)\\,p_t\\,
+              \\lambda - O\\,G\\,H_{on}/8760
+
+    with IT MW :math:`G`, GPUs per MW :math:`N`, utilization :math:`u`, $/GPU-h :math:`g`,
+    online hours :math:`H_{on}`, price :math:`p_t`, price level :math:`\\lambda`.
+    """
+    n_s = price.shape[0]
+    n_k = len(site_region)
+    pl = annual["price_level"]
+    n_y = pl.shape[1]
+    scale = 8760.0 / hours
+    keys = ("cfads", "mining_cfads", "ai_energy_mwh", "power_cost", "revenue")
+    out = {k: xp.zeros((n_s, n_k, n_y)) for k in keys}
+    t_year = xp.arange(hours, dtype=xp.float64) * scale  # hour of year represented
+    for k in range(n_k):
+        r = int(site_region[k])
+        p0 = price[:, r, :]
+        pue = xp.minimum(PUE_BASE + PUE_PER_K * xp.maximum(temp[:, r, :] - PUE_T0, 0.0),
+                         DESIGN_PUE)
+        it_mw = float(interconnection_mw[k]) / DESIGN_PUE
+        down_h = float(conversion_months[k]) * HOURS_PER_MONTH
+        full = None  # (pue_sum, pue_sum_p) when online all year (reused across years)
+        for y in range(n_y):
+            lam = pl[:, y][:, None]
+            p = p0 * lam
+            be = float(breakeven[k]) * annual["hashprice_level"][:, y][:, None]
+            margin = xp.where(p <= be, be - p, 0.0).sum(axis=1)
+            out["mining_cfads"][:, k, y] = (scale * float(mining_mw[k]) * margin
+                                           - MINING_OPEX_USD_PER_MW_YR * float(mining_mw[k]))
+            online = (t_year + y * 8760.0) >= down_h  # (T,)
+            on_h = scale * float(online.sum())
+            all_on = bool(online.all())
+            if all_on and full is not None:
+                pue_sum, pue_sum_p = full
+            else:
+                pue_on = pue * online[None, :]
+                pue_sum = pue_on.sum(axis=1)
+                pue_sum_p = (pue_on * p0).sum(axis=1)
+                if all_on:
+                    full = (pue_sum, pue_sum_p)
+            u = annual["ai_utilization"][:, y]
+            energy = scale * it_mw * u * pue_sum
+            power = scale * it_mw * u * pue_sum_p * pl[:, y]
+            gpus = it_mw * GPUS_PER_MW_IT
+            revenue = gpus * u * annual["gpu_price"][:, y] * on_h
+            cost = gpus * GPU_COST_USD_PER_GPU_HOUR * on_h + AI_OPEX_USD_PER_MW_YR * it_mw * (
+                on_h / 8760.0)
+            out["ai_energy_mwh"][:, k, y] = energy
+            out["power_cost"][:, k, y] = power
+            out["revenue"][:, k, y] = revenue
+            out["cfads"][:, k, y] = revenue - power - cost
+    return out
+
+
+def pool_economics(xp, *, arbitrage_usd, discharge_kwh, delivery_ratio, committed_kw,
+                   n_der, price_level, hours: int):
+    """Annual CFADS of each DER pool.
+
+    Parameters
+    ----------
+    xp : module
+        ``numpy`` or ``cupy``.
+    arbitrage_usd : array (S, P)
+        Σ price × (discharge - charge) over the simulated hours at the first-year price
+        level [$].
+    discharge_kwh : array (S, P)
+        Battery discharge over the simulated hours [kWh].
+    delivery_ratio : array (S, P)
+        Delivered / committed over all events of the scenario (1 without events) [1].
+    committed_kw : numpy.ndarray (P,)
+        Committed flexibility [kW].
+    n_der : numpy.ndarray (P,)
+        DERs in the pool [1].
+    price_level : array (S, Y)
+        Annual price level [1].
+    hours : int
+        Simulated hours T [h].
+
+    Returns
+    -------
+    array (S, P, Y)
+        CFADS [$].
+
+    Notes
+    -----
+    .. math:: CFADS_y = \\lambda_y A\\,s + F\\,C\\,\\rho - w\\,D\\,s/1000 - o\\,n
+
+    with arbitrage :math:`A`, annualisation :math:`s = 8760/T`, flexibility payment
+    :math:`F`, committed kW :math:`C`, delivery ratio :math:`\\rho`, wear cost :math:`w`,
+    discharge :math:`D` [kWh], opex per DER :math:`o`.
+    """
+    scale = 8760.0 / hours
+    com = xp.asarray(committed_kw, dtype=xp.float64)[None, :]
+    fixed = (FLEX_PAYMENT_USD_PER_KW_YR * com * delivery_ratio
+             - BATTERY_WEAR_USD_PER_MWH * discharge_kwh / 1000.0 * scale
+             - AGGREGATOR_OPEX_USD_PER_DER_YR * xp.asarray(n_der, dtype=xp.float64)[None, :])
+    return price_level[:, None, :] * (arbitrage_usd * scale)[:, :, None] + fixed[:, :, None]
+

@@ -1,0 +1,123 @@
+"""Compile the scalar element functions once per target.
+
+The per-element arithmetic of gridcap (Philox, Box-Muller, the DER hour step) is written once
+as plain Python in :mod:`gridcap.kernels.rng` and :mod:`gridcap.kernels.physics`, using only
+arithmetic operators and a handful of helper names looked up as module globals (``log``,
+``sqrt``, ``cos``, ``sin``, ``fmin``, ``fmax``, ``select``). For each target this module
+rebinds those names and compiles the same code object:
+
+==============  =====================================================  ====================
+target          helpers                                                compiler
+==============  =====================================================  ====================
+``numpy``       ``np.log``, ``np.minimum``, ``np.where`` … (arrays)   identity
+``cupy``        ``cupy.log``, ``cupy.minimum``, ``cupy.where`` …      identity
+``numba-cpu``   ``math.log``, scalar ``min``/``max``/conditional      ``numba.njit``
+``numba-cuda``  ``math.log``, scalar ``min``/``max``/conditional      ``cuda.jit(device)``
+==============  =====================================================  ====================
+"""
+
+from __future__ import annotations
+
+import math
+import types
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ELEMENT_FUNCTIONS", "Ops", "get_ops"]
+
+#: Names of the element functions, in dependency order (callees first).
+ELEMENT_FUNCTIONS: tuple[tuple[str, str], ...] = (
+    ("gridcap.kernels.rng", "philox4x32_10"),
+    ("gridcap.kernels.rng", "bits_to_uniform"),
+    ("gridcap.kernels.rng", "ln_u32"),
+    ("gridcap.kernels.rng", "sincos_u32"),
+    ("gridcap.kernels.rng", "box_muller"),
+    ("gridcap.kernels.physics", "clip"),
+    ("gridcap.kernels.physics", "der_hour_step"),
+)
+
+
+class Ops(types.SimpleNamespace):
+    """The element functions compiled for one target (attribute per function name)."""
+
+
+def _scalar_helpers_py() -> dict[str, Any]:
+    def fmin(a, b):
+        return a if a < b else b
+
+    def fmax(a, b):
+        return a if a > b else b
+
+    def select(c, a, b):
+        return a if c else b
+
+    return {"fmin": fmin, "fmax": fmax, "select": select}
+
+
+def _rebind(func: types.FunctionType, ns: dict[str, Any]) -> types.FunctionType:
+    new = types.FunctionType(func.__code__, ns, func.__name__, func.__defaults__,
+                             func.__closure__)
+    new.__doc__ = func.__doc__
+    new.__qualname__ = func.__qualname__
+    new.__module__ = func.__module__
+    return new
+
+
+@cache
+def get_ops(target: str) -> Ops:
+    """Element functions compiled for ``target``.
+
+    Parameters
+    ----------
+    target : str
+        ``"numpy"``, ``"cupy"``, ``"numba-cpu"`` or ``"numba-cuda"``.
+
+    Returns
+    -------
+    Ops
+        Namespace with one callable per name in :data:`ELEMENT_FUNCTIONS`.
+    """
+    import importlib
+
+    modules = {m for m, _ in ELEMENT_FUNCTIONS}
+    ns: dict[str, Any] = {}
+    for m in sorted(modules):
+        ns.update(vars(importlib.import_module(m)))
+    if target in ("numpy", "cupy"):
+        xp = np if target == "numpy" else importlib.import_module("cupy")
+        ns.update(log=xp.log, sqrt=xp.sqrt, cos=xp.cos, sin=xp.sin, exp=xp.exp,
+                  fmin=xp.minimum, fmax=xp.maximum, select=xp.where)
+
+        def compile_(f: types.FunctionType) -> Any:
+            return f
+    elif target == "numba-cpu":
+        import numba
+
+        ns.update(log=math.log, sqrt=math.sqrt, cos=math.cos, sin=math.sin, exp=math.exp)
+        for name, f in _scalar_helpers_py().items():
+            ns[name] = numba.njit(inline="always", error_model="numpy")(f)
+
+        def compile_(f: types.FunctionType) -> Any:
+            return numba.njit(inline="always", error_model="numpy")(f)
+    elif target == "numba-cuda":
+        from numba import cuda
+
+        ns.update(log=math.log, sqrt=math.sqrt, cos=math.cos, sin=math.sin, exp=math.exp)
+        for name, f in _scalar_helpers_py().items():
+            ns[name] = cuda.jit(device=True)(f)
+
+        def compile_(f: types.FunctionType) -> Any:
+            return cuda.jit(device=True)(f)
+    else:
+        raise ValueError(
+            f"target = {target!r}: expected one of 'numpy', 'cupy', 'numba-cpu', 'numba-cuda'"
+        )
+    out = {}
+    for m, name in ELEMENT_FUNCTIONS:
+        f = vars(importlib.import_module(m))[name]
+        ns[name] = out[name] = compile_(_rebind(f, ns))
+    for name in ("fmin", "fmax", "select"):
+        out[name] = ns[name]
+    return Ops(**out)

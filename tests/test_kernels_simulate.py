@@ -1,0 +1,209 @@
+"""simulate(): outcomes contract, backend agreement, batching/chunk/thread invariance, errors."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+import xarray as xr
+
+from gridcap.errors import BackendUnavailableError, GridcapInputError
+from gridcap.kernels import available_backends, backend_status, resolve_backend, simulate
+from gridcap.kernels.sites import DESIGN_PUE, GPUS_PER_MW_IT, HOURS_PER_MONTH
+from gridcap.kernels.testing import tiny_inputs
+
+HOURS = 24 * 14
+S4 = ("scenario",)
+#: docs/data-model.md §2: variable -> (dims, units)
+CONTRACT = {
+    "peak_net_load_mw": ((*S4, "region", "year", "slice"), "MW"),
+    "mean_net_load_mw": ((*S4, "region", "year", "slice"), "MW"),
+    "price_usd_per_mwh": ((*S4, "region", "year", "slice"), "$/MWh"),
+    "solar_cf": ((*S4, "region", "slice"), "1"),
+    "wind_cf": ((*S4, "region", "slice"), "1"),
+    "solar_cf_at_peak": ((*S4, "region", "slice"), "1"),
+    "wind_cf_at_peak": ((*S4, "region", "slice"), "1"),
+    "flex_potential_kw": (("pool",), "kW"),
+    "flex_committed_kw": (("pool",), "kW"),
+    "flex_delivery_ratio": ((*S4, "pool", "slice"), "1"),
+    "event_committed_kw": ((*S4, "pool", "event"), "kW"),
+    "event_delivered_kw": ((*S4, "pool", "event"), "kW"),
+    "event_hour": ((*S4, "region", "event"), "h"),
+    "site_cfads_usd": ((*S4, "site", "year"), "$"),
+    "site_mining_cfads_usd": ((*S4, "site", "year"), "$"),
+    "site_ai_energy_mwh": ((*S4, "site", "year"), "MWh"),
+    "site_power_cost_usd": ((*S4, "site", "year"), "$"),
+    "site_revenue_usd": ((*S4, "site", "year"), "$"),
+    "pool_cfads_usd": ((*S4, "pool", "year"), "$"),
+    "energy_by_source_mwh": ((*S4, "region", "source"), "MWh"),
+    "ai_utilization": ((*S4, "year"), "1"),
+    "gpu_price_usd_per_gpu_hour": ((*S4, "year"), "$/GPU-h"),
+    "price_level": ((*S4, "year"), "1"),
+}
+
+
+@pytest.fixture(scope="module")
+def inputs():
+    return tiny_inputs(30, seed=1, n_regions=2)
+
+
+@pytest.fixture(scope="module")
+def ref(inputs):
+    return simulate(inputs, scenarios=4, seed=42, backend="numpy", hours=HOURS)
+
+
+@pytest.fixture(scope="module")
+def nb(inputs):
+    return simulate(inputs, scenarios=4, seed=42, backend="numba-cpu", hours=HOURS)
+
+
+def _assert_same(a: xr.Dataset, b: xr.Dataset, rtol: float) -> None:
+    assert set(a.data_vars) == set(b.data_vars)
+    for k in a.data_vars:
+        x, y = a[k].values, b[k].values
+        if np.issubdtype(x.dtype, np.integer):
+            assert np.array_equal(x, y), k
+        else:
+            np.testing.assert_allclose(x, y, rtol=rtol, atol=0, equal_nan=True, err_msg=k)
+
+
+def test_outcomes_contract(ref, inputs):
+    for name, (dims, units) in CONTRACT.items():
+        assert ref[name].dims == dims, name
+        assert ref[name].attrs["units"] == units, name
+    assert list(ref.scenario.values) == [0, 1, 2, 3]
+    assert list(ref.region.values) == list(inputs.regions.region.values)
+    assert list(ref.year.values) == [2026, 2027, 2028]
+    assert ref.slice.size == 12 and ref.slice_hours.attrs["units"] == "h"
+    assert ref.slice_hours.sum() == pytest.approx(8760.0)
+    assert set(ref.pool_region.values) <= set(ref.region.values)
+    assert list(ref.source.values) == ["pv", "battery_discharge", "grid_import", "flex_shed"]
+    assert {"seed", "backend", "hours", "gridcap_version"} <= set(ref.attrs)
+    assert ref.attrs["seed"] == 42 and ref.attrs["hours"] == HOURS
+
+
+def test_numba_cpu_agrees_with_numpy(ref, nb):
+    assert nb.attrs["backend"] == "numba-cpu"
+    _assert_same(ref, nb, rtol=1e-12)
+    assert (ref.event_hour >= 0).any()
+
+
+def test_scenario_batches_concatenate_exactly(inputs, nb):
+    a = simulate(inputs, scenarios=2, seed=42, backend="numba-cpu", hours=HOURS)
+    b = simulate(inputs, scenarios=2, seed=42, backend="numba-cpu", hours=HOURS,
+                 scenario_offset=2)
+    both = xr.concat([a, b], dim="scenario", data_vars="minimal", coords="minimal",
+                     compat="override")
+    assert list(both.scenario.values) == [0, 1, 2, 3]
+    for k in nb.data_vars:
+        assert np.array_equal(both[k].values, nb[k].values, equal_nan=True), k
+
+
+def test_chunk_size_and_threads_do_not_change_results(inputs, nb):
+    c1 = simulate(inputs, scenarios=4, seed=42, backend="numba-cpu", hours=HOURS, chunk_size=1)
+    prev = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        t1 = simulate(inputs, scenarios=4, seed=42, backend="numba-cpu", hours=HOURS)
+    finally:
+        numba.set_num_threads(prev)
+    for k in nb.data_vars:
+        assert np.array_equal(c1[k].values, nb[k].values, equal_nan=True), k
+        assert np.array_equal(t1[k].values, nb[k].values, equal_nan=True), k
+
+
+def test_seed_changes_scenarios(inputs, nb):
+    other = simulate(inputs, scenarios=4, seed=43, backend="numba-cpu", hours=HOURS)
+    assert not np.allclose(other.price_usd_per_mwh, nb.price_usd_per_mwh)
+
+
+def test_physical_consistency(ref, inputs):
+    peak, mean = ref.peak_net_load_mw, ref.mean_net_load_mw
+    simulated = ref.slice_hours > 0  # 14 simulated days cover winter slices only
+    assert bool(peak.where(~simulated).isnull().all())
+    assert bool((peak >= mean - 1e-9).where(simulated, True).all())
+    r = ref.flex_delivery_ratio
+    assert float(r.min()) >= 0.0 and float(r.max()) <= 1.0 + 1e-12
+    d, c = ref.event_delivered_kw, ref.event_committed_kw
+    assert bool((d.isnull() == c.isnull()).all())
+    assert bool((d <= c + 1e-9).where(c.notnull(), True).all())
+    assert bool((d.where(c.notnull()) >= 0).where(c.notnull(), True).all())
+    has_event = ref.event_hour >= 0
+    assert bool(((ref.event_duration_h > 0) == has_event).all())
+    # potential >= committed for every pool (the tiny fleet commits 70 % of its potential)
+    assert bool((ref.flex_potential_kw >= ref.flex_committed_kw).all())
+    e = ref.energy_by_source_mwh
+    assert bool((e >= 0).all()) and float(e.sel(source="pv").sum()) > 0
+    # load growth scales the regional peak (DER output is tiny next to regional load)
+    g = inputs.regions.load_growth_per_year
+    ratio = ref.peak_net_load_mw.isel(year=2) / ref.peak_net_load_mw.isel(year=0)
+    expect = ((1 + g) ** 2).broadcast_like(ratio)
+    np.testing.assert_allclose(ratio.where(simulated).values, expect.where(simulated).values,
+                               rtol=1e-4)
+    pl = ref.price_level
+    assert np.all(pl.isel(year=0) == 1.0) and float(pl.std()) > 0
+
+
+def test_site_revenue_closed_form(ref, inputs):
+    sites = inputs.sites
+    it_mw = sites.interconnection_mw / DESIGN_PUE
+    # online hours per year on the simulated-hour grid scaled to the year (closed form)
+    t = np.arange(HOURS) * (8760.0 / HOURS)
+    on = xr.DataArray(
+        [[(t + 8760.0 * y >= m * HOURS_PER_MONTH).sum() * 8760.0 / HOURS for y in range(3)]
+         for m in sites.conversion_months.values],
+        dims=("site", "year"), coords={"year": ref.year})
+    assert float(on[0, 1]) == 8760.0 and 0 < float(on[2, 1]) < 8760.0  # 12 and 18 months
+    expect = it_mw * GPUS_PER_MW_IT * ref.ai_utilization * ref.gpu_price_usd_per_gpu_hour * on
+    np.testing.assert_allclose(ref.site_revenue_usd, expect.transpose(*ref.site_revenue_usd.dims),
+                               rtol=1e-12)
+    # a site without mining load earns nothing by mining; energy > 0 once online
+    assert np.all(ref.site_mining_cfads_usd.sel(site="mine_c") == 0.0)
+    assert np.all(ref.site_ai_energy_mwh.isel(year=1) > 0)
+    # pools that commit nothing cost only the aggregator opex
+    zero = ref.flex_committed_kw == 0
+    if bool(zero.any()):
+        assert bool((ref.pool_cfads_usd.where(zero, -1.0) < 0).all())
+
+
+def test_backend_registry_and_errors(inputs):
+    avail = available_backends()
+    assert "numpy" in avail and "numba-cpu" in avail
+    status = backend_status()
+    assert set(status) == {"numpy", "numba-cpu", "numba-cuda", "cupy"}
+    assert status["numpy"] == "available"
+    if "cupy" not in avail:
+        assert "cupy" in status["cupy"]
+        with pytest.raises(BackendUnavailableError, match="cupy"):
+            simulate(inputs, scenarios=1, seed=0, backend="cupy", hours=24)
+    with pytest.raises(BackendUnavailableError, match="numba-cpu"):
+        simulate(inputs, scenarios=1, seed=0, backend="fortran", hours=24)
+    assert resolve_backend("auto").name == avail[0] or avail[0] == "numba-cuda"
+
+
+@pytest.mark.parametrize(("kw", "match"), [
+    ({"scenarios": 0}, "scenarios"),
+    ({"scenarios": 1.5}, "scenarios"),
+    ({"seed": -1}, "seed"),
+    ({"hours": 25}, "hours"),
+    ({"hours": 9000}, "hours"),
+    ({"scenario_offset": -2}, "scenario_offset"),
+    ({"chunk_size": 0}, "chunk_size"),
+])
+def test_bad_arguments_are_named(inputs, kw, match):
+    args = {"scenarios": 1, "seed": 0, "backend": "numpy", "hours": 24} | kw
+    with pytest.raises(GridcapInputError, match=match):
+        simulate(inputs, **args)
+
+
+def test_bad_inputs_are_reported(inputs):
+    from gridcap.errors import SchemaError
+
+    bad = tiny_inputs(10)
+    bad.fleet["battery_efficiency"][3] = 1.4
+    with pytest.raises(SchemaError, match="battery_efficiency"):
+        simulate(bad, scenarios=1, seed=0, backend="numpy", hours=24)
+    mixed = tiny_inputs(10)
+    mixed.fleet["pool"][:] = "one-pool"
+    with pytest.raises(GridcapInputError, match="one-pool"):
+        simulate(mixed, scenarios=1, seed=0, backend="numpy", hours=24)
