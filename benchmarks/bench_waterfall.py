@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 import numpy as np
+
 from gridcap.optimizer.sizing import size_stack
 from gridcap.optimizer.waterfall import run_waterfall, structure_from_schedules, to_cents
 

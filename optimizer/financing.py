@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+
+from gridcap.errors import GridcapInputError
 from gridcap.optimizer import tokens as tok
 from gridcap.optimizer.sizing import (
     DebtSchedule,
@@ -33,8 +35,6 @@ from gridcap.optimizer.sizing import (
 )
 from gridcap.optimizer.tranche_risk import IDEALIZED_PD_1Y, IRR_QUANTILES, tranche_metrics
 from gridcap.optimizer.waterfall import run_waterfall, structure_from_schedules, to_cents
-
-from gridcap.errors import GridcapInputError
 
 __all__ = [
     "DebtSchedule",

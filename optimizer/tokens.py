@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from gridcap.errors import GridcapInputError
 from gridcap.optimizer.waterfall import (
     DSCR_SCALE,
     FLOWS,
@@ -31,8 +33,6 @@ from gridcap.optimizer.waterfall import (
     STATES,
     WaterfallStructure,
 )
-
-from gridcap.errors import GridcapInputError
 
 #: Hours in a year used to turn a settlement lag into a fraction of a year [h].
 HOURS_PER_YEAR = 8760.0

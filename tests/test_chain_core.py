@@ -7,6 +7,9 @@ import math
 
 import numpy as np
 import pytest
+from numpy.testing import assert_allclose
+
+from gridcap.errors import GridcapInputError
 from gridcap.optimizer.chain import (
     attribute_energy,
     compute_params,
@@ -15,9 +18,6 @@ from gridcap.optimizer.chain import (
     regression_shares,
     variance_shares,
 )
-from numpy.testing import assert_allclose
-
-from gridcap.errors import GridcapInputError
 
 
 def _random_case(rng: np.random.Generator, S=7, D=5, Y=3, R=3, K=4):

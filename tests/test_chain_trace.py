@@ -8,6 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from numpy.testing import assert_allclose
+
+from gridcap.errors import GridcapInputError
 from gridcap.kernels import sites as ks
 from gridcap.optimizer.chain import (
     COSTS,
@@ -20,9 +23,6 @@ from gridcap.optimizer.chain import (
     variance_shares,
     write_chain_ledger,
 )
-from numpy.testing import assert_allclose
-
-from gridcap.errors import GridcapInputError
 
 YEARS = np.array([2026, 2027, 2028])
 REGIONS = ["ERCOT", "PJM"]

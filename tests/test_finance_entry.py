@@ -6,6 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
+from numpy.testing import assert_allclose
+
+from gridcap.errors import GridcapInputError
 from gridcap.optimizer.financing import (
     finance,
     finance_terms,
@@ -13,9 +16,6 @@ from gridcap.optimizer.financing import (
     write_finance_files,
 )
 from gridcap.optimizer.tokens import replay_ledger
-from numpy.testing import assert_allclose
-
-from gridcap.errors import GridcapInputError
 
 YEARS = np.arange(2026, 2031)
 

@@ -7,6 +7,9 @@ import itertools
 
 import numpy as np
 import pytest
+from numpy.testing import assert_allclose
+from scipy.stats import norm
+
 from gridcap.optimizer.sizing import schedule_from_service
 from gridcap.optimizer.tranche_risk import (
     IDEALIZED_PD_1Y,
@@ -18,8 +21,6 @@ from gridcap.optimizer.tranche_risk import (
     vasicek_tranche_el,
 )
 from gridcap.optimizer.waterfall import run_waterfall, structure_from_schedules, to_cents
-from numpy.testing import assert_allclose
-from scipy.stats import norm
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,9 @@ import itertools
 
 import numpy as np
 import pytest
+from numpy.testing import assert_allclose
+
+from gridcap.errors import GridcapInputError
 from gridcap.optimizer.sizing import (
     chance_size_closed_form,
     discount_factors,
@@ -15,9 +18,6 @@ from gridcap.optimizer.sizing import (
     size_to_risk,
 )
 from gridcap.optimizer.waterfall import run_waterfall, structure_from_schedules, to_cents
-from numpy.testing import assert_allclose
-
-from gridcap.errors import GridcapInputError
 
 
 def test_level_cfads_gives_an_annuity() -> None:

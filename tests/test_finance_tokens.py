@@ -8,6 +8,9 @@ import json
 
 import numpy as np
 import pytest
+from numpy.testing import assert_allclose
+
+from gridcap.errors import GridcapInputError
 from gridcap.optimizer.sizing import size_debt
 from gridcap.optimizer.tokens import (
     T_PLUS_2_HOURS,
@@ -21,9 +24,6 @@ from gridcap.optimizer.tokens import (
     write_rules_json,
 )
 from gridcap.optimizer.waterfall import run_waterfall, structure_from_schedules, to_cents
-from numpy.testing import assert_allclose
-
-from gridcap.errors import GridcapInputError
 
 
 def test_units_tickets_and_stub() -> None:

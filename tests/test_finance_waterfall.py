@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gridcap.errors import GridcapInputError
 from gridcap.optimizer.sizing import schedule_from_service, size_debt
 from gridcap.optimizer.waterfall import (
     FLOWS,
@@ -15,10 +19,6 @@ from gridcap.optimizer.waterfall import (
     structure_from_schedules,
     to_cents,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-from gridcap.errors import GridcapInputError
 
 F = {n: i for i, n in enumerate(FLOWS)}
 K = {n: i for i, n in enumerate(STATES)}
