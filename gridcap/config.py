@@ -252,14 +252,22 @@ SECTION_DOCS = {
 }
 
 
+def _constant(value: Any) -> Callable[[], Any]:
+    """A default factory returning ``value`` (lists must not be shared between configs)."""
+
+    def factory() -> Any:
+        return list(value) if isinstance(value, list) else value
+
+    return factory
+
+
 def _section_class(section: str) -> type:
-    fields_ = []
+    fields_: list[Any] = []
     for key in SECTIONS[section]:
         if key.default is REQUIRED:
             fields_.append((key.name, Any))
         else:
-            default = key.default
-            fields_.append((key.name, Any, field(default_factory=lambda d=default: d)))
+            fields_.append((key.name, Any, field(default_factory=_constant(key.default))))
     # Required fields first (dataclass rule), defaults after.
     fields_.sort(key=lambda f: len(f) == 3)
     cls_name = "".join(p.capitalize() for p in section.replace(".", "_").split("_")) + "Config"
@@ -353,7 +361,8 @@ def _coerce(path: str, key: Key, value: Any, problems: list[str]) -> Any:
         )
         return None
     if key.item_kind is not None:
-        bad = [v for v in value if not isinstance(v, key.item_kind)]
+        items: list[Any] = value  # checked above: value is a list
+        bad = [v for v in items if not isinstance(v, key.item_kind)]
         if bad:
             problems.append(f"{path} = {value!r}: expected a list of {key.item_kind.__name__}")
             return None
