@@ -21,7 +21,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from gridcap.errors import ConfigError
 
@@ -361,7 +361,7 @@ def _coerce(path: str, key: Key, value: Any, problems: list[str]) -> Any:
         )
         return None
     if key.item_kind is not None:
-        items: list[Any] = value  # checked above: value is a list
+        items = cast(list[Any], value)  # checked above: value is a list
         bad = [v for v in items if not isinstance(v, key.item_kind)]
         if bad:
             problems.append(f"{path} = {value!r}: expected a list of {key.item_kind.__name__}")
