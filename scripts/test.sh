@@ -13,8 +13,11 @@ fi
 export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-$PWD/.cache/numba}"
 export MPLBACKEND=Agg
 # pytest exits 5 when it collected no test: with `set -e` that fails the run, as it must.
-.venv/bin/python -m pytest -q "$@"
-# The Numba CUDA kernels on a machine without a GPU: the simulator runs the same kernel source.
-if [ "$#" -eq 0 ]; then
-    NUMBA_ENABLE_CUDASIM=1 .venv/bin/python -m pytest -q -m cudasim tests/
+if [ "$#" -gt 0 ]; then
+    exec .venv/bin/python -m pytest -q "$@"
 fi
+.venv/bin/python -m pytest -q -m "not cudasim"
+# Step 2: the Numba CUDA kernels on a machine without a GPU, under the CUDA simulator (the
+# same kernel source the GPU compiles). GPU tests (-m gpu) skip with the reason when no
+# device is visible; run `pytest -m gpu` on a GPU machine.
+NUMBA_ENABLE_CUDASIM=1 .venv/bin/python -m pytest -q -m cudasim

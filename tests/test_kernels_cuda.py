@@ -37,6 +37,7 @@ _SCRIPT = textwrap.dedent("""
 """).format(rtol=GPU_RTOL)
 
 
+@pytest.mark.cudasim
 def test_numba_cuda_kernel_matches_numpy_under_simulator():
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
     res = subprocess.run([sys.executable, "-c", _SCRIPT], env=env, capture_output=True,
