@@ -6,8 +6,7 @@ Loaders return ``(xarray.Dataset, metadata)`` with provenance in ``attrs``; see
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from gridcap._lazy import lazy_getattr
 
 _EXPORTS = {
     "read_mine_sites": "loaders",
@@ -28,8 +27,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        module = importlib.import_module(f"{__name__}.{_EXPORTS[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -12,8 +12,8 @@ class GridcapInputError(ValueError):
     """Bad input from a config file, dataset, CLI flag or API argument (CLI exit code 2)."""
 
 
-class SchemaError(GridcapInputError):
-    """A dataset breaks its schema. ``problems`` lists every problem found, one per line."""
+class ProblemsError(GridcapInputError):
+    """Bad input with several problems; ``problems`` lists every one, one sentence each."""
 
     def __init__(self, what: str, problems: list[str]):
         self.what = what
@@ -22,14 +22,17 @@ class SchemaError(GridcapInputError):
         super().__init__(f"{what}: {len(self.problems)} problem(s) found:\n{lines}")
 
 
-class ConfigError(GridcapInputError):
-    """A study config breaks its schema. ``problems`` lists every problem found."""
+class SchemaError(ProblemsError):
+    """A dataset breaks its schema (``what`` is the table name)."""
 
-    def __init__(self, source: str, problems: list[str]):
-        self.source = source
-        self.problems = list(problems)
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"{source}: {len(self.problems)} problem(s) found:\n{lines}")
+
+class ConfigError(ProblemsError):
+    """A study config breaks its schema (``what`` is the file or source)."""
+
+    @property
+    def source(self) -> str:
+        """Where the config came from."""
+        return self.what
 
 
 class ModelInfeasibleError(GridcapInputError):

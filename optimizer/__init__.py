@@ -10,8 +10,7 @@ Public entry points (imported lazily so ``import gridcap.optimizer`` stays cheap
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from gridcap._lazy import lazy_getattr
 
 _EXPORTS = {
     "plan": "siting",
@@ -46,8 +45,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        module = importlib.import_module(f"{__name__}.{_EXPORTS[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
