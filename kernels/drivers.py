@@ -75,6 +75,12 @@ LOAD: dict[str, float] = {
     "house_t_heat": 10.0,
 }
 
+#: Standard deviations of the temperature anomaly at the annual peak hour [1]: the peak falls
+#: on the most extreme of roughly 100 effectively independent peak-season days, and the
+#: expected maximum of 100 iid standard normals is 2.51 (order statistics; e.g. David &
+#: Nagaraja, *Order Statistics*, 2003, table of expected maxima).
+PEAK_ANOMALY_Z = 2.5
+
 #: Hourly price [$/MWh]: ``mean (1 + daily cos(2π(h - peak_hour)/24)) exp(sd x - sd²/2)``
 #: plus scarcity spikes with probability ``spike_prob * clip((L - spike_load)/(1 -
 #: spike_load), 0, 1)`` in hours with regional load L (per unit of peak), exponential size with
@@ -256,9 +262,18 @@ def hourly_drivers(xp, *, seed: int, scenarios, lat, price_mean, cs, hours: int,
     hf, df = t_full % 24.0, xp.floor(t_full / 24.0)
     t_det_full = (t_mean - t_seas * xp.cos(two_pi * (df - tp["coldest_day"]) / 365.0)
                   + tp["diurnal"] * xp.cos(two_pi * (hf - tp["warmest_hour"]) / 24.0))
-    raw_full = (ld["base"] * (1.0 + ld["daily"] * xp.cos(two_pi * (hf - ld["peak_hour"]) / 24))
-                + ld["cool"] * xp.maximum(t_det_full - ld["t_cool"], 0.0)
-                + ld["heat"] * xp.maximum(ld["t_heat"] - t_det_full, 0.0))
+    def _raw(tt):
+        return (ld["base"] * (1.0 + ld["daily"] * xp.cos(two_pi * (hf - ld["peak_hour"]) / 24))
+                + ld["cool"] * xp.maximum(tt - ld["t_cool"], 0.0)
+                + ld["heat"] * xp.maximum(ld["t_heat"] - tt, 0.0))
+
+    raw_full = _raw(t_det_full)
+    # The simulated annual peak is the shape's max at the year's most extreme temperature
+    # anomaly, not at zero anomaly: evaluate the shape at ±PEAK_ANOMALY_Z standard deviations
+    # so that the median simulated annual peak is ``peak_load_mw`` (without this the median
+    # peak came out ~18% above it).
+    shift = PEAK_ANOMALY_Z * tp["anomaly_sd"]
+    raw_full = xp.maximum(raw_full, xp.maximum(_raw(t_det_full + shift), _raw(t_det_full - shift)))
     norm = raw_full.max(axis=-1)[None, :, None]  # (1, R, 1)
     load_pu = load_raw(temp) / norm
     house = ((1.0 + ld["house_daily"] * xp.cos(two_pi * (hod - ld["house_peak_hour"]) / 24.0))

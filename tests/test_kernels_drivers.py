@@ -185,3 +185,17 @@ def test_slices():
     counts = np.bincount(s, minlength=12)
     assert counts.sum() == 8760 and np.all(counts > 0)
     assert SLICE_NAMES[s[0]] == "winter-night" and SLICE_NAMES[s[24 * 200 + 18]] == "summer-evening"
+
+
+def test_median_simulated_annual_peak_matches_peak_load():
+    """Calibration: the median over scenarios of the first year's simulated peak is the
+    region's ``peak_load_mw`` (within 5%); the P95 peak sits above it."""
+    from gridcap.kernels import simulate
+    from gridcap.kernels.testing import tiny_inputs
+
+    inputs = tiny_inputs(10, seed=3, n_regions=2)
+    out = simulate(inputs, scenarios=24, seed=11, backend="numpy")
+    peak = out["peak_net_load_mw"].isel(year=0).max("slice")
+    ratio = peak.median("scenario") / inputs.regions["peak_load_mw"]
+    np.testing.assert_allclose(ratio.values, 1.0, atol=0.05)
+    assert (peak.quantile(0.95, "scenario") > inputs.regions["peak_load_mw"]).all()
