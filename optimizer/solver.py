@@ -559,6 +559,10 @@ class HighsSolver:
         self._pass(lp)
         self.handoff_s = time.perf_counter() - t0
         self._int_fixed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        #: HiGHS ``simplex_strategy`` for the next :meth:`solve` only (then back to 0 =
+        #: choose): 4 (primal) after a cost-only change, whose old basis stays primal
+        #: feasible; 1 (dual) after a bound change, whose old basis stays dual feasible.
+        self.next_simplex_strategy: int | None = None
 
     def _pass(self, lp: LinearProgram) -> None:
         """One ``passModel`` call with numpy buffers (no per-element Python conversion)."""
@@ -649,8 +653,16 @@ class HighsSolver:
         """Run HiGHS from the current state (warm-started after in-place edits)."""
         hs = self._hs
         h = self.h
+        strategy = self.next_simplex_strategy
+        self.next_simplex_strategy = None
+        if strategy is not None:
+            h.setOptionValue("simplex_strategy", int(strategy))
         t0 = time.perf_counter()
-        h.run()
+        try:
+            h.run()
+        finally:
+            if strategy is not None:
+                h.setOptionValue("simplex_strategy", 0)
         solve_s = time.perf_counter() - t0
         ms = h.getModelStatus()
         status = h.modelStatusToString(ms)
