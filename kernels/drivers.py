@@ -252,8 +252,9 @@ def hourly_drivers(xp, *, seed: int, scenarios, lat, price_mean, cs, hours: int,
 
     ld = LOAD
 
-    def load_raw(tt):
-        return (ld["base"] * (1.0 + ld["daily"] * xp.cos(two_pi * (hod - ld["peak_hour"]) / 24))
+    def load_raw(hour_of_day, tt):
+        return (ld["base"] * (1.0 + ld["daily"] * xp.cos(two_pi * (hour_of_day - ld["peak_hour"])
+                                                          / 24))
                 + ld["cool"] * xp.maximum(tt - ld["t_cool"], 0.0)
                 + ld["heat"] * xp.maximum(ld["t_heat"] - tt, 0.0))
 
@@ -262,20 +263,16 @@ def hourly_drivers(xp, *, seed: int, scenarios, lat, price_mean, cs, hours: int,
     hf, df = t_full % 24.0, xp.floor(t_full / 24.0)
     t_det_full = (t_mean - t_seas * xp.cos(two_pi * (df - tp["coldest_day"]) / 365.0)
                   + tp["diurnal"] * xp.cos(two_pi * (hf - tp["warmest_hour"]) / 24.0))
-    def _raw(tt):
-        return (ld["base"] * (1.0 + ld["daily"] * xp.cos(two_pi * (hf - ld["peak_hour"]) / 24))
-                + ld["cool"] * xp.maximum(tt - ld["t_cool"], 0.0)
-                + ld["heat"] * xp.maximum(ld["t_heat"] - tt, 0.0))
-
-    raw_full = _raw(t_det_full)
+    raw_full = load_raw(hf, t_det_full)
     # The simulated annual peak is the shape's max at the year's most extreme temperature
     # anomaly, not at zero anomaly: evaluate the shape at ±PEAK_ANOMALY_Z standard deviations
     # so that the median simulated annual peak is ``peak_load_mw`` (without this the median
     # peak came out ~18% above it).
     shift = PEAK_ANOMALY_Z * tp["anomaly_sd"]
-    raw_full = xp.maximum(raw_full, xp.maximum(_raw(t_det_full + shift), _raw(t_det_full - shift)))
+    raw_full = xp.maximum(raw_full, xp.maximum(load_raw(hf, t_det_full + shift),
+                                               load_raw(hf, t_det_full - shift)))
     norm = raw_full.max(axis=-1)[None, :, None]  # (1, R, 1)
-    load_pu = load_raw(temp) / norm
+    load_pu = load_raw(hod, temp) / norm
     house = ((1.0 + ld["house_daily"] * xp.cos(two_pi * (hod - ld["house_peak_hour"]) / 24.0))
              * (1.0 + ld["house_temp"] * (xp.maximum(temp - ld["house_t_cool"], 0.0)
                                           + 0.5 * xp.maximum(ld["house_t_heat"] - temp, 0.0))))
