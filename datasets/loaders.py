@@ -242,6 +242,23 @@ def _build(
     return xr.Dataset(data_vars, coords={dim: ids.to_numpy(dtype=str)})
 
 
+def _read_table(
+    name: str, path: str | Path | None, dim: str, columns: Any, optional: Any
+) -> tuple[xr.Dataset, Path, bool]:
+    """Read a shipped (or user) CSV into a Dataset along ``dim`` with its provenance.
+
+    Returns the Dataset, the file path read and whether it is the shipped file.
+    """
+    p, shipped = _csv_path(name, path)
+    ds = _build(
+        _read_frame(p), file_label=name if shipped else str(p), dim=dim, key=dim,
+        columns=columns, optional=optional,
+        prov=_provenance_for(name) if shipped else None,
+        user_path=None if shipped else p,
+    )
+    return ds, p, shipped
+
+
 def _meta(file_label: str, p: Path, shipped: bool, rows: int) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "file": str(p),
@@ -312,14 +329,7 @@ def read_mine_sites(path: str | Path | None = None) -> tuple[xr.Dataset, dict[st
     >>> bool((sites.interconnection_mw > 0).all())
     True
     """
-    p, shipped = _csv_path("mine_sites.csv", path)
-    frame = _read_frame(p)
-    ds = _build(
-        frame, file_label="mine_sites.csv" if shipped else str(p), dim="site", key="site",
-        columns=_SITES_COLUMNS, optional=_SITES_OPTIONAL,
-        prov=_provenance_for("mine_sites.csv") if shipped else None,
-        user_path=None if shipped else p,
-    )
+    ds, p, shipped = _read_table("mine_sites.csv", path, "site", _SITES_COLUMNS, _SITES_OPTIONAL)
     meta = _meta("mine_sites.csv", p, shipped, ds.sizes["site"])
     _attrs(ds, "Bitcoin-mine AI-conversion candidate sites (real, cited)", meta)
     schema = _schema()
@@ -356,14 +366,7 @@ def read_technologies(path: str | Path | None = None) -> tuple[xr.Dataset, dict[
     >>> float(techs.lead_time_years.sel(tech="mine_conversion")) < 1
     True
     """
-    p, shipped = _csv_path("technologies.csv", path)
-    frame = _read_frame(p)
-    ds = _build(
-        frame, file_label="technologies.csv" if shipped else str(p), dim="tech", key="tech",
-        columns=_TECH_COLUMNS, optional=_TECH_OPTIONAL,
-        prov=_provenance_for("technologies.csv") if shipped else None,
-        user_path=None if shipped else p,
-    )
+    ds, p, shipped = _read_table("technologies.csv", path, "tech", _TECH_COLUMNS, _TECH_OPTIONAL)
     meta = _meta("technologies.csv", p, shipped, ds.sizes["tech"])
     _attrs(ds, "Generation, storage and mine-conversion technologies", meta)
     if "cost_year" in ds:
@@ -493,14 +496,7 @@ def read_regions(
     >>> regions.ai_demand_mw.dims
     ('region', 'year')
     """
-    p, shipped = _csv_path("regions.csv", path)
-    frame = _read_frame(p)
-    ds = _build(
-        frame, file_label="regions.csv" if shipped else str(p), dim="region", key="region",
-        columns=_REGIONS_COLUMNS, optional=_REGIONS_OPTIONAL,
-        prov=_provenance_for("regions.csv") if shipped else None,
-        user_path=None if shipped else p,
-    )
+    ds, p, shipped = _read_table("regions.csv", path, "region", _REGIONS_COLUMNS, _REGIONS_OPTIONAL)
     demand, demand_meta = read_demand(demand_path)
     ai = demand["ai_demand_mw"]
     missing = sorted(set(ds.region.values.tolist()) - set(ai.region.values.tolist()))
