@@ -553,6 +553,8 @@ class HighsSolver:
         h.setOptionValue("mip_rel_gap", float(mip_gap))
         if time_limit_s is not None:
             h.setOptionValue("time_limit", float(time_limit_s))
+        #: HiGHS threads asked for (``None``: HiGHS's default).
+        self.threads = None if threads is None else int(threads)
         if threads is not None:
             h.setOptionValue("threads", int(threads))
         t0 = time.perf_counter()
@@ -655,15 +657,29 @@ class HighsSolver:
         h = self.h
         strategy = self.next_simplex_strategy
         self.next_simplex_strategy = None
+        if strategy is not None and not h.getBasis().valid:
+            # No basis to warm-start from (first solve): a cold primal simplex is several
+            # times slower than HiGHS's own choice (1e5 variables: 6.9 s vs 1.9 s).
+            strategy = None
         if strategy is not None:
             h.setOptionValue("simplex_strategy", int(strategy))
         t0 = time.perf_counter()
         try:
-            h.run()
+            run_status = h.run()
+            if run_status == hs.HighsStatus.kError and self.threads is not None:
+                # HiGHS keeps one thread scheduler per process and refuses to run a model
+                # asking for another thread count than the scheduler was started with (a
+                # notebook solving once with the default, then with threads=1): restart it.
+                hs.Highs.resetGlobalScheduler(True)
+                run_status = h.run()
         finally:
             if strategy is not None:
                 h.setOptionValue("simplex_strategy", 0)
         solve_s = time.perf_counter() - t0
+        if run_status == hs.HighsStatus.kError:
+            status_now = h.modelStatusToString(h.getModelStatus())
+            raise RuntimeError(f"HiGHS refused to solve (model status {status_now!r}); "
+                               "rerun with verbose=True to see its log")
         ms = h.getModelStatus()
         status = h.modelStatusToString(ms)
         info = h.getInfo()

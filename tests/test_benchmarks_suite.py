@@ -51,6 +51,10 @@ FAKES = {
             return {"quick": quick, "told_budget_s": budget_s, "told_full": full,
                     "speedup_vs_python": 64.0}
     """,
+    "fake_bench_told": """
+        def run(quick=False, budget_s=None, full=None):
+            return {"quick": quick, "told_budget_s": budget_s, "told_full": full}
+    """,
     "fake_bench_segfault": """
         import os, signal
         def run(quick=False):
@@ -327,3 +331,19 @@ def test_command_line_reads_like_what_the_user_typed():
         "python -m benchmarks --quick"
     )
     assert suite.command_line(["/v/bin/gridcap", "bench"]) == "gridcap bench"
+
+
+@pytest.mark.parametrize(("largest", "limit"), [(True, 300.0), (False, 30.0)])
+def test_largest_cases_get_their_own_time_limit_and_budget(fakes: Path, largest: bool,
+                                                           limit: float):
+    # the 1e6-variable LP runs ~10 min: the section's regular limit would kill it every time
+    section = Section("told", "fake_bench_told", "reports what it was told", 30.0, 10.0,
+                      largest_timeout_s=300.0)
+    assert section.limit_s(quick=True, largest=True) == 10.0
+    record = suite.run_suite(quick=False, out_dir=None, isolate=False, sections=[section],
+                             targets=(), echo=lambda line: None, largest=largest)
+    told = record["sections"]["told"]["result"]
+    assert told["told_full"] is largest
+    # default budget 870 s plus the extra 270 s: the limit is not cut, less the 20 s margin
+    assert told["told_budget_s"] == pytest.approx(max(limit - suite.SECTION_MARGIN_S,
+                                                      0.5 * limit))
