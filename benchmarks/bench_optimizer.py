@@ -286,9 +286,10 @@ def run(quick: bool = False, full: bool = False) -> dict[str, Any]:
     opts = PlanOptions(relax_integers=True, cvar_lambda=0.5, threads=1)
     out: dict[str, Any] = {"sizes": {}}
     # warm-up: imports and first-call costs out of the timings, for both paths
-    tiny = synthetic_study(regions=1, scenarios=2, slices=2, years=2, sites=1)
-    _time_gridcap(*tiny, opts)
-    _time_linopy(*tiny, opts)
+    tiny_inputs, tiny_outcomes = synthetic_study(regions=1, scenarios=2, slices=2, years=2,
+                                                 sites=1)
+    _time_gridcap(tiny_inputs, tiny_outcomes, opts)
+    _time_linopy(tiny_inputs, tiny_outcomes, opts)
     for name in names:
         inputs, outcomes = synthetic_study(**SIZES[name], seed=3)
         g = _time_gridcap(inputs, outcomes, opts)

@@ -186,8 +186,8 @@ def finance_terms(**overrides: Any) -> xr.Dataset:
     data: dict[str, Any] = {}
     for k, (v, u) in per.items():
         data[k] = ("tranche", np.asarray(overrides.pop(k, v)), {"units": u})
-    for k, (v, u) in scal.items():
-        data[k] = ((), overrides.pop(k, v), {"units": u})
+    for k, (value, unit) in scal.items():
+        data[k] = ((), overrides.pop(k, value), {"units": unit})
     for k, v in overrides.items():
         data[k] = (("tranche",), np.asarray(v)) if isinstance(v, tuple) else ((), v)
     return xr.Dataset(data, coords={"tranche": list(DEBT)})
@@ -318,7 +318,7 @@ def project_cfads(
         k = site_ids.index(project)
         total = cf_sites[:, k]
         capex = float(capex_site[k]) if capex_site is not None else None
-    elif project in pool_ids:
+    elif project in pool_ids and cf_pools is not None:
         total = cf_pools[:, pool_ids.index(project)]
         capex = None
     else:

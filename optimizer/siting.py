@@ -663,8 +663,8 @@ def add_conversions(m: Model) -> None:
                         cf.start + np.arange(s.size), np.ones(s.size), -INF, 1.0,
                         doc="a site converts at most once [1]")
     # AI MW at sites, from the first year a conversion can be online
-    avail = np.arange(Y)[None, :] >= lag[:, None]
-    avail &= (cpos >= 0).any(axis=1)[:, None]
+    convertible = np.asarray((cpos >= 0).any(axis=1))
+    avail = (np.arange(Y)[None, :] >= lag[:, None]) & convertible[:, None]
     s2, y2 = np.nonzero(avail)
     af = m.b.add_variables("ai_site", {"site": s2, "year": y2}, 0.0, d.interconnection[s2],
                            doc="AI IT load placed at a converted site [MW]")

@@ -644,7 +644,7 @@ def _clean_service(
     -------
     (service, short) : numpy.ndarray (T,) [$], numpy.ndarray of bool (S,)
     """
-    short = (service[None, :tenor] > head[:, :tenor] + 1e-6 * scale).any(axis=1)
+    short = np.asarray((service[None, :tenor] > head[:, :tenor] + 1e-6 * scale).any(axis=1))
     out = service.copy()
     if (~short).any():
         cap = head[~short].min(axis=0) - SERVICE_CUSHION_USD

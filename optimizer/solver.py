@@ -29,6 +29,7 @@ import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -92,7 +93,7 @@ def _matrix_rows_class() -> type:
         """
 
         def construct(self, data: object = None) -> None:
-            if self._constructed:
+            if getattr(self, "_constructed", False):
                 return
             self._constructed = True
             ref = weakref.ref(self)
@@ -133,7 +134,7 @@ class VariableFamily:
     n: int
     coords: dict[str, np.ndarray]
     doc: str = ""
-    component: object = None
+    component: Any = None
 
     @property
     def cols(self) -> np.ndarray:
@@ -155,7 +156,7 @@ class ConstraintFamily:
     coords: dict[str, np.ndarray]
     doc: str = ""
     inputs: tuple[str, ...] = ()
-    component: object = None
+    component: Any = None
 
 
 @dataclass
@@ -205,7 +206,8 @@ class ModelBuilder:
         self.rows = rows
         self._matrix_rows = _matrix_rows_class() if rows == "matrix" else None
         self.build_pyomo = build_pyomo
-        self.model = pyo.ConcreteModel(name="gridcap_plan") if build_pyomo else None
+        # Pyomo is untyped: Any keeps mypy from flagging every component call
+        self.model: Any = pyo.ConcreteModel(name="gridcap_plan") if build_pyomo else None
         self.var_families: dict[str, VariableFamily] = {}
         self.con_families: dict[str, ConstraintFamily] = {}
         self.n_cols = 0
@@ -590,7 +592,7 @@ class HighsSolver:
             raise RuntimeError("HiGHS rejected the model (passModel returned an error)")
 
     # ------------------------------------------------------------------ options
-    def set_option(self, name: str, value: object) -> None:
+    def set_option(self, name: str, value: bool | int | float | str) -> None:
         """Set a HiGHS option (``time_limit``, ``mip_rel_gap``, ``solver``, …)."""
         self.h.setOptionValue(name, value)
 
@@ -607,7 +609,7 @@ class HighsSolver:
         rows = np.ascontiguousarray(rows, dtype=np.int32)
         lo = np.ascontiguousarray(lower, dtype=np.float64)
         hi = np.ascontiguousarray(upper, dtype=np.float64)
-        self.h.changeRowsBounds(rows.size, rows, lo, hi)
+        self.h.changeRowsBounds(rows.size, rows, lo, hi)  # type: ignore[attr-defined]  # not in highspy's stubs
         self.lp.row_lower[rows] = lo
         self.lp.row_upper[rows] = hi
 

@@ -8,8 +8,13 @@ arguments so a benchmark can scale the model from 10⁴ to 10⁶ variables.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import xarray as xr
+
+if TYPE_CHECKING:
+    from gridcap.schema import StudyInputs
 
 __all__ = ["DEFAULT_TECHS", "DETERMINISTIC_TECHS", "deterministic_study", "synthetic_study",
            "technologies_table"]
@@ -48,7 +53,7 @@ def synthetic_study(*, regions: int = 2, scenarios: int = 8, slices: int = 12,
                     years: int = 3, sites: int = 2, start_year: int = 2026, seed: int = 0,
                     techs: dict[str, tuple] | None = None, discount_rate: float = 0.07,
                     queue_years: float = 1.0, ai_demand_mw: float = 300.0,
-                    events: int = 4) -> tuple[object, xr.Dataset]:
+                    events: int = 4) -> tuple[StudyInputs, xr.Dataset]:
     """A seeded synthetic study and its Monte Carlo outcomes.
 
     Parameters
@@ -172,7 +177,7 @@ def synthetic_study(*, regions: int = 2, scenarios: int = 8, slices: int = 12,
              "flex_potential_kw": "kW", "flex_committed_kw": "kW", "event_committed_kw": "kW",
              "event_delivered_kw": "kW", "site_mining_cfads_usd": "$"}
     for v in outcomes.data_vars:
-        outcomes[v].attrs["units"] = units.get(v, "1")
+        outcomes[v].attrs["units"] = units.get(str(v), "1")
     outcomes["slice_hours"].attrs["units"] = "h"
     return inputs, outcomes
 
@@ -191,7 +196,7 @@ def deterministic_study(*, hours: int = 8760, start_hour: int = 0, year: int = 2
                         seed: int = 1,
                         discount_rate: float = 0.07, backstop_usd_per_mwh: float = 2000.0,
                         storage_efficiency: float = 0.9, storage_hours: float = 4.0,
-                        techs: dict[str, tuple] | None = None) -> tuple[object, xr.Dataset]:
+                        techs: dict[str, tuple] | None = None) -> tuple[StudyInputs, xr.Dataset]:
     """The plain deterministic capacity-expansion case posed through the plan API.
 
     One region, one scenario, ``hours`` chronological one-hour slices from ``start_hour`` of

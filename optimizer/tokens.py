@@ -467,8 +467,8 @@ def _replay(rules: dict, cash_in: list[int], opex: list[int]) -> list[dict[str, 
         face = Decimal(tok["size_cents"])
         tokenized = units * Decimal(tok["unit_size_cents"])
         dust = Decimal(0)
-        for row in out:
-            c = max(Decimal(row[tok["cash_column"]]), Decimal(0))
+        for period in out:
+            c = max(Decimal(period[tok["cash_column"]]), Decimal(0))
             pool = (
                 (c * tokenized / face).quantize(one, ROUND_FLOOR)
                 if face > 0 and units > 0
@@ -476,9 +476,9 @@ def _replay(rules: dict, cash_in: list[int], opex: list[int]) -> list[dict[str, 
             )
             per = ((pool + dust) / units).quantize(one, ROUND_FLOOR) if units > 0 else Decimal(0)
             dust = pool + dust - per * units
-            row[f"{name}_token_pool"] = int(pool)
-            row[f"{name}_per_unit"] = int(per)
-            row[f"{name}_dust"] = int(dust)
+            period[f"{name}_token_pool"] = int(pool)
+            period[f"{name}_per_unit"] = int(per)
+            period[f"{name}_dust"] = int(dust)
     return out
 
 
@@ -498,13 +498,12 @@ def replay_ledger(rules: dict | str | Path, ledger_csv: str | Path) -> list[str]
         Every mismatch as ``"period 3, senior_interest: ledger 123 != replay 124"``; empty
         when the ledger replays to the cent.
     """
-    if not isinstance(rules, dict):
-        rules = json.loads(Path(rules).read_text())
+    rule_set: dict = rules if isinstance(rules, dict) else json.loads(Path(rules).read_text())
     with Path(ledger_csv).open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     if not rows:
         raise GridcapInputError(f"ledger_csv = {ledger_csv}: expected at least one period")
-    replay = _replay(rules, [int(r["cash_in"]) for r in rows], [int(r["opex"]) for r in rows])
+    replay = _replay(rule_set, [int(r["cash_in"]) for r in rows], [int(r["opex"]) for r in rows])
     problems = []
     for r, q in zip(rows, replay, strict=True):
         for key, val in q.items():

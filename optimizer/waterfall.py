@@ -684,8 +684,8 @@ def _run_xp(
     in_def = xp.zeros(S, dtype=bool)
     breach = xp.zeros(S, dtype=bool)
     tc = xp.zeros((_NT, T, S), dtype=i64)
-    fl = xp.zeros((_NF, T, S), dtype=i64) if detail else None
-    stt = xp.zeros((_NS, T, S), dtype=i64) if detail else None
+    fl: Any = xp.zeros((_NF, T, S), dtype=i64) if detail else None
+    stt: Any = xp.zeros((_NS, T, S), dtype=i64) if detail else None
     add, sub, mul, fdiv = xp.add, xp.subtract, xp.multiply, xp.floor_divide
     mx, mn = xp.maximum, xp.minimum
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README "Run the tests"; .ci/run calls exactly this).
-# Installs gridcap with its dev extras into ./.venv if needed, then runs the whole suite:
-# first everything on the CPU, then the Numba CUDA kernels under the CUDA simulator.
+# Installs gridcap with its dev extras into ./.venv if needed, then runs ruff and mypy and the
+# whole suite: first everything on the CPU, then the Numba CUDA kernels under the CUDA simulator.
 # Extra arguments go to the first pytest call (e.g. `bash scripts/test.sh -k config`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +16,9 @@ export MPLBACKEND=Agg
 if [ "$#" -gt 0 ]; then
     exec .venv/bin/python -m pytest -q "$@"
 fi
+# Step 0: lint and types; a style or type error fails the run like a failing test.
+.venv/bin/ruff check .
+.venv/bin/mypy
 .venv/bin/python -m pytest -q -m "not cudasim"
 # Step 2: the Numba CUDA kernels on a machine without a GPU, under the CUDA simulator (the
 # same kernel source the GPU compiles). GPU tests (-m gpu) skip with the reason when no
