@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--budget",
         type=float,
         metavar="S",
-        help="wall-time budget of the whole suite [s] (default 870 full, +1440 with the "
+        help="wall-time budget of the whole suite [s] (default 870 full, +540 with the "
         "largest cases, 120 quick)",
     )
     iso = parser.add_mutually_exclusive_group()

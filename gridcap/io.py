@@ -18,7 +18,7 @@ import numpy as np
 import xarray as xr
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
     """Call ``write(tmp_path)`` then atomically move ``tmp_path`` to ``path``.
 
     Parameters
