@@ -343,6 +343,24 @@ class StudyConfig:
         return parse_config(raw, source=f"{self.source} (overrides)")
 
 
+def section_defaults(section: str) -> dict[str, Any]:
+    """Default value of every optional key of a config section (one source for all stages).
+
+    Parameters
+    ----------
+    section : str
+        Section name, e.g. ``"compute"``.
+
+    Returns
+    -------
+    dict
+        Key name → default, for the keys that have one.
+    """
+    if section not in SECTIONS:
+        raise KeyError(f"section = {section!r}: expected one of {sorted(SECTIONS)}")
+    return {k.name: k.default for k in SECTIONS[section] if k.default is not REQUIRED}
+
+
 def all_keys() -> list[str]:
     """Every valid dotted key path, e.g. ``optimizer.cvar_alpha``."""
     return [f"{section}.{key.name}" for section, keys in SECTIONS.items() for key in keys]

@@ -182,6 +182,8 @@ def simulate_stage(
     from gridcap.checkpoint import map_scenario_batches
     from gridcap.kernels import simulate
 
+    gpu = site_gpu_assumptions(cfg)
+
     def compute(offset: int, count: int) -> xr.Dataset:
         return simulate(
             inputs,
@@ -190,6 +192,7 @@ def simulate_stage(
             backend=cfg.study.backend,
             scenario_offset=offset,
             hours=cfg.monte_carlo.hours,
+            **gpu,
         )
 
     return map_scenario_batches(
@@ -202,6 +205,19 @@ def simulate_stage(
         progress=progress,
         fingerprint=monte_carlo_fingerprint(cfg),
     )
+
+
+def site_gpu_assumptions(cfg: StudyConfig) -> dict[str, float]:
+    """The ``[compute]`` values the Monte Carlo site model uses.
+
+    Returns ``gpus_per_mw`` [GPU/MW] and ``gpu_cost_usd_per_gpu_hour`` [$/GPU-h] = GPU capex
+    straight-line over its life, the same charge the chain's cost stack depreciates.
+    """
+    c = cfg.compute
+    return {
+        "gpus_per_mw": float(c.gpus_per_mw),
+        "gpu_cost_usd_per_gpu_hour": float(c.gpu_capex_usd) / (float(c.gpu_life_years) * 8760.0),
+    }
 
 
 def monte_carlo_fingerprint(cfg: StudyConfig) -> str:
@@ -218,6 +234,7 @@ def monte_carlo_fingerprint(cfg: StudyConfig) -> str:
         "monte_carlo": raw["monte_carlo"],
         "datasets": raw["datasets"],
         "fleet": raw["fleet"],
+        "site_gpus": site_gpu_assumptions(cfg),
         "version": gridcap.__version__,
     }
     text = json.dumps(relevant, sort_keys=True, default=str)

@@ -42,7 +42,12 @@ from gridcap.kernels.events import (
     order_statistic,
     slice_of_hour,
 )
-from gridcap.kernels.sites import pool_economics, site_economics
+from gridcap.kernels.sites import (
+    GPU_COST_USD_PER_GPU_HOUR,
+    GPUS_PER_MW_IT,
+    pool_economics,
+    site_economics,
+)
 
 __all__ = ["default_chunk_size", "prepare_fleet", "simulate"]
 
@@ -80,6 +85,17 @@ def _check_int(name: str, value: Any, lo: int, hi: int | None = None) -> int:
     if v < lo or (hi is not None and v > hi):
         rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
         raise GridcapInputError(f"{name} = {v}: expected an integer {rng}")
+    return v
+
+
+def _check_number(name: str, value: Any, lo: float, lo_open: bool, unit: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = math.nan
+    if isinstance(value, bool) or not math.isfinite(v) or (v <= lo if lo_open else v < lo):
+        bound = f"> {lo:g}" if lo_open else f">= {lo:g}"
+        raise GridcapInputError(f"{name} = {value!r}: expected a finite number {bound} [{unit}]")
     return v
 
 
@@ -192,6 +208,8 @@ def simulate(
     scenario_offset: int = 0,
     hours: int = 8760,
     chunk_size: int | None = None,
+    gpus_per_mw: float = GPUS_PER_MW_IT,
+    gpu_cost_usd_per_gpu_hour: float = GPU_COST_USD_PER_GPU_HOUR,
 ) -> xr.Dataset:
     """Run the Monte Carlo scenario engine.
 
@@ -216,6 +234,10 @@ def simulate(
     chunk_size : int, optional
         Scenarios per internal batch [1] (default: ~768 MiB of working memory); results do
         not depend on it.
+    gpus_per_mw : float, default ``[compute] gpus_per_mw``
+        GPUs per MW of IT load at converted sites [GPU/MW].
+    gpu_cost_usd_per_gpu_hour : float, default ``[compute]`` capex / (life × 8760 h)
+        Capacity charge of those GPUs [$/GPU-h], paid per online hour.
 
     Returns
     -------
@@ -244,6 +266,9 @@ def simulate(
         raise GridcapInputError(f"hours = {hours}: expected a multiple of 24 (whole days)")
     if chunk_size is not None:
         chunk_size = _check_int("chunk_size", chunk_size, 1)
+    gpus_per_mw = _check_number("gpus_per_mw", gpus_per_mw, 0.0, True, "GPU/MW")
+    gpu_cost_usd_per_gpu_hour = _check_number("gpu_cost_usd_per_gpu_hour",
+                                              gpu_cost_usd_per_gpu_hour, 0.0, False, "$/GPU-h")
     if not isinstance(backend, str):
         raise GridcapInputError(f"backend = {backend!r}: expected a backend name string")
     be = resolve_backend(backend)
@@ -312,7 +337,8 @@ def simulate(
             mining_mw=np.asarray(sites["mining_load_mw"].values, np.float64),
             breakeven=np.asarray(sites["hashprice_breakeven_usd_per_mwh"].values, np.float64),
             conversion_months=np.asarray(sites["conversion_months"].values, np.float64),
-            annual=ann, hours=hours)
+            annual=ann, hours=hours, gpus_per_mw=gpus_per_mw,
+            gpu_cost_usd_per_gpu_hour=gpu_cost_usd_per_gpu_hour)
         for k, v in site.items():
             part[f"site_{k}"] = _to_np(v)
         parts.append(part)
@@ -389,7 +415,10 @@ def simulate(
             "event": np.arange(MAX_EVENTS), "source": list(SOURCES),
         },
         attrs={"seed": seed, "backend": be.name, "hours": hours,
-               "gridcap_version": __version__, "weather_year": int(years[0])},
+               "gridcap_version": __version__, "weather_year": int(years[0]),
+               # the site model's GPU assumptions, read back by the chain's cost stack
+               "site_gpus_per_mw": gpus_per_mw,
+               "site_gpu_charge_usd_per_gpu_hour": gpu_cost_usd_per_gpu_hour},
     )
     return ds
 

@@ -9,9 +9,12 @@ Assumptions (documented constants, sources in comments):
   at the hottest hour must fit the interconnection).
 * AI facility load = IT MW × utilization × PUE(T), PUE(T) = ``PUE_BASE + PUE_PER_K ·
   max(T - PUE_T0, 0)`` capped at ``DESIGN_PUE``.
-* Revenue = IT MW × :data:`GPUS_PER_MW_IT` × utilization × $/GPU-hour × online hours.
-* GPU capacity cost (the GPUs are not in ``conversion_capex_usd_per_kw``):
-  :data:`GPU_COST_USD_PER_GPU_HOUR` × GPUs × online hours, paid whether or not they are used.
+* Revenue = IT MW × GPUs per MW × utilization × $/GPU-hour × online hours.
+* GPU capacity cost (the GPUs are not in ``conversion_capex_usd_per_kw``): $/GPU-hour charge ×
+  GPUs × online hours, paid whether or not they are used; the charge is the study's
+  ``[compute]`` GPU capex straight-line over its life (``gpu_capex_usd / (gpu_life_years ×
+  8760)``), the same figure the chain's cost stack depreciates. Defaults:
+  :data:`GPUS_PER_MW_IT`, :data:`GPU_COST_USD_PER_GPU_HOUR` (the ``[compute]`` defaults).
 * Fixed opex :data:`AI_OPEX_USD_PER_MW_YR` per MW IT while online.
 * Conversion starts at the beginning of the first planning year; mining stops then; AI load
   comes online after ``conversion_months`` × 730 h.
@@ -22,6 +25,8 @@ Assumptions (documented constants, sources in comments):
 from __future__ import annotations
 
 from typing import Any
+
+from gridcap.config import section_defaults
 
 __all__ = [
     "AGGREGATOR_OPEX_USD_PER_DER_YR",
@@ -40,12 +45,14 @@ __all__ = [
     "site_economics",
 ]
 
-#: GPUs per MW of IT load [1/MW]: an 8-GPU H100 SXM server draws ~10.2 kW (NVIDIA DGX H100
-#: spec), ~1.3 kW per GPU with networking and storage → ~770 GPUs per MW IT.
-GPUS_PER_MW_IT = 770.0
-#: Capacity cost of the GPUs [$/GPU-h]: ~$25k per H100-class GPU amortised with financing over
-#: ~5 years ≈ $0.6 per GPU-hour, paid whether utilised or not.
-GPU_COST_USD_PER_GPU_HOUR = 0.60
+_COMPUTE = section_defaults("compute")
+#: Default GPUs per MW of IT load [GPU/MW]: the ``[compute] gpus_per_mw`` default (DGX H100,
+#: 8 GPUs at ~10.2 kW → 784 per MW, rounded to 780; sources in gridcap.optimizer.chain).
+GPUS_PER_MW_IT = float(_COMPUTE["gpus_per_mw"])
+#: Default capacity charge of the GPUs [$/GPU-h], paid whether utilised or not: the
+#: ``[compute]`` defaults $35,000 all-in per GPU over 5 years straight-line ≈ $0.80/GPU-h.
+GPU_COST_USD_PER_GPU_HOUR = float(_COMPUTE["gpu_capex_usd"]) / (
+    float(_COMPUTE["gpu_life_years"]) * 8760.0)
 #: Fixed opex of an AI data hall [$/MW-IT-yr]: staff, maintenance, network, insurance
 #: (order of magnitude of colocation/cloud operating benchmarks).
 AI_OPEX_USD_PER_MW_YR = 900_000.0
@@ -71,6 +78,8 @@ AGGREGATOR_OPEX_USD_PER_DER_YR = 20.0
 
 def site_economics(xp, *, price, temp, site_region, interconnection_mw, mining_mw,
                    breakeven, conversion_months, annual: dict[str, Any], hours: int,
+                   gpus_per_mw: float = GPUS_PER_MW_IT,
+                   gpu_cost_usd_per_gpu_hour: float = GPU_COST_USD_PER_GPU_HOUR,
                    ) -> dict[str, Any]:
     """Annual cash flows of each site if converted to AI and if it keeps mining.
 
@@ -95,6 +104,10 @@ def site_economics(xp, *, price, temp, site_region, interconnection_mw, mining_m
         ``hashprice_level`` [1].
     hours : int
         Simulated hours T [h].
+    gpus_per_mw : float
+        GPUs per MW of IT load N [GPU/MW].
+    gpu_cost_usd_per_gpu_hour : float
+        Capacity charge of the GPUs c_gpu [$/GPU-h], paid per online hour.
 
     Returns
     -------
@@ -147,9 +160,9 @@ def site_economics(xp, *, price, temp, site_region, interconnection_mw, mining_m
             u = annual["ai_utilization"][:, y]
             energy = scale * it_mw * u * pue_sum
             power = scale * it_mw * u * pue_sum_p * pl[:, y]
-            gpus = it_mw * GPUS_PER_MW_IT
+            gpus = it_mw * gpus_per_mw
             revenue = gpus * u * annual["gpu_price"][:, y] * on_h
-            cost = gpus * GPU_COST_USD_PER_GPU_HOUR * on_h + AI_OPEX_USD_PER_MW_YR * it_mw * (
+            cost = gpus * gpu_cost_usd_per_gpu_hour * on_h + AI_OPEX_USD_PER_MW_YR * it_mw * (
                 on_h / 8760.0)
             out["ai_energy_mwh"][:, k, y] = energy
             out["power_cost"][:, k, y] = power

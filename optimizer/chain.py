@@ -72,7 +72,8 @@ rest and any delivery shortfall pay the capacity value:
 ``F f + (P − F ρ) c`` with ρ the scenario's delivery ratio), senior / mezzanine / equity (the
 finance stage's per-scenario ``tranche_cash_usd``, allocated to the financed data centers —
 the converted mines — pro rata their positive CFADS within the financed project's
-``cfads_usd``, whose rest belongs to DER pools and pre-conversion mining years; new builds
+``cfads_usd``, whose rest belongs to DER pools and pre-conversion mining years, or pro rata
+their revenue in a year when no part of the project has positive CFADS; new builds
 are not in the financed project and carry no tranche cash), GPU depreciation (GPUs × share
 of the year online ``= GPU-hours / (8760 u)``, × ``gpu_capex / gpu_life``) and opex (revenue
 − energy cost − CFADS − the site model's GPU charge, i.e. the data hall's own operating
@@ -124,22 +125,24 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from gridcap.config import section_defaults
 from gridcap.errors import GridcapInputError
 
 HOURS_PER_YEAR = 8760.0
+_DEFAULTS = section_defaults("compute")   # one source: the config schema's [compute] table
 #: Default facility/IT energy ratio when the compute section has no ``pue`` [1] (see [3]).
-DEFAULT_PUE = 1.3
+DEFAULT_PUE = float(_DEFAULTS["pue"])
 #: Duration of a flexibility event when the outcomes carry no ``event_duration_h`` [h].
 EVENT_HOURS = 1.0
 #: Emission factor of delivered DER flexibility (shed/shifted load) [kg/MWh].
 FLEX_CO2_KG_PER_MWH = 0.0
 #: Compute keys: name -> (default, unit, lower bound, lower bound open).
 COMPUTE_KEYS: dict[str, tuple[Any, str, float, bool]] = {
-    "tokens_per_gpu_hour": (1.0e7, "tokens/GPU-h", 0.0, True),
-    "gpus_per_mw": (780.0, "GPU/MW", 0.0, True),
-    "gpu_capex_usd": (35_000.0, "$/GPU", 0.0, False),
-    "gpu_life_years": (5.0, "yr", 0.0, True),
-    "ppa_price_usd_per_mwh": (0.0, "$/MWh", 0.0, False),
+    "tokens_per_gpu_hour": (_DEFAULTS["tokens_per_gpu_hour"], "tokens/GPU-h", 0.0, True),
+    "gpus_per_mw": (_DEFAULTS["gpus_per_mw"], "GPU/MW", 0.0, True),
+    "gpu_capex_usd": (_DEFAULTS["gpu_capex_usd"], "$/GPU", 0.0, False),
+    "gpu_life_years": (_DEFAULTS["gpu_life_years"], "yr", 0.0, True),
+    "ppa_price_usd_per_mwh": (_DEFAULTS["ppa_price_usd_per_mwh"], "$/MWh", 0.0, False),
     "pue": (DEFAULT_PUE, "1", 1.0, False),
 }
 #: Cost-stack components, in stack order.
@@ -420,16 +423,17 @@ class _Chain:
     financed: np.ndarray      # (D,) bool, in the finance stage's portfolio
 
 
-def _kernel_site_constants() -> dict[str, float]:
-    """The Monte Carlo site model's GPU charge and data-hall opex (0 when unavailable)."""
-    try:
-        from gridcap.kernels import sites as ks
-    except ImportError:  # pragma: no cover - the kernels ship with gridcap
-        return {"gpu_charge": 0.0, "opex_per_mw_it": 0.0}
-    return {
-        "gpu_charge": float(getattr(ks, "GPU_COST_USD_PER_GPU_HOUR", 0.0)),
-        "opex_per_mw_it": float(getattr(ks, "AI_OPEX_USD_PER_MW_YR", 0.0)),
-    }
+def _kernel_site_constants(outcomes: xr.Dataset) -> dict[str, float]:
+    """The Monte Carlo site model's GPU charge [$/GPU-h] and data-hall opex [$/MW-IT-yr].
+
+    The charge is the one the outcomes were simulated with (``attrs``), else the kernel
+    default (outcomes written before the attribute existed).
+    """
+    from gridcap.kernels import sites as ks
+
+    charge = outcomes.attrs.get("site_gpu_charge_usd_per_gpu_hour",
+                                ks.GPU_COST_USD_PER_GPU_HOUR)
+    return {"gpu_charge": float(charge), "opex_per_mw_it": float(ks.AI_OPEX_USD_PER_MW_YR)}
 
 
 def _conversion_shift(plan: xr.Dataset | None, sites: list[str], years: np.ndarray
@@ -516,7 +520,7 @@ def _gather(
     util = _arr(outcomes["ai_utilization"], ("scenario", "year"))
     gpu_price = _arr(outcomes["gpu_price_usd_per_gpu_hour"], ("scenario", "year"))
     regions = _labels(outcomes, "region") if "region" in outcomes.dims else []
-    k = _kernel_site_constants()
+    k = _kernel_site_constants(outcomes)
     with np.errstate(divide="ignore", invalid="ignore"):
         inv_u = np.where(util > 0, 1.0 / np.where(util > 0, util, 1.0), 0.0)[:, None]
 
@@ -1025,8 +1029,12 @@ def _financed_share(ch: _Chain, finance: xr.Dataset | None) -> np.ndarray:
     ``max(CFADS_d, 0) / (Σ_d max(CFADS_d, 0) + max(other, 0))`` over the financed data
     centers (converted mines), where ``other = cfads_usd − Σ_d CFADS_d`` is the rest of the
     finance stage's project (DER pools, mining years before a conversion). Shape (S, D, Y).
+    In a year when nothing in the project has positive CFADS (the tranches are paid from
+    reserves), the cash is shared pro rata the financed data centers' revenue instead, so
+    that no tranche cash goes unattributed.
     """
     pos = np.where(ch.financed[None, :, None], np.maximum(ch.cfads, 0.0), 0.0)
+    by_revenue = np.where(ch.financed[None, :, None], np.maximum(ch.revenue, 0.0), 0.0)
     other = np.zeros((len(ch.scenario), len(ch.year)))
     if finance is not None and "cfads_usd" in finance and \
             set(finance["cfads_usd"].dims) == {"scenario", "year"}:
@@ -1034,8 +1042,11 @@ def _financed_share(ch: _Chain, finance: xr.Dataset | None) -> np.ndarray:
         own = np.where(ch.financed[None, :, None], ch.cfads, 0.0).sum(axis=1)
         other = np.maximum(np.nan_to_num(_arr(total, ("scenario", "year"))) - own, 0.0)
     denom = pos.sum(axis=1) + other
+    no_cfads = (denom <= 0)[:, None, :]
+    basis = np.where(no_cfads, by_revenue, pos)
+    denom = np.where(no_cfads[:, 0], by_revenue.sum(axis=1), denom)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(denom[:, None] > 0, pos / np.where(denom > 0, denom, 1.0)[:, None], 0.0)
+        return np.where(denom[:, None] > 0, basis / np.where(denom > 0, denom, 1.0)[:, None], 0.0)
 
 
 def _capacity_flex_cost(

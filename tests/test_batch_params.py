@@ -86,3 +86,9 @@ def test_stage_sharing_keys(cfg):
     assert monte_carlo_fingerprint(opt) == base_mc and plan_key(opt) != base_plan
     assert monte_carlo_fingerprint(fin) == base_mc and plan_key(fin) == base_plan
     assert monte_carlo_fingerprint(seed) != base_mc and plan_key(seed) != base_plan
+    # the site model uses the GPU count and cost, not the token throughput
+    for key, value in (("compute.gpus_per_mw", 700.0), ("compute.gpu_capex_usd", 30_000.0),
+                       ("compute.gpu_life_years", 4.0)):
+        assert monte_carlo_fingerprint(cfg.with_overrides({key: value})) != base_mc, key
+    tokens = cfg.with_overrides({"compute.tokens_per_gpu_hour": 2e7})
+    assert monte_carlo_fingerprint(tokens) == base_mc

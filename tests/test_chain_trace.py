@@ -188,6 +188,20 @@ def test_attribution_against_hand_computed_supply(case):
     assert_allclose(ds.chain_energy_mwh.sel(dc="newbuild/PJM", year=2026), 0.0)
 
 
+def test_opex_uses_the_gpu_charge_the_outcomes_were_simulated_with():
+    """Outcomes simulated with another [compute] GPU cost carry it in attrs; the chain must
+    back out that charge (not the kernel default) to recover the data-hall opex."""
+    inputs, outcomes, plan, finance = make_case()
+    charge = 1.1                                                      # [$/GPU-h]
+    gpus = IT_MW * ks.GPUS_PER_MW_IT
+    delta = (gpus * (charge - ks.GPU_COST_USD_PER_GPU_HOUR) * 8760.0)[None, :, None]
+    outcomes = outcomes.assign(site_cfads_usd=outcomes.site_cfads_usd - delta)
+    outcomes.attrs["site_gpu_charge_usd_per_gpu_hour"] = charge
+    ds = trace_chain(inputs, outcomes, plan, finance, COMPUTE, emission_factors=EF)
+    assert_allclose(ds.chain_cost_usd.sel(dc="s1", chain_cost="opex"),
+                    ks.AI_OPEX_USD_PER_MW_YR * IT_MW[0], rtol=1e-9)
+
+
 def test_tokens_and_gpu_hours(case):
     _, outcomes, _, _, ds = case
     assert_allclose(ds.chain_tokens, ds.chain_gpu_hours * COMPUTE["tokens_per_gpu_hour"],

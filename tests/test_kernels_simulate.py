@@ -9,7 +9,12 @@ import xarray as xr
 
 from gridcap.errors import BackendUnavailableError, GridcapInputError
 from gridcap.kernels import available_backends, backend_status, resolve_backend, simulate
-from gridcap.kernels.sites import DESIGN_PUE, GPUS_PER_MW_IT, HOURS_PER_MONTH
+from gridcap.kernels.sites import (
+    DESIGN_PUE,
+    GPU_COST_USD_PER_GPU_HOUR,
+    GPUS_PER_MW_IT,
+    HOURS_PER_MONTH,
+)
 from gridcap.kernels.testing import tiny_inputs
 
 HOURS = 24 * 14
@@ -181,7 +186,30 @@ def test_backend_registry_and_errors(inputs):
     assert resolve_backend("auto").name == avail[0] or avail[0] == "numba-cuda"
 
 
+def test_site_gpu_assumptions_come_from_the_caller(ref, inputs):
+    """GPUs per MW scale revenue and the GPU charge; the charge enters CFADS per GPU-hour."""
+    assert ref.attrs["site_gpus_per_mw"] == GPUS_PER_MW_IT
+    assert ref.attrs["site_gpu_charge_usd_per_gpu_hour"] == GPU_COST_USD_PER_GPU_HOUR
+    # defaults are the config's [compute] defaults: $35,000 over 5 years, 780 GPU/MW
+    assert GPU_COST_USD_PER_GPU_HOUR == pytest.approx(35_000 / (5 * 8760))
+    other = simulate(inputs, scenarios=4, seed=42, backend="numpy", hours=HOURS,
+                     gpus_per_mw=2 * GPUS_PER_MW_IT, gpu_cost_usd_per_gpu_hour=0.0)
+    assert other.attrs["site_gpu_charge_usd_per_gpu_hour"] == 0.0
+    np.testing.assert_allclose(other.site_revenue_usd, 2 * ref.site_revenue_usd, rtol=1e-12)
+    np.testing.assert_array_equal(other.site_power_cost_usd, ref.site_power_cost_usd)
+    # CFADS = revenue − power − charge × GPU-hours online − opex, with GPU-hours online =
+    # revenue / (utilization × $/GPU-h): the difference is closed form
+    gpu_hours_ref = ref.site_revenue_usd / (ref.ai_utilization * ref.gpu_price_usd_per_gpu_hour)
+    expect = (other.site_revenue_usd - ref.site_revenue_usd
+              + GPU_COST_USD_PER_GPU_HOUR * gpu_hours_ref)
+    np.testing.assert_allclose(other.site_cfads_usd - ref.site_cfads_usd, expect,
+                               rtol=1e-9, atol=1e-3)
+
+
 @pytest.mark.parametrize(("kw", "match"), [
+    ({"gpus_per_mw": 0.0}, "gpus_per_mw = 0.0: expected a finite number > 0"),
+    ({"gpu_cost_usd_per_gpu_hour": -1}, "gpu_cost_usd_per_gpu_hour = -1"),
+    ({"gpu_cost_usd_per_gpu_hour": float("nan")}, "gpu_cost_usd_per_gpu_hour"),
     ({"scenarios": 0}, "scenarios"),
     ({"scenarios": 1.5}, "scenarios"),
     ({"seed": -1}, "seed"),
