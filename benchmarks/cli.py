@@ -69,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--skip-largest",
         action="store_true",
         help="full suite without its largest cases (the 1e6-variable LP, the 10,000-DER "
-        "kernel size, the 1,000-scenario memory case), to save ~15 minutes",
+        "kernel size, the 1,000-scenario memory case), to save minutes",
     )
     parser.add_argument(
         "--strict",

@@ -89,7 +89,8 @@ SECTIONS: tuple[Section, ...] = (
         "Monte Carlo kernel throughput per backend vs the Philox generator alone",
         450.0,
         # 10,000 DERs × 100 scenarios × 8,760 h twice (kernel, Philox alone) and the memory
-        # case at 1,000 scenarios: ~10 min more on 2 cores
+        # case at 1,000 scenarios: 340 s in all on a quiet 2-core machine, several times that
+        # on a busy one
         largest_timeout_s=1500.0,
     ),
     Section(
