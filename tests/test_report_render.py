@@ -30,8 +30,11 @@ EXPECTED = ["capacity_timeline", "time_to_power", "site_map", "flex_delivery", "
 
 @pytest.fixture(scope="module")
 def results_path(tmp_path_factory):
+    # GPUs at $25k (≈ $0.57/GPU-h) keep the sites cash-positive in every year, so the project
+    # carries senior debt and the DSCR figures have something to show
     cfg = load_config("quickstart", {"monte_carlo.scenarios": 6, "monte_carlo.batch_size": 6,
-                                     "optimizer.scenarios_in_model": 6})
+                                     "optimizer.scenarios_in_model": 6,
+                                     "compute.gpu_capex_usd": 25_000.0})
     out = tmp_path_factory.mktemp("run")
     run_study(cfg, out_dir=out)
     return out / "results.nc"
