@@ -659,36 +659,23 @@ def run_section_inprocess(
     """
     package = __package__ or "gridcap.benchmarks"
     start = time.perf_counter()
+
+    def failed(err: Exception, prefix: str = "") -> dict[str, Any]:
+        wall = time.perf_counter() - start
+        name = f"{type(err).__name__}: {err}"
+        if isinstance(err, ImportError):  # of the module, or of the code it measures
+            return {"status": "not available", "reason": name, "wall_s": wall}
+        return {"status": "error", "reason": prefix + name,
+                "traceback": traceback.format_exc(limit=-6), "wall_s": wall}
+
     try:
         module = importlib.import_module(section.module, package)
-    except ImportError as err:
-        return {
-            "status": "not available",
-            "reason": f"{type(err).__name__}: {err}",
-            "wall_s": time.perf_counter() - start,
-        }
     except Exception as err:
-        return {
-            "status": "error",
-            "reason": f"import failed: {type(err).__name__}: {err}",
-            "traceback": traceback.format_exc(limit=-6),
-            "wall_s": time.perf_counter() - start,
-        }
+        return failed(err, "import failed: ")
     try:
         result = _call_run(module, quick, kwargs or {})
-    except ImportError as err:  # a dependency of the measured code is missing
-        return {
-            "status": "not available",
-            "reason": f"{type(err).__name__}: {err}",
-            "wall_s": time.perf_counter() - start,
-        }
     except Exception as err:
-        return {
-            "status": "error",
-            "reason": f"{type(err).__name__}: {err}",
-            "traceback": traceback.format_exc(limit=-6),
-            "wall_s": time.perf_counter() - start,
-        }
+        return failed(err)
     entry: dict[str, Any] = {"status": "ok", "wall_s": time.perf_counter() - start}
     if str(result.get("status", "")).lower() in ("not available", "unavailable", "skipped"):
         entry.update(status="not available", reason=str(result.get("reason", "")))
