@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from gridcap.optimizer.siting import (
+from gridcap.optimizer.planning.siting import (
     COST_SCALE,
     HOURS_PER_YEAR,
     PlanData,
@@ -32,7 +32,7 @@ from gridcap.optimizer.siting import (
     capital_recovery_factor,
     prepare_data,
 )
-from gridcap.optimizer.synthetic import synthetic_study
+from gridcap.optimizer.planning.synthetic import synthetic_study
 
 #: name → synthetic_study sizes giving about that many variables.
 SIZES: dict[str, dict[str, int]] = {
@@ -45,7 +45,7 @@ SIZES: dict[str, dict[str, int]] = {
 def linopy_model(d: PlanData, options: PlanOptions) -> Any:
     """The siting LP (integers relaxed) written independently in linopy.
 
-    Same optimum as :class:`gridcap.optimizer.siting.PlanModel` with ``relax_integers``;
+    Same optimum as :class:`gridcap.optimizer.planning.siting.PlanModel` with ``relax_integers``;
     written against labelled arrays (cumulative online capacity instead of a recursion), so
     an indexing slip in either shows up as different objectives.
     """

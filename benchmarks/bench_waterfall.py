@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from gridcap.optimizer.sizing import size_stack
-from gridcap.optimizer.waterfall import run_waterfall, structure_from_schedules, to_cents
+from gridcap.optimizer.financing.sizing import size_stack
+from gridcap.optimizer.financing.waterfall import run_waterfall, structure_from_schedules, to_cents
 
 
 def _case(scenarios: int, years: int, seed: int = 6) -> tuple[np.ndarray, Any]:

@@ -282,8 +282,8 @@ def chain_stage(
     plan_ds: xr.Dataset,
     finance_ds: xr.Dataset,
 ) -> xr.Dataset:
-    """Trace kWh → GPU-hours → tokens → cash per tranche (``gridcap.optimizer.chain``)."""
-    from gridcap.optimizer.chain import trace_chain
+    """Trace kWh → GPU-hours → tokens → cash per tranche (``gridcap.optimizer.chain.trace``)."""
+    from gridcap.optimizer.chain.trace import trace_chain
 
     return trace_chain(inputs, outcomes, plan_ds, finance_ds, cfg.compute)
 
@@ -409,11 +409,11 @@ def write_outputs(
 
     Files: ``results.nc``; ``chain_ledger.csv`` (MWh → GPU-hours → tokens → cash per tranche
     unit; all scenarios up to 256, else representative ones); the finance stage's waterfall
-    rule set and distribution ledger (``gridcap.optimizer.financing.write_finance_files``).
+    rule set and distribution ledger (``gridcap.optimizer.financing.project.write_finance_files``).
     """
     from gridcap.io import write_netcdf
-    from gridcap.optimizer.chain import chain_ledger, write_chain_ledger
-    from gridcap.optimizer.financing import write_finance_files
+    from gridcap.optimizer.chain.trace import chain_ledger, write_chain_ledger
+    from gridcap.optimizer.financing.project import write_finance_files
 
     out_dir.mkdir(parents=True, exist_ok=True)
     scenarios = None if chain_ds.sizes.get("scenario", 0) <= 256 else "representative"

@@ -136,7 +136,7 @@ def chain_table(results: xr.Dataset) -> Table | None:
     """kWh → token chain: $/M-tokens and gCO2/M-tokens distributions, top risk link."""
     if not any(str(v).startswith("chain_") for v in results.data_vars):
         return None
-    from gridcap.optimizer.chain import chain_summary_rows
+    from gridcap.optimizer.chain.trace import chain_summary_rows
 
     rows = chain_summary_rows(results)
     if not rows:

@@ -47,7 +47,7 @@ __all__ = [
 
 _COMPUTE = section_defaults("compute")
 #: Default GPUs per MW of IT load [GPU/MW]: the ``[compute] gpus_per_mw`` default (DGX H100,
-#: 8 GPUs at ~10.2 kW → 784 per MW, rounded to 780; sources in gridcap.optimizer.chain).
+#: 8 GPUs at ~10.2 kW → 784 per MW, rounded to 780; sources in gridcap.optimizer.chain.trace).
 GPUS_PER_MW_IT = float(_COMPUTE["gpus_per_mw"])
 #: Default capacity charge of the GPUs [$/GPU-h], paid whether utilised or not: the
 #: ``[compute]`` defaults $35,000 all-in per GPU over 5 years straight-line ≈ $0.80/GPU-h.

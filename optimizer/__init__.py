@@ -1,11 +1,19 @@
-"""Siting, build-plan and financing models (Pyomo + HiGHS) and the capital-stack tools.
+"""Planning (Pyomo + HiGHS), project finance and the kWh → token chain, in three rooms.
 
-Public entry points (imported lazily so ``import gridcap.optimizer`` stays cheap):
+- :mod:`gridcap.optimizer.planning` — the risk-aware siting/build-plan model and what it is
+  built from: ``siting`` (:func:`plan`, :class:`PlanOptions`), ``solver`` (model assembly from
+  numpy masks, persistent HiGHS), ``scenario_selection`` (CVaR scenario reduction),
+  ``flexibility`` / ``settlement`` (flexibility prices and proof-of-flexibility settlement),
+  ``synthetic`` (generated studies for tests and benchmarks).
+- :mod:`gridcap.optimizer.financing` — the capital stack: ``project`` (:func:`finance`,
+  :func:`size_debt`, terms, files), ``sizing`` (DSCR sculpting, PD-targeted sizing),
+  ``waterfall`` (integer-cent scenario waterfall), ``tranche_risk`` (PD, EL, IRR, spread),
+  ``tokens`` (units, per-unit distributions, ledger replay).
+- :mod:`gridcap.optimizer.chain` — ``trace`` (:func:`trace_chain`): kWh → GPU-hour → token
+  attribution and cost stack.
 
-- :func:`plan` / :class:`PlanOptions` — risk-aware siting and build plan (``siting``).
-- :func:`finance` — size, run and price the capital stack (``financing``).
-- :func:`size_debt` — sculpted debt by DSCR (``financing``).
-- :func:`trace_chain` — kWh → GPU-hour → token attribution and cost stack (``chain``).
+Every public name below stays importable from ``gridcap.optimizer`` (imported lazily so
+``import gridcap.optimizer`` stays cheap).
 """
 
 from __future__ import annotations
@@ -13,33 +21,33 @@ from __future__ import annotations
 from gridcap._lazy import lazy_getattr
 
 _EXPORTS = {
-    "plan": "siting",
-    "PlanOptions": "siting",
-    "PlanModel": "siting",
-    "capital_recovery_factor": "siting",
-    "select_scenarios": "scenario_selection",
-    "empirical_cvar": "scenario_selection",
-    "reliability": "flexibility",
-    "flex_price": "flexibility",
-    "alternative_cost": "flexibility",
-    "settle": "settlement",
-    "ledger": "settlement",
-    "synthetic_study": "synthetic",
-    "deterministic_study": "synthetic",
-    "finance": "financing",
-    "size_debt": "financing",
-    "finance_terms": "financing",
-    "write_finance_files": "financing",
-    "size_stack": "sizing",
-    "size_to_risk": "sizing",
-    "run_waterfall": "waterfall",
-    "tranche_metrics": "tranche_risk",
-    "replay_ledger": "tokens",
-    "token_units": "tokens",
-    "trace_chain": "chain",
-    "chain_ledger": "chain",
-    "write_chain_ledger": "chain",
-    "chain_summary_rows": "chain",
+    "plan": "planning.siting",
+    "PlanOptions": "planning.siting",
+    "PlanModel": "planning.siting",
+    "capital_recovery_factor": "planning.siting",
+    "select_scenarios": "planning.scenario_selection",
+    "empirical_cvar": "planning.scenario_selection",
+    "reliability": "planning.flexibility",
+    "flex_price": "planning.flexibility",
+    "alternative_cost": "planning.flexibility",
+    "settle": "planning.settlement",
+    "ledger": "planning.settlement",
+    "synthetic_study": "planning.synthetic",
+    "deterministic_study": "planning.synthetic",
+    "finance": "financing.project",
+    "size_debt": "financing.project",
+    "finance_terms": "financing.project",
+    "write_finance_files": "financing.project",
+    "size_stack": "financing.sizing",
+    "size_to_risk": "financing.sizing",
+    "run_waterfall": "financing.waterfall",
+    "tranche_metrics": "financing.tranche_risk",
+    "replay_ledger": "financing.tokens",
+    "token_units": "financing.tokens",
+    "trace_chain": "chain.trace",
+    "chain_ledger": "chain.trace",
+    "write_chain_ledger": "chain.trace",
+    "chain_summary_rows": "chain.trace",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -10,7 +10,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from gridcap.errors import GridcapInputError
-from gridcap.optimizer.chain import (
+from gridcap.optimizer.chain.trace import (
     attribute_energy,
     compute_params,
     product_shapley,

@@ -12,7 +12,7 @@ from numpy.testing import assert_allclose
 
 from gridcap.errors import GridcapInputError
 from gridcap.kernels import sites as ks
-from gridcap.optimizer.chain import (
+from gridcap.optimizer.chain.trace import (
     COSTS,
     HEDGES,
     LINKS,

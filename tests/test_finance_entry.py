@@ -9,13 +9,13 @@ import xarray as xr
 from numpy.testing import assert_allclose
 
 from gridcap.errors import GridcapInputError
-from gridcap.optimizer.financing import (
+from gridcap.optimizer.financing.project import (
     finance,
     finance_terms,
     project_cfads,
     write_finance_files,
 )
-from gridcap.optimizer.tokens import replay_ledger
+from gridcap.optimizer.financing.tokens import replay_ledger
 
 YEARS = np.arange(2026, 2031)
 

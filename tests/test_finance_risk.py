@@ -10,8 +10,8 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy.stats import norm
 
-from gridcap.optimizer.sizing import schedule_from_service
-from gridcap.optimizer.tranche_risk import (
+from gridcap.optimizer.financing.sizing import schedule_from_service
+from gridcap.optimizer.financing.tranche_risk import (
     IDEALIZED_PD_1Y,
     WORST_BUCKET,
     irr,
@@ -20,7 +20,7 @@ from gridcap.optimizer.tranche_risk import (
     tranche_metrics,
     vasicek_tranche_el,
 )
-from gridcap.optimizer.waterfall import run_waterfall, structure_from_schedules, to_cents
+from gridcap.optimizer.financing.waterfall import run_waterfall, structure_from_schedules, to_cents
 
 
 @pytest.mark.parametrize(

@@ -10,14 +10,14 @@ import pytest
 from numpy.testing import assert_allclose
 
 from gridcap.errors import GridcapInputError
-from gridcap.optimizer.sizing import (
+from gridcap.optimizer.financing.sizing import (
     chance_size_closed_form,
     discount_factors,
     size_debt,
     size_stack,
     size_to_risk,
 )
-from gridcap.optimizer.waterfall import run_waterfall, structure_from_schedules, to_cents
+from gridcap.optimizer.financing.waterfall import run_waterfall, structure_from_schedules, to_cents
 
 
 def test_level_cfads_gives_an_annuity() -> None:

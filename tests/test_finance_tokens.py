@@ -11,8 +11,8 @@ import pytest
 from numpy.testing import assert_allclose
 
 from gridcap.errors import GridcapInputError
-from gridcap.optimizer.sizing import size_debt
-from gridcap.optimizer.tokens import (
+from gridcap.optimizer.financing.sizing import size_debt
+from gridcap.optimizer.financing.tokens import (
     T_PLUS_2_HOURS,
     cash_drag,
     ledger_rows,
@@ -23,7 +23,7 @@ from gridcap.optimizer.tokens import (
     write_ledger_csv,
     write_rules_json,
 )
-from gridcap.optimizer.waterfall import run_waterfall, structure_from_schedules, to_cents
+from gridcap.optimizer.financing.waterfall import run_waterfall, structure_from_schedules, to_cents
 
 
 def test_units_tickets_and_stub() -> None:

@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gridcap.errors import GridcapInputError
-from gridcap.optimizer.sizing import schedule_from_service, size_debt
-from gridcap.optimizer.waterfall import (
+from gridcap.optimizer.financing.sizing import schedule_from_service, size_debt
+from gridcap.optimizer.financing.waterfall import (
     FLOWS,
     SOURCES,
     STATES,

@@ -6,10 +6,20 @@ import numpy as np
 import xarray as xr
 from numpy.testing import assert_allclose
 
-from gridcap.optimizer.flexibility import alternative_cost, delivery_ratios, flex_price, reliability
-from gridcap.optimizer.settlement import ledger, settle
-from gridcap.optimizer.siting import PlanOptions, capital_recovery_factor, plan, prepare_data
-from gridcap.optimizer.synthetic import synthetic_study
+from gridcap.optimizer.planning.flexibility import (
+    alternative_cost,
+    delivery_ratios,
+    flex_price,
+    reliability,
+)
+from gridcap.optimizer.planning.settlement import ledger, settle
+from gridcap.optimizer.planning.siting import (
+    PlanOptions,
+    capital_recovery_factor,
+    plan,
+    prepare_data,
+)
+from gridcap.optimizer.planning.synthetic import synthetic_study
 
 
 def events(committed, delivered):

@@ -4,7 +4,7 @@ One region, one scenario, chronological hourly slices, extendable gas/solar/wind
 battery (PyPSA ``StorageUnit`` with cyclic state of charge), and a backstop supply at a fixed
 price. Annualization: PyPSA's ``capital_cost`` is set to ``1000·(CRF·capex + FOM)`` [$/MW-yr]
 with CRF at ``finance.discount_rate`` over ``lifetime_years`` — the convention of
-:mod:`gridcap.optimizer.siting` — so both objectives are in the same $.
+:mod:`gridcap.optimizer.planning.siting` — so both objectives are in the same $.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from gridcap.optimizer.siting import PlanOptions, capital_recovery_factor, plan
-from gridcap.optimizer.synthetic import deterministic_study
+from gridcap.optimizer.planning.siting import PlanOptions, capital_recovery_factor, plan
+from gridcap.optimizer.planning.synthetic import deterministic_study
 
 pypsa = pytest.importorskip("pypsa", reason="pypsa not installed (pip install pypsa)")
 

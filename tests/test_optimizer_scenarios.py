@@ -10,7 +10,7 @@ import xarray as xr
 from numpy.testing import assert_allclose
 
 from gridcap.errors import GridcapInputError
-from gridcap.optimizer.scenario_selection import (
+from gridcap.optimizer.planning.scenario_selection import (
     empirical_cvar,
     fast_forward_selection,
     select_scenarios,

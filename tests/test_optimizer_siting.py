@@ -11,8 +11,8 @@ import xarray as xr
 from numpy.testing import assert_allclose
 
 from gridcap.errors import GridcapInputError, ModelInfeasibleError
-from gridcap.optimizer.scenario_selection import empirical_cvar
-from gridcap.optimizer.siting import (
+from gridcap.optimizer.planning.scenario_selection import empirical_cvar
+from gridcap.optimizer.planning.siting import (
     COST_SCALE,
     PlanModel,
     PlanOptions,
@@ -20,7 +20,7 @@ from gridcap.optimizer.siting import (
     first_stage_cost_vector,
     plan,
 )
-from gridcap.optimizer.synthetic import synthetic_study
+from gridcap.optimizer.planning.synthetic import synthetic_study
 
 GAS = {"gas": (0.0, False, 2000, 1000.0, 20.0, 100.0, 20.0, 0.8, "firm")}
 
@@ -247,7 +247,7 @@ def test_time_limit_and_gap_reported():
 
 def test_matches_independent_linopy_model():
     from gridcap.benchmarks.bench_optimizer import linopy_model
-    from gridcap.optimizer.siting import prepare_data
+    from gridcap.optimizer.planning.siting import prepare_data
 
     inputs, out = synthetic_study(regions=2, scenarios=3, slices=6, years=5, sites=2, seed=8)
     opts = PlanOptions(relax_integers=True, cvar_lambda=0.7, cvar_alpha=0.6)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from gridcap.optimizer.siting import PlanOptions, build_model, prepare_data
-from gridcap.optimizer.solver import HighsSolver, ModelBuilder
-from gridcap.optimizer.synthetic import synthetic_study
+from gridcap.optimizer.planning.siting import PlanOptions, build_model, prepare_data
+from gridcap.optimizer.planning.solver import HighsSolver, ModelBuilder
+from gridcap.optimizer.planning.synthetic import synthetic_study
 
 
 def tiny(rows: str = "matrix") -> ModelBuilder:
@@ -92,7 +92,7 @@ def test_sweep_first_solve_is_cold_then_warm_restarts_cut_iterations():
     """A parameter change before any solve has no basis to warm-start from: the first solve
     must be HiGHS's own cold choice (a cold primal simplex was 3.6× slower at 1e5 variables),
     and later λ changes must re-solve in fewer iterations than from scratch."""
-    from gridcap.optimizer.siting import PlanModel
+    from gridcap.optimizer.planning.siting import PlanModel
 
     inputs, out = synthetic_study(regions=2, scenarios=6, slices=8, years=4, sites=3, seed=2)
     built_at = PlanOptions(relax_integers=True, cvar_lambda=0.5, threads=1)

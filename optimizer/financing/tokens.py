@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from gridcap.errors import GridcapInputError
-from gridcap.optimizer.waterfall import (
+from gridcap.optimizer.financing.waterfall import (
     DSCR_SCALE,
     FLOWS,
     MONTH_SCALE,
@@ -274,7 +274,7 @@ def ledger_rows(
     Parameters
     ----------
     flows_cents : numpy.ndarray of int64, shape (15, T)
-        The scenario's flows (:data:`~gridcap.optimizer.waterfall.FLOWS`) [cents].
+        The scenario's flows (:data:`~gridcap.optimizer.financing.waterfall.FLOWS`) [cents].
     states_cents : numpy.ndarray of int64, shape (6, T)
         Closing states [cents].
     capitalized_cents : numpy.ndarray of int64, shape (2, T)

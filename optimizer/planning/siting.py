@@ -65,13 +65,13 @@ import scipy.sparse as sp
 import xarray as xr
 
 from gridcap.errors import GridcapInputError, ModelInfeasibleError
-from gridcap.optimizer import flexibility, settlement
-from gridcap.optimizer.scenario_selection import (
+from gridcap.optimizer.planning import flexibility, settlement
+from gridcap.optimizer.planning.scenario_selection import (
     ScenarioSelection,
     empirical_cvar,
     select_scenarios,
 )
-from gridcap.optimizer.solver import INF, HighsSolver, ModelBuilder, SolveResult, paused_gc
+from gridcap.optimizer.planning.solver import INF, HighsSolver, ModelBuilder, SolveResult, paused_gc
 
 __all__ = ["BUILD_STEPS", "PlanModel", "PlanOptions", "capital_recovery_factor", "plan"]
 
@@ -94,7 +94,7 @@ class PlanOptions:
     scenarios_in_model : int or None
         Scenarios kept (weighted) in the model; ``None`` keeps all [1].
     scenario_selection : str
-        Selection method, see :data:`gridcap.optimizer.scenario_selection.METHODS`.
+        Selection method, see :data:`gridcap.optimizer.planning.scenario_selection.METHODS`.
     time_limit_s : float or None
         HiGHS time limit [s].
     mip_gap : float

@@ -1,6 +1,6 @@
 """Pyomo model assembly from numpy masks and an in-memory, persistent HiGHS solver.
 
-The siting model (:mod:`gridcap.optimizer.siting`) is written as a sequence of small
+The siting model (:mod:`gridcap.optimizer.planning.siting`) is written as a sequence of small
 ``add_*`` functions. Each one computes a *family* of variables or constraints as numpy index
 arrays (sparse index sets from masks, never a Python ``if`` per element) and registers it with a
 :class:`ModelBuilder`, which

@@ -15,8 +15,8 @@ of priority::
 
 **Money is integer cents** (``int64``) throughout, so cash is conserved *exactly* in every
 period of every scenario, and a plain-Python/Decimal re-implementation (see
-:func:`gridcap.optimizer.tokens.replay_ledger`) reproduces every payment to the cent. Rates
-and fractions are fixed-point integers (:data:`RATE_SCALE` = 1e-5 units, DSCR in 1e-4 units).
+:func:`gridcap.optimizer.financing.tokens.replay_ledger`) reproduces every payment to the cent.
+Rates and fractions are fixed-point integers (:data:`RATE_SCALE` = 1e-5 units, DSCR in 1e-4 units).
 Interest is ``round_half_up(balance * rate)`` at the cent.
 
 Default rule (stated, per tranche): a tranche **defaults** in the first period in which
@@ -296,7 +296,7 @@ def structure_from_schedules(
     grace_years: int = 1,
     dsra_funded_at_close: bool = True,
 ) -> WaterfallStructure:
-    """Turn sized debt (:class:`~gridcap.optimizer.financing.DebtSchedule`) into cents.
+    """Turn sized debt (:class:`~gridcap.optimizer.financing.project.DebtSchedule`) into cents.
 
     Parameters
     ----------
@@ -904,7 +904,7 @@ def run_waterfall(
     Examples
     --------
     >>> import numpy as np
-    >>> from gridcap.optimizer.financing import size_debt
+    >>> from gridcap.optimizer.financing.project import size_debt
     >>> sen = size_debt(np.full(5, 1e6), 1.3, 0.06)
     >>> st = structure_from_schedules(sen, None, periods=5)
     >>> res = run_waterfall(np.full((2, 5), 100_000_000), st)

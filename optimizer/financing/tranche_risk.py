@@ -6,7 +6,7 @@ Conventions
   waterfall's cash at the end of each year t = 1..T. IRR and NPV use annual compounding:
   ``NPV(y) = sum_{t=0..T} CF_t / (1 + y)^t`` with ``CF_0 = -size``.
 * **PD**: share of scenarios in which the tranche defaults under the waterfall's stated rule
-  (:mod:`gridcap.optimizer.waterfall`), cumulative over the horizon.
+  (:mod:`gridcap.optimizer.financing.waterfall`), cumulative over the horizon.
 * **Loss** in a scenario: balance and accrued interest still owed at the end of the horizon,
   discounted to t = 0 at the loan rate (unpaid interest accrues at the loan rate, so a loan
   paid late but in full loses nothing). **EL** = mean loss / size. **LGD** = EL / PD

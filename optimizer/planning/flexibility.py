@@ -135,7 +135,7 @@ def alternative_cost(d: Any, lags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Parameters
     ----------
-    d : gridcap.optimizer.siting.PlanData
+    d : gridcap.optimizer.planning.siting.PlanData
         Aligned model data (technology costs, CRF, profiles, capacity factors, years).
     lags : numpy.ndarray
         Order-to-online lag per region and technology [yr].

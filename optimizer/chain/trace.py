@@ -443,7 +443,7 @@ def _conversion_shift(plan: xr.Dataset | None, sites: list[str], years: np.ndarr
     Returns ``(converted (site,) bool, shift (site,) int [yr])``. The Monte Carlo site
     outcomes assume the conversion starts in the first planning year; a site converted in
     year ``y0 + k`` runs its converted timeline ``k`` years later (the finance stage's
-    convention, :func:`gridcap.optimizer.financing.project_cfads`). Without a plan every
+    convention, :func:`gridcap.optimizer.financing.project.project_cfads`). Without a plan every
     site counts as converted in the first year.
     """
     n = len(sites)

@@ -2,14 +2,15 @@
 
 :func:`finance` chains the building blocks, each importable on its own:
 
-* :func:`~gridcap.optimizer.sizing.size_debt` / :func:`~gridcap.optimizer.sizing.size_stack`
-  (DSCR sculpting) and :func:`~gridcap.optimizer.sizing.size_to_risk` (PD-targeted sizing,
-  Pyomo + HiGHS, MILP and CVaR LP);
-* :func:`~gridcap.optimizer.waterfall.run_waterfall` (every scenario, integer cents);
-* :func:`~gridcap.optimizer.tranche_risk.tranche_metrics` (PD, EL, LGD, WAL, duration, IRR,
-  par spread, rating bucket);
-* :mod:`~gridcap.optimizer.tokens` (units, per-unit distributions, settlement-lag drag, the
-  JSON rule set and the replayable ledger).
+* :func:`~gridcap.optimizer.financing.sizing.size_debt` /
+  :func:`~gridcap.optimizer.financing.sizing.size_stack` (DSCR sculpting) and
+  :func:`~gridcap.optimizer.financing.sizing.size_to_risk` (PD-targeted sizing, Pyomo + HiGHS,
+  MILP and CVaR LP);
+* :func:`~gridcap.optimizer.financing.waterfall.run_waterfall` (every scenario, integer cents);
+* :func:`~gridcap.optimizer.financing.tranche_risk.tranche_metrics` (PD, EL, LGD, WAL,
+  duration, IRR, par spread, rating bucket);
+* :mod:`~gridcap.optimizer.financing.tokens` (units, per-unit distributions, settlement-lag
+  drag, the JSON rule set and the replayable ledger).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ import numpy as np
 import xarray as xr
 
 from gridcap.errors import GridcapInputError
-from gridcap.optimizer import tokens as tok
-from gridcap.optimizer.sizing import (
+from gridcap.optimizer.financing import tokens as tok
+from gridcap.optimizer.financing.sizing import (
     DebtSchedule,
     check_positive,
     check_probability,
@@ -33,8 +34,8 @@ from gridcap.optimizer.sizing import (
     size_stack,
     size_to_risk,
 )
-from gridcap.optimizer.tranche_risk import IDEALIZED_PD_1Y, IRR_QUANTILES, tranche_metrics
-from gridcap.optimizer.waterfall import run_waterfall, structure_from_schedules, to_cents
+from gridcap.optimizer.financing.tranche_risk import IDEALIZED_PD_1Y, IRR_QUANTILES, tranche_metrics
+from gridcap.optimizer.financing.waterfall import run_waterfall, structure_from_schedules, to_cents
 
 __all__ = [
     "DebtSchedule",
@@ -850,8 +851,8 @@ def write_finance_files(ds: xr.Dataset, directory: str | Path) -> dict[str, Path
     Returns
     -------
     dict
-        ``{"rules": path, "ledger": path}``; :func:`gridcap.optimizer.tokens.replay_ledger`
-        on the two returns no mismatch.
+        ``{"rules": path, "ledger": path}``;
+        :func:`gridcap.optimizer.financing.tokens.replay_ledger` on the two returns no mismatch.
     """
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
