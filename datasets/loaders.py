@@ -51,6 +51,7 @@ KEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "technologies.csv": ("tech",),
     "demand.csv": ("variable", "region", "year"),
     "emission_factors.csv": ("kind", "key"),
+    "financings.csv": ("deal",),
 }
 
 _PROVENANCE_FIELDS = ("source", "source_url", "date", "unit", "licence", "status", "notes")
