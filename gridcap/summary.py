@@ -109,6 +109,7 @@ def finance_table(results: xr.Dataset) -> Table | None:
         ("EL", "expected_loss", ""),
         ("WAL [yr]", "wal_years", ""),
         ("spread [bp]", "spread_bps", ""),
+        ("total loss", "total_loss_share", "share"),
         ("rating", "rating", "text"),
         ("units", "unit_count", ""),
     ]
@@ -125,6 +126,9 @@ def finance_table(results: xr.Dataset) -> Table | None:
             da = results[name].sel(tranche=tranche)
             if unit == "text":
                 cells.append(str(da.values))
+            elif unit == "share":
+                v = float(da)
+                cells.append("-" if v != v else f"{100 * v:.1f}% of scen.")
             else:
                 extra = list(da.dims)
                 cells.append(_fmt(float(da.mean(extra)) if extra else float(da), unit))

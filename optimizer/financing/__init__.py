@@ -20,6 +20,9 @@ _EXPORTS = {
     "size_to_risk": "sizing",
     "run_waterfall": "waterfall",
     "tranche_metrics": "tranche_risk",
+    "irr": "tranche_risk",
+    "xirr": "tranche_risk",
+    "xnpv": "tranche_risk",
     "replay_ledger": "tokens",
     "token_units": "tokens",
 }

@@ -700,6 +700,13 @@ def finance(
     )
     put("irr_mean", ("tranche",), by_tranche("irr_mean"), "1/yr", "mean IRR over scenarios")
     put(
+        "total_loss_share",
+        ("tranche",),
+        by_tranche("total_loss_share"),
+        "1",
+        "share of scenarios with IRR -1 (total loss: nothing of the amount invested returns)",
+    )
+    put(
         "irr_quantile_value",
         ("tranche", "irr_quantile"),
         np.stack(by_tranche("irr_q")),
@@ -718,7 +725,8 @@ def finance(
         ("tranche",),
         by_tranche("spread_bps"),
         "bp",
-        "par spread: expected discounted cash flows = size, over risk_free_rate",
+        "par spread: expected discounted cash flows = size, over risk_free_rate "
+        "(NaN when the expected cash flows are a total loss: see total_loss_share)",
     )
     put(
         "rating",

@@ -111,18 +111,79 @@ def npv(rate: Any, flows: Any, xp: Any = np) -> Any:
     return (flows * (1.0 + r) ** (-t)).sum(axis=-1)
 
 
+#: Rates scanned for the first sign change of NPV when flows change sign more than once
+#: [1/yr]: 1 + r log-spaced from 1e-4 to 11 (1,200 points, ~0.8% apart in 1 + r).
+_IRR_SCAN_POINTS = 1200
+#: Days per year of the dated (XNPV/XIRR) day count, Actual/365 Fixed [d/yr].
+DAYS_PER_YEAR = 365.0
+
+
+def _npv_at(rate: Any, flows: Any, times: Any, xp: Any) -> Any:
+    """sum_i flows_i / (1 + rate)^times_i over the last axis (rate broadcast per row)."""
+    r = xp.asarray(rate, dtype=float)[..., None]
+    return (flows * (1.0 + r) ** (-times)).sum(axis=-1)
+
+
+def _sign_changes(f: Any, xp: Any) -> Any:
+    """Number of sign changes along the last axis, zeros skipped (Descartes' count)."""
+    s = xp.sign(f)
+    out = xp.zeros(f.shape[0], dtype=xp.int64)
+    last = xp.zeros(f.shape[0])
+    for j in range(f.shape[1]):
+        sj = s[:, j]
+        nz = sj != 0
+        out = out + ((last != 0) & nz & (sj != last))
+        last = xp.where(nz, sj, last)
+    return out
+
+
+def _rate_root(f: Any, times: Any, lo: float, hi: float, iters: int, xp: Any) -> Any:
+    """Lowest rate in (lo, hi) where NPV changes sign; -1 / hi when there is none."""
+    S = f.shape[0]
+    multi = _sign_changes(f, xp) >= 2
+    a = xp.full(S, lo)
+    b = xp.full(S, hi)
+    fa = _npv_at(a, f, times, xp)
+    fb = _npv_at(b, f, times, xp)
+    none_neg = fa <= 0  # single sign change: NPV(lo) <= 0 means no root above lo
+    none_pos = fb > 0
+    idx = xp.nonzero(multi)[0]
+    if idx.size:
+        grid = xp.exp(xp.linspace(np.log1p(lo), np.log1p(hi), _IRR_SCAN_POINTS)) - 1.0
+        fm = f[idx]
+        vals = xp.stack([_npv_at(xp.full(idx.size, g), fm, times, xp) for g in grid], axis=1)
+        pos = vals > 0
+        change = pos[:, 1:] != pos[:, :-1]
+        has = change.any(axis=1)
+        k = xp.argmax(change, axis=1)
+        a[idx] = xp.where(has, grid[k], lo)
+        b[idx] = xp.where(has, grid[k + 1], hi)
+        fa[idx] = xp.where(has, vals[xp.arange(idx.size), k], vals[:, 0])
+        none_neg[idx] = ~has & ~pos[:, 0]
+        none_pos[idx] = ~has & pos[:, 0]
+    for _ in range(iters):
+        mid = 0.5 * (a + b)
+        fm_ = _npv_at(mid, f, times, xp)
+        left = (fm_ > 0) == (fa > 0)
+        a = xp.where(left, mid, a)
+        fa = xp.where(left, fm_, fa)
+        b = xp.where(left, b, mid)
+    out = 0.5 * (a + b)
+    out = xp.where(none_neg, -1.0, out)
+    return xp.where(none_pos, hi, out)
+
+
 def irr(
     flows: Any, *, lo: float = -0.9999, hi: float = 10.0, iters: int = 100, xp: Any = np
 ) -> Any:
-    """Internal rate of return of each row of ``flows`` by vectorised bisection.
+    """Internal rate of return of each row of ``flows`` (annual periods, first flow at t = 0).
 
     Parameters
     ----------
     flows : array, shape (S, T+1)
         Cash flows at t = 0..T [$]; ``flows[:, 0] < 0`` (the investment).
     lo, hi : float
-        Bracket [1/yr]. Rows with NPV(lo) <= 0 (less than the outlay ever comes back) get
-        ``-1``; rows with NPV(hi) > 0 get ``hi``.
+        Bracket [1/yr].
     iters : int
         Bisection steps (100 halvings reach float precision).
     xp : module
@@ -131,30 +192,93 @@ def irr(
     Returns
     -------
     array, shape (S,)
-        IRR [1/yr].
+        IRR [1/yr]. ``-1`` (a total loss) where NPV stays <= 0 at every rate of the bracket
+        (e.g. nothing comes back); ``hi`` where NPV stays > 0.
 
     Notes
     -----
-    For an outlay followed by non-negative receipts NPV falls monotonically in the rate, so
-    the root is unique; for flows with several sign changes (equity with injections) the
-    bisection returns one root inside the bracket.
+    **Which root.** With one sign change in the flows (an outlay, then receipts) NPV falls
+    monotonically in the rate and the root is unique. With several sign changes (equity with
+    injections, a project with a decommissioning cost) NPV can have several roots; this
+    function returns the **conventional root: the lowest rate in (lo, hi) at which NPV
+    changes sign**, found by scanning 1,200 log-spaced values of 1 + r and bisecting the
+    first bracket (roots closer together than ~0.8% in 1 + r are not told apart). For
+    ``[-100, 230, -132]`` (roots 10% and 20%) it returns 0.10.
+
+    Examples
+    --------
+    >>> float(irr(np.array([[-100.0, 230.0, -132.0]]))[0])  # doctest: +ELLIPSIS
+    0.1000...
     """
     f = xp.asarray(flows, dtype=float)
-    S = f.shape[0]
-    a = xp.full(S, lo)
-    b = xp.full(S, hi)
-    fa = npv(a, f, xp)
-    fb = npv(b, f, xp)
-    for _ in range(iters):
-        mid = 0.5 * (a + b)
-        fm = npv(mid, f, xp)
-        left = (fm > 0) == (fa > 0)
-        a = xp.where(left, mid, a)
-        fa = xp.where(left, fm, fa)
-        b = xp.where(left, b, mid)
-    out = 0.5 * (a + b)
-    out = xp.where(npv(xp.full(S, lo), f, xp) <= 0, -1.0, out)
-    return xp.where(fb > 0, hi, out)
+    times = xp.arange(f.shape[-1], dtype=float)
+    return _rate_root(f, times, lo, hi, iters, xp)
+
+
+def _year_fractions(dates: Any) -> np.ndarray:
+    d = np.asarray(dates, dtype="datetime64[D]")
+    if d.ndim != 1 or d.size < 2:
+        raise GridcapInputError(f"dates: {d.size} dates: expected a 1-D list of at least two")
+    return (d - d[0]).astype(float) / DAYS_PER_YEAR
+
+
+def xnpv(rate: float, flows: Any, dates: Any) -> Any:
+    r"""NPV of dated cash flows, Actual/365 Fixed, discounted to the first date.
+
+    Parameters
+    ----------
+    rate : float
+        Annual discount rate (> -1) [1/yr], annually compounded.
+    flows : array, shape (N,) or (S, N)
+        Cash flows on ``dates`` [$].
+    dates : sequence of N dates
+        ``datetime.date``, ``numpy.datetime64`` or ISO strings; the first is t = 0.
+
+    Returns
+    -------
+    float or array (S,)
+        :math:`\sum_i CF_i / (1 + r)^{(d_i - d_0)/365}` [$] — the day count of the
+        spreadsheet function XNPV.
+    """
+    if not rate > -1:
+        raise GridcapInputError(f"rate = {rate}: expected a rate > -1 [1/yr]")
+    t = _year_fractions(dates)
+    f = np.asarray(flows, dtype=float)
+    if f.shape[-1] != t.size:
+        raise GridcapInputError(f"flows: {f.shape[-1]} values for {t.size} dates")
+    v = _npv_at(np.full(f.shape[:-1], rate), f, t, np)
+    return float(v) if np.ndim(v) == 0 else v
+
+
+def xirr(flows: Any, dates: Any, *, lo: float = -0.9999, hi: float = 10.0,
+         iters: int = 100) -> Any:
+    """IRR of dated cash flows (Actual/365 Fixed), the rate at which :func:`xnpv` is zero.
+
+    Parameters
+    ----------
+    flows : array, shape (N,) or (S, N)
+        Cash flows on ``dates`` [$].
+    dates : sequence of N dates
+        First date is t = 0.
+    lo, hi : float
+        Bracket [1/yr].
+    iters : int
+        Bisection steps.
+
+    Returns
+    -------
+    float or array (S,)
+        Annual rate [1/yr]; the same root convention as :func:`irr` (the lowest rate where
+        NPV changes sign; -1 for a total loss).
+    """
+    t = _year_fractions(dates)
+    f = np.asarray(flows, dtype=float)
+    one = f.ndim == 1
+    f2 = f[None, :] if one else f
+    if f2.shape[-1] != t.size:
+        raise GridcapInputError(f"flows: {f2.shape[-1]} values for {t.size} dates")
+    r = _rate_root(f2, t, lo, hi, iters, np)
+    return float(r[0]) if one else r
 
 
 IRR_QUANTILES = (0.01, 0.05, 0.5, 0.95)
@@ -197,7 +321,9 @@ def tranche_metrics(
     dict
         ``pd``, ``expected_loss``, ``lgd`` [1], ``wal_years``, ``duration_years`` [yr],
         ``irr_mean`` and ``irr_q`` (quantiles :data:`IRR_QUANTILES`) [1/yr],
-        ``yield_expected`` [1/yr], ``spread_bps`` [bp], ``rating`` (str), ``irr`` (S,).
+        ``yield_expected`` [1/yr], ``spread_bps`` [bp] (NaN when the expected cash flows are a
+        total loss), ``total_loss_share`` [1] (scenarios whose IRR is -1: nothing of the
+        amount invested comes back), ``rating`` (str), ``irr`` (S,).
     """
     cf = np.asarray(tranche_cash_usd, dtype=float)
     S, T = cf.shape
@@ -231,13 +357,16 @@ def tranche_metrics(
         out["irr"] = r
         out["irr_mean"] = float(r.mean())
         out["irr_q"] = np.quantile(r, IRR_QUANTILES)
+        out["total_loss_share"] = float((r <= -1.0).mean())
         y = float(irr(np.concatenate([[-size_usd], ecf])[None, :])[0])
         out["yield_expected"] = y
-        out["spread_bps"] = (y - risk_free_rate) * 1e4
+        # a total loss has no yield to quote a spread on (never report -10,400 bp)
+        out["spread_bps"] = (y - risk_free_rate) * 1e4 if y > -1.0 else nan
     else:
         out.update(
             irr=np.full(S, nan),
             irr_mean=nan,
+            total_loss_share=nan,
             irr_q=np.full(len(IRR_QUANTILES), nan),
             yield_expected=nan,
             spread_bps=nan,
