@@ -17,6 +17,8 @@ _EXPORTS = {
     "list_studies": "loaders",
     "study_path": "loaders",
     "read_provenance": "loaders",
+    "read_eia930": "eia930",
+    "local_calendar": "eia930",
     "read_financings": "financings",
     "market_range": "financings",
     "market_check": "financings",
