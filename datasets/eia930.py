@@ -25,11 +25,12 @@ How the data are handled (each step is reported in the returned dataset's attrs)
   and ``Demand (MW)`` otherwise, as Norris et al. (2025, Appendix B) did; ``"reported"`` and
   ``"imputed"`` take those columns only. Zero or negative demand counts as missing
   (Appendix B treats zeros as missing).
-- **Gaps**: a missing value or a missing hour. Runs of up to ``max_gap_hours`` hours are
-  filled by linear interpolation in time (at the start or end of the record, by the nearest
-  value) and flagged in ``filled``; a longer run is an error naming the BA, the first and last
-  UTC hour and its length, unless ``long_gaps="interpolate"`` (fill it anyway) or
-  ``long_gaps="keep"`` (leave NaN).
+- **Gaps**: a missing value or a missing hour between a BA's first and last value. Runs of
+  up to ``max_gap_hours`` hours are filled by linear interpolation in time and flagged in
+  ``filled``; a longer run is an error naming the BA, the first and last UTC hour and its
+  length, unless ``long_gaps="interpolate"`` (fill it anyway) or ``long_gaps="keep"`` (leave
+  NaN). Hours before a BA's first or after its last value (when other BAs' records span
+  longer) stay NaN and are no gap.
 - **Local time** of each hour is the file's local clock; for a filled hour, UTC plus the UTC
   offset of the BA's nearest earlier reported hour.
 """
@@ -157,10 +158,13 @@ def _runs(missing: np.ndarray) -> list[tuple[int, int]]:
 
 def _fill(values: np.ndarray, max_gap: int, long_gaps: str, ba: str,
           times: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
-    miss = np.isnan(values)
-    runs = _runs(miss)
-    if miss.all():
+    if np.isnan(values).all():
         raise GridcapInputError(f"EIA-930: BA {ba!r} has no demand value in the files")
+    ok_idx = np.flatnonzero(~np.isnan(values))
+    inside = np.zeros(values.size, dtype=bool)
+    inside[ok_idx[0]:ok_idx[-1] + 1] = True  # outside the BA's own record: NaN, not a gap
+    miss = np.isnan(values) & inside
+    runs = _runs(miss)
     gaps = [{"ba": ba, "first_utc": str(times[a]), "last_utc": str(times[b - 1]),
              "hours": int(b - a)} for a, b in runs]
     long = [g for g, (a, b) in zip(gaps, runs, strict=True) if b - a > max_gap]
@@ -179,7 +183,7 @@ def _fill(values: np.ndarray, max_gap: int, long_gaps: str, ba: str,
                 fill[a:b] = False
     x = np.arange(values.size, dtype=np.float64)
     ok = ~miss
-    out[fill] = np.interp(x[fill], x[ok], values[ok])  # ends: the nearest value
+    out[fill] = np.interp(x[fill], x[ok], values[ok])
     return out, fill, gaps
 
 

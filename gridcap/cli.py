@@ -263,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="version, available backends and solver versions")
     info.set_defaults(func=cmd_info)
 
-    for module in ("gridcap.batch", "gridcap.report", "gridcap.benchmarks.cli"):
+    for module in ("gridcap.batch", "gridcap.report", "gridcap.benchmarks.cli", "gridcap.headroom"):
         try:
             importlib.import_module(module).register(sub)
         except ImportError as err:  # optional piece not importable: say so in --help

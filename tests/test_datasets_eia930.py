@@ -37,8 +37,9 @@ def test_reads_fixture_indexed_by_utc_across_dst_end():
         assert ds.demand_mw.sel(ba="CISO", time=stamp).item() == _value(raw, "CISO", utc)
     loc = pd.DatetimeIndex(ds.local_time.sel(ba="CISO").values)
     assert (loc == pd.Timestamp("2023-11-05 01:00")).sum() == 2
-    # ERCO starts at 05:00 UTC the day before CISO: hours outside a BA's record are edge gaps
-    assert ds.filled.sel(ba="CISO", time="2023-11-04 06:00").item()
+    # ERCO's record starts two UTC hours before CISO's: outside its record CISO is NaN
+    assert np.isnan(ds.demand_mw.sel(ba="CISO", time="2023-11-04 06:00").item())
+    assert not ds.filled.sel(ba="CISO", time="2023-11-04 06:00").item()
 
 
 def test_missing_values_and_hours_are_interpolated_and_flagged():
@@ -59,8 +60,9 @@ def test_missing_values_and_hours_are_interpolated_and_flagged():
     assert not ds.filled.sel(ba="ERCO", time="2023-11-05 12:00").item()
     assert ds.demand_mw.sel(ba="ERCO", time="2023-11-05 12:00").item() == _value(
         raw, "ERCO", "11/05/2023 12:00:00 PM")
-    # fills: ERCO 1 inside + 2 at its end; CISO 2 inside + 2 at its start
-    assert int(ds.filled.sum()) == ds.attrs["hours_filled"] == 7
+    # fills: ERCO 1, CISO 2 (hours outside each BA's own record stay NaN)
+    assert int(ds.filled.sum()) == ds.attrs["hours_filled"] == 3
+    assert int(np.isnan(ds.demand_mw).sum()) == 4
     assert list(ds.ba.values) == ["ERCO", "CISO"]
 
 
@@ -70,7 +72,7 @@ def test_gap_longer_than_allowed_is_refused_unless_asked():
     kept = read_eia930(FIXTURE, ["CISO"], max_gap_hours=1, long_gaps="keep")
     assert np.isnan(kept.demand_mw.sel(ba="CISO", time="2023-11-06 18:00").item())
     filled = read_eia930(FIXTURE, ["CISO"], max_gap_hours=1, long_gaps="interpolate")
-    assert np.isfinite(filled.demand_mw.values).all()
+    assert np.isfinite(filled.demand_mw.values).all()  # CISO alone: its own span
 
 
 def test_dst_duplicate_with_different_demand_is_an_error(tmp_path):

@@ -1,0 +1,108 @@
+"""``gridcap headroom``: simulated load years (P10/P50/P90) and EIA-930 files, CLI wiring."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from gridcap.cli import main
+from gridcap.config import load_config
+from gridcap.datasets.eia930 import local_calendar, read_eia930
+from gridcap.headroom import historical_headroom, parse_limits, simulated_headroom
+from gridcap.kernels.headroom import headroom, headroom_by_year
+from gridcap.kernels.load_years import simulated_load_years
+from gridcap.pipeline import build_inputs
+
+FIXTURE = Path(__file__).parent / "fixtures" / "EIA930_BALANCE_2023_Jul_Dec_fixture.csv"
+
+
+@pytest.fixture(scope="module")
+def quick():
+    cfg = load_config("quickstart")
+    return cfg, build_inputs(cfg)
+
+
+def test_load_years_do_not_depend_on_batching_or_offset(quick):
+    _, inputs = quick
+    a, month = simulated_load_years(inputs, scenarios=4, seed=7, hours=8760, batch=4)
+    b, _ = simulated_load_years(inputs, scenarios=3, seed=7, hours=8760, batch=1,
+                                scenario_offset=1)
+    np.testing.assert_array_equal(a[1:], b)
+    assert month.shape == (8760,) and month[0] == 1 and month[-1] == 12
+    # peak_load_mw is the median simulated annual peak, roughly (drivers' normalisation)
+    peak = inputs.regions.peak_load_mw.values
+    assert np.all((a.max(axis=2) > 0.8 * peak) & (a.max(axis=2) < 1.25 * peak))
+
+
+def test_simulated_headroom_is_the_kernel_on_the_load_years(quick):
+    cfg, inputs = quick
+    ds = simulated_headroom(cfg, [0.5, 1.0], inputs=inputs, scenarios=4)
+    load, month = simulated_load_years(inputs, scenarios=4, seed=cfg.study.seed,
+                                       hours=cfg.monte_carlo.hours)
+    r = 1
+    d = load[:, r, :].ravel()
+    h = cfg.monte_carlo.hours
+    year = np.repeat(np.arange(4), h)
+    pooled = headroom(d, np.tile(month, 4), year, [0.5, 1.0], hours_per_year=None)
+    np.testing.assert_allclose(ds.headroom_mw.isel(region=r), pooled.headroom_mw[0])
+    _, each, _ = headroom_by_year(d, np.tile(month, 4), year, [0.5, 1.0], hours_per_year=None)
+    np.testing.assert_allclose(ds.headroom_p50_mw.isel(region=r),
+                               np.quantile(each[0], 0.5, axis=0))
+    assert (ds.headroom_p10_mw <= ds.headroom_p50_mw).all()
+    assert (ds.headroom_p50_mw <= ds.headroom_p90_mw).all()
+    assert (ds.headroom_mw.diff("limit_pct") > 0).all()
+    assert ds.attrs["source"] == "simulated" and ds.sizes["year"] == 4
+
+
+def test_cli_simulated_writes_csv_and_netcdf(tmp_path, capsys):
+    rc = main(["headroom", "quickstart", "--scenarios", "3", "--curtailment", "1,0.5",
+               "--out", str(tmp_path)])
+    assert rc == 0
+    table = pd.read_csv(tmp_path / "headroom.csv")
+    ds = xr.open_dataset(tmp_path / "headroom_simulated.nc")
+    assert len(table) == ds.sizes["region"] * 2 and set(table.limit_pct) == {0.5, 1.0}
+    row = table[(table.region == str(ds.region.values[0])) & (table.limit_pct == 1.0)]
+    assert row.headroom_mw.iloc[0] == pytest.approx(
+        float(ds.headroom_mw.isel(region=0).sel(limit_pct=1.0)), rel=1e-5)
+    assert "Curtailment-enabled headroom" in capsys.readouterr().out
+
+
+def test_cli_eia930_matches_the_functions(tmp_path):
+    rc = main(["headroom", "--eia930", str(FIXTURE), "--ba", "ERCO", "CISO",
+               "--curtailment", "10,20", "--out", str(tmp_path)])
+    assert rc == 0
+    table = pd.read_csv(tmp_path / "headroom.csv")
+    assert list(table.region.unique()) == ["ERCO", "CISO"]
+    e = read_eia930(FIXTURE, ["ERCO"])
+    month, year = local_calendar(e)
+    direct = headroom(e.demand_mw.values[0], month[0], year[0], [10, 20], hours_per_year=None)
+    got = table[table.region == "ERCO"].headroom_mw.to_numpy()
+    np.testing.assert_allclose(got, direct.headroom_mw[0], rtol=1e-5)
+    assert (got > 0).all()
+    ds = historical_headroom([FIXTURE], None, [10])
+    assert "no complete year" in ds.attrs["notes"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["headroom", "quickstart", "--curtailment", "0,1"],
+        ["headroom", "quickstart", "--curtailment", "a"],
+        ["headroom"],
+        ["headroom", "quickstart", "--ba", "PJM"],
+        ["headroom", "--eia930", str(FIXTURE), "--ba", "PJM"],
+        ["headroom", "--eia930", "missing.csv"],
+        ["headroom", "--eia930", str(FIXTURE), "--max-gap-hours", "0"],
+    ],
+)
+def test_cli_bad_input_exits_2(argv, capsys):
+    assert main(argv) == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_parse_limits():
+    assert parse_limits("5, 0.25,1,0.5,1") == [0.25, 0.5, 1.0, 5.0]
