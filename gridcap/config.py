@@ -24,6 +24,9 @@ from pathlib import Path
 from typing import Any, cast
 
 from gridcap.errors import ConfigError
+from gridcap.kernels.compute import ComputeAssumptions
+from gridcap.optimizer.planning.siting import PlanOptions
+from gridcap.params import param_table
 
 BACKENDS = ("auto", "numpy", "numba-cpu", "numba-cuda", "cupy")
 REQUIRED = object()  # sentinel default: the key must be given
@@ -49,6 +52,8 @@ class Key:
         Meaning and unit.
     item_kind : type, optional
         For lists, the type of each item.
+    source : str
+        Where the default comes from (keys generated from a domain parameter table).
     """
 
     name: str
@@ -58,6 +63,7 @@ class Key:
     expected: str = ""
     doc: str = ""
     item_kind: type | None = None
+    source: str = ""
 
 
 def _between(lo: float, hi: float, lo_open: bool = False, hi_open: bool = False):
@@ -86,6 +92,28 @@ def _num(name, kind, default, lo, hi, doc, lo_open=False, hi_open=False) -> Key:
 
 def _choice(name: str, default: str, choices: tuple[str, ...], doc: str) -> Key:
     return Key(name, str, default, lambda v: v in choices, f"one of {list(choices)}", doc)
+
+
+def keys_from(table: type) -> tuple[Key, ...]:
+    """Config keys generated from a domain parameter table (the one owner of the defaults).
+
+    Every field of ``table`` declared with :func:`gridcap.params.param` and ``config=True``
+    becomes a key: same name, default, range and meaning (``doc [unit]``), and its source.
+
+    Parameters
+    ----------
+    table : type
+        A dataclass such as :class:`gridcap.optimizer.PlanOptions`.
+
+    Returns
+    -------
+    tuple of Key
+    """
+    keys = []
+    for p in param_table(table, config_only=True):
+        doc = f"{p.doc} [{p.unit}]" if p.unit else p.doc
+        keys.append(Key(p.name, p.kind, p.default, p.ok, p.expected(), doc, source=p.source))
+    return tuple(keys)
 
 
 SECTIONS: dict[str, tuple[Key, ...]] = {
@@ -137,46 +165,8 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
             "share of each DER's flexible kW committed to its pool [1]",
         ),
     ),
-    "optimizer": (
-        _num("cvar_alpha", float, 0.95, 0, 1, "CVaR confidence level [1]", hi_open=True),
-        _num("cvar_lambda", float, 0.5, 0, 100, "weight of CVaR in the objective [1]"),
-        _num(
-            "scenarios_in_model",
-            int,
-            16,
-            1,
-            100_000,
-            "Monte Carlo scenarios kept (weighted) in the optimization model",
-        ),
-        _num("time_limit_s", float, 120.0, 0, 1e6, "solver time limit [s]", lo_open=True),
-        _num("mip_gap", float, 1e-3, 0, 1, "relative MIP gap [1]"),
-        _num(
-            "ai_lost_margin_usd_per_mwh",
-            float,
-            400.0,
-            0,
-            1e5,
-            "penalty on unserved AI load = its lost margin [$/MWh]",
-        ),
-        _num(
-            "flex_confidence",
-            float,
-            0.9,
-            0,
-            1,
-            "confidence level for flexibility reliability [1]",
-            lo_open=True,
-            hi_open=True,
-        ),
-        _num(
-            "shortfall_penalty_multiple",
-            float,
-            1.5,
-            0,
-            100,
-            "settlement penalty per kW short, as a multiple of the capacity payment [1]",
-        ),
-    ),
+    # owner: gridcap.optimizer.PlanOptions (gridcap/optimizer/planning/siting.py)
+    "optimizer": keys_from(PlanOptions),
     "finance": (
         _num(
             "discount_rate", float, 0.08, 0, 1, "WACC for annualizing capital [1/yr]", hi_open=True
@@ -196,35 +186,8 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
             "distribution settlement lag [h] (stablecoin ~minutes, T+2 = 48)",
         ),
     ),
-    "compute": (
-        Key(
-            "model_class",
-            str,
-            "70B-class LLM inference on H100-class GPUs",
-            doc="model class the token throughput refers to",
-        ),
-        _num(
-            "tokens_per_gpu_hour",
-            float,
-            1.0e7,
-            0,
-            1e12,
-            "AI tokens served per GPU-hour [tokens/GPU-h]",
-            lo_open=True,
-        ),
-        _num("gpus_per_mw", float, 780.0, 0, 1e5, "GPUs per MW of IT load [GPU/MW]", lo_open=True),
-        _num("gpu_capex_usd", float, 35000.0, 0, 1e7, "all-in capital cost per GPU [$/GPU]"),
-        _num("gpu_life_years", float, 5.0, 0, 30, "GPU depreciation life [yr]", lo_open=True),
-        _num("pue", float, 1.3, 1, 3, "facility/IT energy ratio of new-build AI halls [1]"),
-        _num(
-            "ppa_price_usd_per_mwh",
-            float,
-            0.0,
-            0,
-            1e4,
-            "fixed-price PPA hedge for data-center energy [$/MWh] (0: unhedged)",
-        ),
-    ),
+    # owner: gridcap.kernels.compute.ComputeAssumptions
+    "compute": keys_from(ComputeAssumptions),
     "finance.senior": (
         _num("rate", float, 0.065, 0, 1, "interest rate [1/yr]", hi_open=True),
         _num("dscr_target", float, 1.35, 0, 10, "sculpting DSCR [1]", lo_open=True),
@@ -300,6 +263,20 @@ class StudyConfig:
     def years(self) -> list[int]:
         """Planning years [year]."""
         return list(range(self.study.start_year, self.study.start_year + self.study.horizon_years))
+
+    def plan_options(self) -> PlanOptions:
+        """The planner's options for this study: every ``[optimizer]`` key, seed = study seed.
+
+        ``plan(inputs, outcomes, cfg.plan_options())`` in a notebook solves the same model as
+        ``gridcap run`` on the same study.
+        """
+        keys = {k.name: getattr(self.optimizer, k.name) for k in SECTIONS["optimizer"]}
+        return dataclasses.replace(PlanOptions(), **keys, seed=self.study.seed)
+
+    def compute_assumptions(self) -> ComputeAssumptions:
+        """The ``[compute]`` table as the domain's :class:`ComputeAssumptions`."""
+        keys = {k.name: getattr(self.compute, k.name) for k in SECTIONS["compute"]}
+        return ComputeAssumptions(**keys)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """The config as nested plain dicts, TOML-shaped (``finance.senior`` nested)."""
@@ -538,12 +515,15 @@ def load_config(study: str | Path, overrides: Mapping[str, Any] | None = None) -
 
 def schema_markdown() -> str:
     """The config schema as a Markdown table (for docs and ``gridcap validate --schema``)."""
-    lines = ["| key | type | default | allowed | meaning |", "|---|---|---|---|---|"]
+    lines = [
+        "| key | type | default | allowed | meaning | source |",
+        "|---|---|---|---|---|---|",
+    ]
     for section, keys in SECTIONS.items():
         for key in keys:
             default = "required" if key.default is REQUIRED else repr(key.default)
             lines.append(
                 f"| `{section}.{key.name}` | {key.kind.__name__} | {default} | "
-                f"{key.expected or '-'} | {key.doc} |"
+                f"{key.expected or '-'} | {key.doc} | {key.source or '-'} |"
             )
     return "\n".join(lines)

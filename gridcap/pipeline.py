@@ -213,10 +213,10 @@ def site_gpu_assumptions(cfg: StudyConfig) -> dict[str, float]:
     Returns ``gpus_per_mw`` [GPU/MW] and ``gpu_cost_usd_per_gpu_hour`` [$/GPU-h] = GPU capex
     straight-line over its life, the same charge the chain's cost stack depreciates.
     """
-    c = cfg.compute
+    c = cfg.compute_assumptions()
     return {
         "gpus_per_mw": float(c.gpus_per_mw),
-        "gpu_cost_usd_per_gpu_hour": float(c.gpu_capex_usd) / (float(c.gpu_life_years) * 8760.0),
+        "gpu_cost_usd_per_gpu_hour": c.gpu_cost_usd_per_gpu_hour,
     }
 
 
@@ -242,21 +242,8 @@ def monte_carlo_fingerprint(cfg: StudyConfig) -> str:
 
 
 def plan_options(cfg: StudyConfig) -> Any:
-    """Map the config's [optimizer] table onto :class:`gridcap.optimizer.PlanOptions`."""
-    from gridcap.optimizer import PlanOptions
-
-    opt = cfg.optimizer
-    return PlanOptions(
-        cvar_alpha=opt.cvar_alpha,
-        cvar_lambda=opt.cvar_lambda,
-        scenarios_in_model=opt.scenarios_in_model,
-        time_limit_s=opt.time_limit_s,
-        mip_gap=opt.mip_gap,
-        ai_lost_margin_usd_per_mwh=opt.ai_lost_margin_usd_per_mwh,
-        flex_confidence=opt.flex_confidence,
-        shortfall_penalty_multiple=opt.shortfall_penalty_multiple,
-        seed=cfg.study.seed,
-    )
+    """The study's :class:`gridcap.optimizer.PlanOptions` (same as ``cfg.plan_options()``)."""
+    return cfg.plan_options()
 
 
 def plan_stage(cfg: StudyConfig, inputs: StudyInputs, outcomes: xr.Dataset) -> xr.Dataset:

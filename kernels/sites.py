@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gridcap.config import section_defaults
+from gridcap.kernels.compute import ComputeAssumptions
 
 __all__ = [
     "AGGREGATOR_OPEX_USD_PER_DER_YR",
@@ -45,14 +45,13 @@ __all__ = [
     "site_economics",
 ]
 
-_COMPUTE = section_defaults("compute")
+_COMPUTE = ComputeAssumptions()
 #: Default GPUs per MW of IT load [GPU/MW]: the ``[compute] gpus_per_mw`` default (DGX H100,
-#: 8 GPUs at ~10.2 kW → 784 per MW, rounded to 780; sources in gridcap.optimizer.chain.trace).
-GPUS_PER_MW_IT = float(_COMPUTE["gpus_per_mw"])
+#: 8 GPUs at ~10.2 kW → 784 per MW, rounded to 780; owner: gridcap.kernels.compute).
+GPUS_PER_MW_IT = float(_COMPUTE.gpus_per_mw)
 #: Default capacity charge of the GPUs [$/GPU-h], paid whether utilised or not: the
 #: ``[compute]`` defaults $35,000 all-in per GPU over 5 years straight-line ≈ $0.80/GPU-h.
-GPU_COST_USD_PER_GPU_HOUR = float(_COMPUTE["gpu_capex_usd"]) / (
-    float(_COMPUTE["gpu_life_years"]) * 8760.0)
+GPU_COST_USD_PER_GPU_HOUR = _COMPUTE.gpu_cost_usd_per_gpu_hour
 #: Fixed opex of an AI data hall [$/MW-IT-yr]: staff, maintenance, network, insurance
 #: (order of magnitude of colocation/cloud operating benchmarks).
 AI_OPEX_USD_PER_MW_YR = 900_000.0

@@ -52,7 +52,7 @@ def compare(hours, start_hour=0):
     inputs, out = deterministic_study(hours=hours, start_hour=start_hour,
                                       backstop_usd_per_mwh=2000.0,
                                       storage_efficiency=0.9)
-    ds = plan(inputs, out, options=PlanOptions())
+    ds = plan(inputs, out, options=PlanOptions(cvar_lambda=0.0))  # risk-neutral, as PyPSA
     assert ds.attrs["chronological_storage"] == 1
     n = pypsa_network(inputs, out, backstop=2000.0, efficiency=0.9, hours=hours)
     status, _ = n.optimize(solver_name="highs", log_to_console=False,

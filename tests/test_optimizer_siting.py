@@ -49,7 +49,7 @@ def test_capital_recovery_factor_closed_form_and_annuity_identity():
 
 def test_hand_computable_single_firm_build():
     inputs, out = one_region_case()
-    ds = plan(inputs, out, options=PlanOptions(voll_usd_per_mwh=None))
+    ds = plan(inputs, out, options=PlanOptions(voll_usd_per_mwh=None, cvar_lambda=0.0))
     crf = float(capital_recovery_factor(0.05, 20))
     need = (1000.0 - 800.0) / 0.8                      # MW of gas at 0.8 availability
     assert_allclose(ds["online_mw"].sel(tech="gas").item(), need, rtol=1e-9)
@@ -68,7 +68,7 @@ def test_cheap_generation_displaces_market():
     # gas VOM 100 < price 150 and each MW earns 0.8·8760·50 $/yr > its annual cost: gas is
     # built until it carries the whole mean load (700 MW at 0.8 availability)
     inputs, out = one_region_case(price=150.0)
-    ds = plan(inputs, out, options=PlanOptions(voll_usd_per_mwh=None))
+    ds = plan(inputs, out, options=PlanOptions(voll_usd_per_mwh=None, cvar_lambda=0.0))
     crf = float(capital_recovery_factor(0.05, 20))
     annual = 1000.0 * (1000.0 * crf + 20.0)
     assert 0.8 * 8760.0 * 50.0 > annual
@@ -226,7 +226,7 @@ def test_infeasible_when_nothing_can_be_online_in_time():
     slow = {"gas": (3.0, True, 2000, 1000.0, 20.0, 100.0, 20.0, 0.8, "firm")}
     inputs, out = one_region_case(firm=100.0, techs=slow)
     with pytest.raises(ModelInfeasibleError) as err:
-        plan(inputs, out, options=PlanOptions(voll_usd_per_mwh=None))
+        plan(inputs, out, options=PlanOptions(voll_usd_per_mwh=None, cvar_lambda=0.0))
     msg = str(err.value)
     assert "adequacy" in msg
     assert "regions.firm_capacity_mw" in msg

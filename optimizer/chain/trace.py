@@ -125,25 +125,23 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from gridcap.config import section_defaults
 from gridcap.errors import GridcapInputError
+from gridcap.kernels.compute import ComputeAssumptions
+from gridcap.params import param_table
 
 HOURS_PER_YEAR = 8760.0
-_DEFAULTS = section_defaults("compute")   # one source: the config schema's [compute] table
 #: Default facility/IT energy ratio when the compute section has no ``pue`` [1] (see [3]).
-DEFAULT_PUE = float(_DEFAULTS["pue"])
+DEFAULT_PUE = float(ComputeAssumptions().pue)
 #: Duration of a flexibility event when the outcomes carry no ``event_duration_h`` [h].
 EVENT_HOURS = 1.0
 #: Emission factor of delivered DER flexibility (shed/shifted load) [kg/MWh].
 FLEX_CO2_KG_PER_MWH = 0.0
-#: Compute keys: name -> (default, unit, lower bound, lower bound open).
+#: Numeric compute keys: name -> (default, unit, lower bound, lower bound open), read from
+#: the owner of the ``[compute]`` table, :class:`gridcap.kernels.compute.ComputeAssumptions`.
 COMPUTE_KEYS: dict[str, tuple[Any, str, float, bool]] = {
-    "tokens_per_gpu_hour": (_DEFAULTS["tokens_per_gpu_hour"], "tokens/GPU-h", 0.0, True),
-    "gpus_per_mw": (_DEFAULTS["gpus_per_mw"], "GPU/MW", 0.0, True),
-    "gpu_capex_usd": (_DEFAULTS["gpu_capex_usd"], "$/GPU", 0.0, False),
-    "gpu_life_years": (_DEFAULTS["gpu_life_years"], "yr", 0.0, True),
-    "ppa_price_usd_per_mwh": (_DEFAULTS["ppa_price_usd_per_mwh"], "$/MWh", 0.0, False),
-    "pue": (DEFAULT_PUE, "1", 1.0, False),
+    p.name: (p.default, p.unit, float(p.lo or 0.0), p.lo_open)
+    for p in param_table(ComputeAssumptions)
+    if p.kind is float
 }
 #: Cost-stack components, in stack order.
 COSTS: tuple[str, ...] = (

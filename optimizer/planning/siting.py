@@ -67,11 +67,13 @@ import xarray as xr
 from gridcap.errors import GridcapInputError, ModelInfeasibleError
 from gridcap.optimizer.planning import flexibility, settlement
 from gridcap.optimizer.planning.scenario_selection import (
+    METHODS,
     ScenarioSelection,
     empirical_cvar,
     select_scenarios,
 )
 from gridcap.optimizer.planning.solver import INF, HighsSolver, ModelBuilder, SolveResult, paused_gc
+from gridcap.params import check_params, param
 
 __all__ = ["BUILD_STEPS", "PlanModel", "PlanOptions", "capital_recovery_factor", "plan"]
 
@@ -153,64 +155,98 @@ class PlanOptions:
         cost and CVaR there and their relative errors (out-of-sample check of the selection).
     """
 
-    cvar_alpha: float = 0.95
-    cvar_lambda: float = 0.0
-    scenarios_in_model: int | None = None
-    scenario_selection: str = "fast_forward"
-    time_limit_s: float | None = None
-    mip_gap: float = 1e-4
-    relax_integers: bool = False
-    voll_usd_per_mwh: float | None = 10_000.0
-    peak_shortfall_hours: float = 4.0
-    ai_lost_margin_usd_per_mwh: float = 400.0
-    flex_cost_usd_per_kw_yr: float = 40.0
-    new_build_lead_years: float = 3.0
-    conversion_lifetime_years: float = 10.0
-    storage_duration_hours: float = 4.0
-    storage_efficiency: float = 0.85
-    chronological_storage: bool | None = None
-    discount_years: bool = True
-    flex_confidence: float = 0.9
-    shortfall_penalty_multiple: float = 1.5
-    settlement_year: int | None = None
-    seed: int = 0
-    threads: int | None = None
-    verbose: bool = False
-    handoff: str = "matrix"
-    pyomo_rows: str = "matrix"
-    non_generation_techs: tuple[str, ...] = ("mine_conversion",)
-    evaluate_selection: bool = False
+    cvar_alpha: float = param(
+        0.95, "1", "CVaR confidence level", lo=0, hi=1, hi_open=True,
+        source="modelling choice: the 5 % worst-cost tail (Rockafellar & Uryasev 2000)")
+    cvar_lambda: float = param(
+        0.5, "1", "weight of CVaR in the objective", lo=0, hi=100,
+        source="modelling choice: risk-aware planning by default (was 0.0 in PlanOptions and "
+        "0.5 in the study config; unified on the study's value, issue 15)")
+    scenarios_in_model: int | None = param(
+        16, "1", "Monte Carlo scenarios kept (weighted) in the optimization model; None keeps "
+        "all", lo=1, hi=100_000, nullable=True, kind=int,
+        source="modelling choice: tractable MILP; evaluate_selection measures the error (was "
+        "None = all in PlanOptions and 16 in the study config; unified on 16, issue 15)")
+    scenario_selection: str = param(
+        "fast_forward", "", "scenario selection method (scenario_selection.METHODS)",
+        choices=METHODS, config=False,
+        source="Heitsch & Römisch (2003) fast forward selection")
+    time_limit_s: float | None = param(
+        120.0, "s", "solver time limit; None: no limit", lo=0, hi=1e6, lo_open=True,
+        nullable=True,
+        source="modelling choice (was None in PlanOptions and 120 in the study config; "
+        "unified on 120, issue 15)")
+    mip_gap: float = param(
+        1e-3, "1", "relative MIP gap", lo=0, hi=1, hi_open=True,
+        source="modelling choice: 0.1 % of system cost (was 1e-4 in PlanOptions and 1e-3 in "
+        "the study config; unified on 1e-3, issue 15)")
+    relax_integers: bool = param(
+        False, "", "solve the LP relaxation of the conversion decisions", config=False)
+    voll_usd_per_mwh: float | None = param(
+        10_000.0, "$/MWh", "value of lost load for non-AI shortfall; None makes adequacy a hard "
+        "constraint", lo=0, nullable=True,
+        source="modelling choice: above every US energy offer cap ($5,000/MWh ERCOT) so "
+        "shortfall is a last resort")
+    peak_shortfall_hours: float = param(
+        4.0, "h", "how long a shortfall at a slice's peak is assumed to last", lo=0,
+        source="modelling choice: the length of the flexibility events and of a typical "
+        "evening net-peak excursion")
+    ai_lost_margin_usd_per_mwh: float = param(
+        400.0, "$/MWh", "penalty on unserved AI load = its lost margin", lo=0, hi=1e5,
+        source="modelling choice: GPU-hour revenue per MWh of IT load, order of magnitude")
+    flex_cost_usd_per_kw_yr: float = param(
+        40.0, "$/kW-yr", "payment per contracted kW of DER flexibility", lo=0,
+        source="utility DR capacity programmes pay ~$30-100/kW-yr (see kernels/sites.py "
+        "FLEX_PAYMENT_USD_PER_KW_YR)")
+    new_build_lead_years: float = param(
+        3.0, "yr", "decision-to-power time of a new-build AI data center", lo=0,
+        source="modelling choice: typical 2-4 yr build + energisation")
+    conversion_lifetime_years: float = param(
+        10.0, "yr", "economic life used to annualize conversion capex", lo=0, lo_open=True,
+        source="modelling choice: data-hall fit-out life")
+    storage_duration_hours: float = param(
+        4.0, "h", "storage duration for technologies without storage_duration_hours", lo=0,
+        lo_open=True, source="NREL ATB utility-scale battery storage (2-10 h durations; 4 h "
+        "reference), atb.nrel.gov, 2023-2024")
+    storage_efficiency: float = param(
+        0.85, "1", "round-trip efficiency for technologies without storage_efficiency", lo=0,
+        hi=1, lo_open=True, source="NREL ATB 2020, utility-scale battery round-trip "
+        "efficiency 85 % (Cole & Frazier 2020), atb.nrel.gov/electricity/2020")
+    chronological_storage: bool | None = param(
+        None, "", "model storage state of charge across consecutive slices; None: when every "
+        "slice is one hour", config=False, kind=bool)
+    discount_years: bool = param(
+        True, "", "discount year y's costs by (1+rho)^-(y-y0)", config=False)
+    flex_confidence: float = param(
+        0.9, "1", "confidence level for flexibility reliability", lo=0, hi=1, lo_open=True,
+        hi_open=True, source="modelling choice: the 10 % quantile of delivery over scenarios")
+    shortfall_penalty_multiple: float = param(
+        1.5, "1", "settlement penalty per kW short, as a multiple of the capacity payment",
+        lo=0, hi=100, source="modelling choice: PJM capacity performance style penalty > 1x")
+    settlement_year: int | None = param(
+        None, "year", "year whose flexibility price settles the Monte Carlo events (None: the "
+        "first)", config=False, kind=int)
+    seed: int = param(0, "", "seed of randomized scenario-selection methods (the study seed)",
+                      config=False)
+    threads: int | None = param(None, "", "HiGHS threads (None: HiGHS default)", config=False,
+                                kind=int)
+    verbose: bool = param(False, "", "HiGHS log and banner on", config=False)
+    handoff: str = param("matrix", "", "model handoff to HiGHS", choices=("matrix", "pyomo"),
+                         config=False)
+    pyomo_rows: str = param("matrix", "", "Pyomo row representation",
+                            choices=("matrix", "expressions"), config=False)
+    non_generation_techs: tuple[str, ...] = param(
+        ("mine_conversion",), "", "technology rows not offered as new grid capacity",
+        config=False, kind=tuple)
+    evaluate_selection: bool = param(
+        False, "", "re-solve the second stage on all scenarios to check the selection",
+        config=False)
 
     def validate(self) -> None:
         """Raise :class:`GridcapInputError` naming every option out of range."""
-        bad = []
-        if not 0 <= self.cvar_alpha < 1:
-            bad.append(f"cvar_alpha = {self.cvar_alpha}: expected a value in [0, 1)")
-        if self.cvar_lambda < 0:
-            bad.append(f"cvar_lambda = {self.cvar_lambda}: expected a value >= 0")
-        if self.scenarios_in_model is not None and self.scenarios_in_model < 1:
-            bad.append(f"scenarios_in_model = {self.scenarios_in_model}: expected >= 1 or None")
-        if self.time_limit_s is not None and self.time_limit_s <= 0:
-            bad.append(f"time_limit_s = {self.time_limit_s}: expected a value > 0 or None")
-        if not 0 <= self.mip_gap < 1:
-            bad.append(f"mip_gap = {self.mip_gap}: expected a value in [0, 1)")
-        if self.voll_usd_per_mwh is not None and self.voll_usd_per_mwh < 0:
-            bad.append(f"voll_usd_per_mwh = {self.voll_usd_per_mwh}: expected >= 0 or None")
-        if not 0 < self.flex_confidence < 1:
-            bad.append(f"flex_confidence = {self.flex_confidence}: expected a value in (0, 1)")
-        if not 0 < self.storage_efficiency <= 1:
-            bad.append(f"storage_efficiency = {self.storage_efficiency}: expected (0, 1]")
-        if self.handoff not in ("matrix", "pyomo"):
-            bad.append(f"handoff = {self.handoff!r}: expected 'matrix' or 'pyomo'")
-        if self.pyomo_rows not in ("matrix", "expressions"):
-            bad.append(f"pyomo_rows = {self.pyomo_rows!r}: expected 'matrix' or 'expressions'")
-        for name in ("ai_lost_margin_usd_per_mwh", "flex_cost_usd_per_kw_yr",
-                     "new_build_lead_years", "shortfall_penalty_multiple",
-                     "peak_shortfall_hours"):
-            if getattr(self, name) < 0:
-                bad.append(f"{name} = {getattr(self, name)}: expected a value >= 0")
+        bad = check_params(self, "PlanOptions")
         if bad:
-            raise GridcapInputError("PlanOptions: " + "; ".join(bad))
+            raise GridcapInputError("; ".join(bad))
 
 
 def capital_recovery_factor(rate: float | np.ndarray, years: float | np.ndarray) -> np.ndarray:
