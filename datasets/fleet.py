@@ -23,7 +23,7 @@ import xarray as xr
 
 from gridcap.errors import GridcapInputError
 
-__all__ = ["DEFAULT_MIX", "DER_KINDS", "DISTRIBUTIONS", "synthetic_fleet"]
+__all__ = ["DEFAULT_MIX", "DER_KINDS", "DISTRIBUTIONS", "allocate_samples", "synthetic_fleet"]
 
 #: DER kinds, as in the data model.
 DER_KINDS = ("rooftop_pv", "home_battery", "pv_battery", "ev_charger", "flexible_load")
@@ -104,7 +104,7 @@ _UNITS = {
     "base_load_kw": "kW", "pv_kw": "kW", "battery_kwh": "kWh", "battery_kw": "kW",
     "battery_efficiency": "1", "soc_min": "1", "soc_max": "1",
     "ev_kw": "kW", "ev_kwh_per_day": "kWh", "ev_arrival_hour": "h", "ev_departure_hour": "h",
-    "flex_kw": "kW", "flex_rebound": "1", "committed_kw": "kW",
+    "flex_kw": "kW", "flex_rebound": "1", "committed_kw": "kW", "weight": "1",
 }
 
 _LONG_NAMES = {
@@ -121,6 +121,7 @@ _LONG_NAMES = {
     "flex_kw": "sheddable thermostat-like load",
     "flex_rebound": "fraction of shed energy recovered after an event",
     "committed_kw": "flexibility committed to the aggregator",
+    "weight": "enrolled premises this sample stands for [premises per sample]",
 }
 
 
@@ -183,6 +184,54 @@ def _check_regions(regions: xr.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndar
     return names, lat, lon, peak
 
 
+def allocate_samples(n: int, population: np.ndarray, names: np.ndarray) -> np.ndarray:
+    """Samples per region, proportional to its enrolled population (largest remainder).
+
+    Parameters
+    ----------
+    n : int
+        Samples N [1].
+    population : numpy.ndarray
+        Enrolled premises per region [premises], ≥ 0.
+    names : numpy.ndarray
+        Region ids (for messages).
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        Samples per region [1], summing to ``n``, ≥ 1 wherever the population is > 0.
+
+    Raises
+    ------
+    GridcapInputError
+        A negative or non-finite population, none positive, or fewer samples than regions
+        with a population.
+    """
+    pop = np.asarray(population, dtype=float)
+    bad = ~np.isfinite(pop) | (pop < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise GridcapInputError(
+            f"population[region={names[i]}] = {float(pop[i]):g}: expected a number of "
+            "premises >= 0")
+    live = pop > 0
+    if not live.any():
+        raise GridcapInputError("population: expected at least one region with premises > 0")
+    if n < int(live.sum()):
+        raise GridcapInputError(
+            f"n_der = {n}: expected at least one sample per region with an enrolled "
+            f"population ({int(live.sum())} regions)")
+    # one sample per live region first, the rest by largest remainder of the proportional share
+    base = live.astype(np.int64)
+    rest = n - int(base.sum())
+    quota = rest * pop / pop.sum()
+    extra = np.floor(quota).astype(np.int64)
+    left = rest - int(extra.sum())
+    order = np.argsort(-(quota - extra), kind="stable")
+    extra[order[:left]] += 1
+    return base + extra
+
+
 def synthetic_fleet(
     n_der: int,
     regions: xr.Dataset,
@@ -190,6 +239,7 @@ def synthetic_fleet(
     seed: int,
     mix: Mapping[str, float] | None = None,
     commitment_share: float | None = None,
+    population: Mapping[str, float] | None = None,
 ) -> xr.Dataset:
     """Generate a seeded synthetic DER fleet spread over regions.
 
@@ -208,12 +258,20 @@ def synthetic_fleet(
     commitment_share : float, optional
         Share of each premise's physical flexibility committed to its aggregator [1], in
         [0, 1]. Omitted: drawn per premise from Uniform(0.5, 0.9).
+    population : dict, optional
+        Enrolled premises per region id [premises] (e.g. a year of
+        :func:`gridcap.datasets.enrollment.enrolled_premises`). Given: the N samples are
+        allocated to regions in proportion to it (largest remainder, at least one per region
+        with premises) and each sample of region r carries ``weight = N_r / n_r``
+        [premises per sample], so weighted sums are those of the enrolled population.
+        Omitted: regions drawn ∝ peak load and every weight is 1 (each sample is one premise).
 
     Returns
     -------
     xarray.Dataset
         Dim ``der`` (coordinate ``0 … n_der-1``) with every variable of the data model's
-        fleet table, ``attrs["units"]`` on each; dataset attrs ``synthetic = "true"``,
+        fleet table plus ``weight`` [premises per sample], ``attrs["units"]`` on each;
+        dataset attrs ``synthetic = "true"``,
         ``seed``, ``mix`` (JSON), ``distributions`` (JSON of :data:`DISTRIBUTIONS`).
 
     Notes
@@ -258,7 +316,23 @@ def synthetic_fleet(
     kinds_arr = np.array(DER_KINDS)
     p_kind = np.array([shares[k] for k in DER_KINDS])
     kind = kinds_arr[_rng(seed, "kind").choice(len(DER_KINDS), size=n, p=p_kind)]
-    ridx = _rng(seed, "region").choice(names.size, size=n, p=peak / peak.sum())
+    if population is None or n == 0:
+        ridx = _rng(seed, "region").choice(names.size, size=n, p=peak / peak.sum())
+        weight = np.ones(n)
+    else:
+        if not isinstance(population, Mapping):
+            raise GridcapInputError(
+                f"population = {type(population).__name__}: expected a dict region -> premises")
+        unknown = sorted(set(map(str, population)) - set(names.tolist()))
+        if unknown:
+            raise GridcapInputError(
+                f"population has unknown region(s) {unknown}: expected ids among "
+                f"{names.tolist()}")
+        pop = np.array([float(population.get(r, 0.0)) for r in names])
+        n_r = allocate_samples(n, pop, names)
+        ridx = _rng(seed, "region").permutation(np.repeat(np.arange(names.size), n_r))
+        w_r = np.divide(pop, n_r, out=np.zeros_like(pop), where=n_r > 0)
+        weight = w_r[ridx]
     region = names[ridx]
 
     rng = _rng(seed, "location")
@@ -324,6 +398,7 @@ def synthetic_fleet(
         "flex_kw": flex_kw,
         "flex_rebound": flex_rebound,
         "committed_kw": committed,
+        "weight": weight,
     }
     ds = xr.Dataset(
         {
@@ -338,6 +413,8 @@ def synthetic_fleet(
         generator="gridcap.datasets.fleet.synthetic_fleet",
         rng="numpy.random.Generator(PCG64([seed, stream]))",
         mix=json.dumps(shares, sort_keys=True),
+        weights=("1 premise per sample" if population is None else
+                 "N_r / n_r premises per sample (enrolled population of the region)"),
         commitment_share="Uniform(0.5, 0.9)" if commitment_share is None
         else str(float(commitment_share)),
         distributions=json.dumps(DISTRIBUTIONS, sort_keys=True),

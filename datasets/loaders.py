@@ -52,6 +52,7 @@ KEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "demand.csv": ("variable", "region", "year"),
     "emission_factors.csv": ("kind", "key"),
     "financings.csv": ("deal",),
+    "der_enrollment.csv": ("anchor",),
 }
 
 _PROVENANCE_FIELDS = ("source", "source_url", "date", "unit", "licence", "status", "notes")

@@ -154,7 +154,11 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
         _num("max_sites", int, 0, 0, 100_000, "keep at most this many sites (0: no limit)"),
     ),
     "fleet": (
-        _num("n_der", int, 200, 0, 10_000_000, "number of synthetic DERs"),
+        _num("n_der", int, 200, 0, 10_000_000,
+             "synthetic DER samples N (more samples: smaller sampling errors, ~1/sqrt(N))"),
+        _choice("population", "enrolled", ("enrolled", "samples"),
+                "'enrolled': samples are weighted to the region's enrolled DER population "
+                "(datasets/data/der_enrollment.csv); 'samples': each sample is one premise"),
         _num("seed_offset", int, 1, 0, 2**31, "fleet seed = study seed + seed_offset"),
         _num(
             "commitment_share",

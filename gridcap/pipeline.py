@@ -119,11 +119,18 @@ def build_inputs(cfg: StudyConfig) -> StudyInputs:
     sites = sites.isel(site=np.flatnonzero(in_regions))
     if cfg.datasets.max_sites:
         sites = sites.isel(site=slice(0, cfg.datasets.max_sites))
+    population = None
+    if cfg.fleet.population == "enrolled":
+        regions["der_enrolled_premises"] = gd.enrolled_premises(regions["peak_load_mw"], years)
+        first = regions["der_enrolled_premises"].isel(year=0)
+        population = {str(r): float(v) for r, v in zip(first["region"].values, first.values,
+                                                       strict=True)}
     fleet = gd.synthetic_fleet(
         cfg.fleet.n_der,
         regions,
         seed=cfg.study.seed + cfg.fleet.seed_offset,
         commitment_share=cfg.fleet.commitment_share,
+        population=population,
     )
     inputs = StudyInputs(
         fleet=fleet,

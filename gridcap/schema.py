@@ -94,6 +94,9 @@ FLEET_SCHEMA: tuple[Var, ...] = (
     Var("flex_kw", ("der",), "kW", "float", (NONNEG,), "sheddable flexible load"),
     Var("flex_rebound", ("der",), "1", "float", (UNIT_CLOSED,), "share of shed energy recovered"),
     Var("committed_kw", ("der",), "kW", "float", (NONNEG,), "flexibility committed"),
+    Var("weight", ("der",), "1", "float", (NONNEG,),
+        "enrolled premises the sample stands for [premises per sample]; one value per region",
+        required=False),
 )
 
 SITES_SCHEMA: tuple[Var, ...] = (
@@ -305,6 +308,7 @@ def validate_fleet(ds: xr.Dataset, regions: Iterable[str] | None = None) -> None
         problems += _values_in("fleet", ds, "kind", DER_KINDS)
         if regions is not None:
             problems += _values_in("fleet", ds, "region", regions)
+        problems += _weight_per_region(ds)
         if {"soc_min", "soc_max"} <= set(ds.variables):
             bad = np.flatnonzero(np.asarray(ds.soc_min >= ds.soc_max))
             for i in bad[:5]:
@@ -314,6 +318,24 @@ def validate_fleet(ds: xr.Dataset, regions: Iterable[str] | None = None) -> None
                     f"{_format(ds.soc_max.values[i])}: expected soc_min < soc_max"
                 )
     _raise_if("fleet", problems)
+
+
+def _weight_per_region(ds: xr.Dataset) -> list[str]:
+    """Fleet weights must be one value per region: the Monte Carlo kernel reduces per region
+    and per pool, and the weights are applied to those reductions, not per sample."""
+    if "weight" not in ds or "region" not in ds or ds.sizes.get("der", 0) == 0:
+        return []
+    w = np.asarray(ds["weight"].values, dtype=float)
+    reg = np.asarray(ds["region"].values).astype(str)
+    out = []
+    for r in np.unique(reg):
+        wr = w[reg == r]
+        if np.all(np.isfinite(wr)) and wr.max() - wr.min() > 1e-9 * max(1.0, abs(wr.max())):
+            out.append(
+                f"fleet.weight varies within region {r} ({_format(wr.min())} to "
+                f"{_format(wr.max())}): expected one weight per region (N_r / n_r premises per "
+                "sample; weights are applied to the kernel's per-region and per-pool sums)")
+    return out
 
 
 def validate_sites(ds: xr.Dataset, regions: Iterable[str] | None = None) -> None:

@@ -60,7 +60,17 @@ def plan_table(results: xr.Dataset) -> Table | None:
             da = da.sel(last)
         extra = [d for d in da.dims if d != "year"]
         value = float(da.sum(extra)) if extra else float(da.sum())
-        rows.append((label, _fmt(value, unit)))
+        text = _fmt(value, unit)
+        se_name = f"{name}_se"
+        if se_name in results:
+            se = results[se_name].sel(last) if "year" in results[se_name].dims else results[se_name]
+            # pools are sampled in separate strata (regions) or share one: root-sum-square
+            text += f" ± {_fmt(float(np.sqrt((se.values ** 2).sum())), unit)} (s.e.)"
+        rows.append((label, text))
+    if "mc__flex_population" in results and "mc__flex_samples" in results:
+        rows.append(("DER premises represented (samples)",
+                     f"{float(results['mc__flex_population'].sum()):,.0f} "
+                     f"({float(results['mc__flex_samples'].sum()):,.0f})"))
     if not rows:
         return None
     table = Table(title="Plan")

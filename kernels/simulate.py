@@ -118,8 +118,55 @@ def _validate(inputs: Any) -> None:
         raise schema.SchemaError("simulate inputs", problems)
 
 
-def prepare_fleet(fleet: xr.Dataset, regions: list[str]) -> tuple[FleetArrays, dict[str, Any]]:
-    """Sort the fleet by (region, pool) and pack it into kernel arrays.
+#: Random groups per pool for the sampling error of dynamic aggregates [1] (Wolter,
+#: *Introduction to Variance Estimation*, 2nd ed., Springer 2007, ch. 2: the random group
+#: method). The kernel reduces per (pool, group); weights and groups are applied after it.
+VARIANCE_GROUPS = 10
+
+
+def _group_in_pool(pool: np.ndarray, n_groups: int) -> np.ndarray:
+    """Random group of each DER: its rank among the pool's DERs (fleet order) mod G."""
+    n = pool.size
+    order = np.lexsort((np.arange(n), pool))
+    ps = pool[order]
+    first = np.r_[0, np.flatnonzero(ps[1:] != ps[:-1]) + 1] if n else np.zeros(0, np.int64)
+    start = np.repeat(first, np.diff(np.r_[first, n]))
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n) - start
+    return rank % n_groups
+
+
+def _stratified_se(x: np.ndarray, pool: np.ndarray, reg: np.ndarray, n_p: int,
+                   pool_region: np.ndarray, w_r: np.ndarray) -> np.ndarray:
+    """Standard error of the weighted pool totals Σ w x of a static per-DER quantity.
+
+    Within each region (a stratum sampled at random, ``n_r`` samples of weight
+    ``w_r = N_r / n_r``), ``y_i = x_i`` for DERs of pool p and 0 otherwise; then
+    ``SE² = N_r² (1 - n_r/N_r) s_y² / n_r`` with the sample variance ``s_y²`` (Cochran,
+    *Sampling Techniques*, 3rd ed., 1977, eq. 5.6).
+    """
+    out = np.zeros(n_p)
+    for p in range(n_p):
+        r = pool_region[p]
+        in_r = reg == r
+        n_r = int(in_r.sum())
+        if n_r < 2:
+            continue
+        y = np.where(pool[in_r] == p, x[in_r], 0.0)
+        big_n = w_r[r] * n_r
+        fpc = max(0.0, 1.0 - n_r / big_n) if big_n > 0 else 0.0
+        out[p] = math.sqrt(big_n**2 * fpc * float(np.var(y, ddof=1)) / n_r)
+    return out
+
+
+def prepare_fleet(fleet: xr.Dataset, regions: list[str], *,
+                  n_groups: int = VARIANCE_GROUPS) -> tuple[FleetArrays, dict[str, Any]]:
+    """Sort the fleet by (region, pool, group) and pack it into kernel arrays.
+
+    The kernel accumulates per *sub-pool* (pool × random group, ``n_groups`` per pool) so the
+    sampling error of every pool aggregate can be estimated after the kernel; its work stays
+    per sample. Weights (fleet ``weight``, premises per sample, one value per region; 1 when
+    absent) are applied to the reduced sums, never inside the kernel.
 
     Parameters
     ----------
@@ -127,20 +174,25 @@ def prepare_fleet(fleet: xr.Dataset, regions: list[str]) -> tuple[FleetArrays, d
         DER fleet (dim ``der``, docs/data-model.md §1).
     regions : list of str
         Region ids in output order.
+    n_groups : int, default :data:`VARIANCE_GROUPS`
+        Random groups per pool [1], ≥ 2.
 
     Returns
     -------
     fleet_arrays : FleetArrays
-        Kernel arrays (NumPy).
+        Kernel arrays (NumPy); ``n_pools`` = P × ``n_groups`` sub-pools.
     meta : dict
         ``pools`` (P,) names, ``pool_region`` (P,) names, ``pool_region_idx`` (P,),
-        ``committed_kw`` (P,) [kW], ``potential_kw`` (P,) [kW], ``n_der`` (P,),
-        ``pv_mw`` (R,) [MW].
+        ``committed_kw`` / ``potential_kw`` (P,) weighted totals [kW] and their ``*_se``,
+        ``n_der`` (P,) samples, ``population`` (P,) premises, ``weight_pool`` (P,),
+        ``weight_region`` (R,) [premises per sample], ``sub_pool`` (P·G,) → pool,
+        ``committed_sub_kw`` (P·G,) unweighted [kW], ``n_sub`` (P·G,), ``n_groups``,
+        ``pv_mw`` (R,) [MW] of the samples (the event forecast's net load is sample-scale).
 
     Raises
     ------
     GridcapInputError
-        If a pool holds DERs of more than one region.
+        If a pool holds DERs of more than one region, or weights vary within a region.
     """
     n = fleet.sizes.get("der", 0)
     r_of = {r: i for i, r in enumerate(regions)}
@@ -157,7 +209,24 @@ def prepare_fleet(fleet: xr.Dataset, regions: list[str]) -> tuple[FleetArrays, d
                 f" and {regions[r]!r}; expected every pool within one region"
             )
         pool_region_idx[p] = r
-    order = np.lexsort((np.arange(n), pool, reg))
+    weight = (np.asarray(fleet["weight"].values, dtype=np.float64) if "weight" in fleet
+              else np.ones(n))
+    w_r = np.ones(len(regions))
+    for r in range(len(regions)):
+        wr = weight[reg == r]
+        if wr.size:
+            if not (np.all(np.isfinite(wr)) and np.all(wr >= 0)):
+                raise GridcapInputError(
+                    f"fleet.weight in region {regions[r]} has {wr[~(wr >= 0)][:1].tolist()}: "
+                    "expected premises per sample >= 0")
+            if np.ptp(wr) > 1e-9 * max(1.0, float(wr.max())):
+                raise GridcapInputError(
+                    f"fleet.weight varies within region {regions[r]} ({wr.min():g} to "
+                    f"{wr.max():g}): expected one weight per region")
+            w_r[r] = float(wr[0])
+    n_groups = max(2, int(n_groups))
+    sub = pool * n_groups + _group_in_pool(pool, n_groups)
+    order = np.lexsort((np.arange(n), sub, reg))
 
     def col(name: str) -> np.ndarray:
         return np.asarray(fleet[name].values, dtype=np.float64)[order]
@@ -173,26 +242,58 @@ def prepare_fleet(fleet: xr.Dataset, regions: list[str]) -> tuple[FleetArrays, d
     ints = {
         "arr": np.asarray(fleet["ev_arrival_hour"].values, np.int64)[order],
         "dep": np.asarray(fleet["ev_departure_hour"].values, np.int64)[order],
-        "region": reg[order], "pool": pool[order],
+        "region": reg[order], "pool": sub[order],
     }
     fparams = np.ascontiguousarray(np.stack([f[k] for k in FLOAT_PARAMS]).reshape(
         len(FLOAT_PARAMS), n))
     iparams = np.ascontiguousarray(np.stack([ints[k] for k in INT_PARAMS]).reshape(
         len(INT_PARAMS), n))
     region_start = np.searchsorted(ints["region"], np.arange(len(regions) + 1)).astype(np.int64)
-    fa = FleetArrays(fparams, iparams, order.astype(np.uint64), region_start, len(pools))
-    potential = f["p_batt"] + f["ev_kw"] + f["flex_kw"]
     n_p = len(pools)
+    n_sub = n_p * n_groups
+    fa = FleetArrays(fparams, iparams, order.astype(np.uint64), region_start, n_sub)
+    potential = f["p_batt"] + f["ev_kw"] + f["flex_kw"]
+    pool_s = pool[order]
+    reg_s = reg[order]
+    w_p = w_r[pool_region_idx] if n_p else np.zeros(0)
+    n_der = np.bincount(pool_s, None, n_p).astype(np.float64)
     meta = {
         "pools": pools,
         "pool_region": [regions[i] for i in pool_region_idx],
         "pool_region_idx": pool_region_idx,
-        "committed_kw": np.bincount(ints["pool"], f["committed"], n_p),
-        "potential_kw": np.bincount(ints["pool"], potential, n_p),
-        "n_der": np.bincount(ints["pool"], None, n_p).astype(np.float64),
+        "committed_kw": w_p * np.bincount(pool_s, f["committed"], n_p),
+        "potential_kw": w_p * np.bincount(pool_s, potential, n_p),
+        "committed_kw_se": _stratified_se(f["committed"], pool_s, reg_s, n_p, pool_region_idx,
+                                          w_r),
+        "potential_kw_se": _stratified_se(potential, pool_s, reg_s, n_p, pool_region_idx, w_r),
+        "n_der": n_der,
+        "population": w_p * n_der,
+        "weight_pool": w_p,
+        "weight_region": w_r,
+        "sub_pool": np.repeat(np.arange(n_p), n_groups),
+        "committed_sub_kw": np.bincount(ints["pool"], f["committed"], n_sub),
+        "n_sub": np.bincount(ints["pool"], None, n_sub).astype(np.float64),
+        "n_groups": n_groups,
         "pv_mw": np.bincount(ints["region"], f["pv_kw"], len(regions)) / 1000.0,
     }
     return fa, meta
+
+
+def enrollment_index(regions: xr.Dataset, years: np.ndarray) -> np.ndarray:
+    """Enrolled population of each year relative to the first year [1], (R, Y).
+
+    From ``regions.der_enrolled_premises`` (region, year) [premises] when present (see
+    :func:`gridcap.datasets.enrollment.enrolled_premises`); ones otherwise. The fleet's
+    weights stand for the first year; pool cash flows and the planner's flexibility bound
+    follow the path by this index.
+    """
+    n_r = regions.sizes["region"]
+    if "der_enrolled_premises" not in regions:
+        return np.ones((n_r, years.size))
+    n = np.asarray(regions["der_enrolled_premises"].sel(year=years)
+                   .transpose("region", "year").values, dtype=float)
+    base = n[:, :1]
+    return np.where(base > 0, n / np.where(base > 0, base, 1.0), 1.0)
 
 
 def _to_np(a: Any) -> np.ndarray:
@@ -283,6 +384,7 @@ def simulate(
     n_r = len(regions)
     years = np.asarray(inputs.years, dtype=np.int64)
     fleet, meta = prepare_fleet(inputs.fleet, regions)
+    meta["enroll_index"] = enrollment_index(regions_ds, years)
     n_p = fleet.n_pools
     lat = np.asarray(regions_ds["lat"].values, np.float64)
     tzs = [str(z) for z in regions_ds["timezone"].values]
@@ -370,7 +472,27 @@ def simulate(
                               "sum of physically available flexibility (battery + EV + "
                               "flexible-load power)"),
         "flex_committed_kw": (("pool",), meta["committed_kw"], "kW",
-                              "flexibility committed to the aggregator"),
+                              "flexibility committed to the aggregator (weighted: enrolled "
+                              "population of the first year)"),
+        "flex_potential_kw_se": (("pool",), meta["potential_kw_se"], "kW",
+                                 "sampling standard error of flex_potential_kw (stratified "
+                                 "random sample within region)"),
+        "flex_committed_kw_se": (("pool",), meta["committed_kw_se"], "kW",
+                                 "sampling standard error of flex_committed_kw"),
+        "flex_population": (("pool",), meta["population"], "premises",
+                            "enrolled premises the pool's samples stand for (first year)"),
+        "flex_samples": (("pool",), meta["n_der"], "1", "synthetic samples in the pool"),
+        "flex_weight": (("pool",), meta["weight_pool"], "1",
+                        "premises per sample (fleet weight)"),
+        "flex_enrollment_index": (("region", "year"), meta["enroll_index"], "1",
+                                  "enrolled population relative to the first year"),
+        "flex_delivery_ratio_se": ((*sx, "pool", "slice"), cat("ratio_se"), "1",
+                                   "sampling standard error of flex_delivery_ratio (random "
+                                   "groups)"),
+        "event_delivered_kw_se": ((*sx, "pool", "event"), cat("ev_del_se"), "kW",
+                                  "sampling standard error of event_delivered_kw"),
+        "pool_cfads_usd_se": ((*sx, "pool", "year"), cat("pool_cfads_se"), "$",
+                              "sampling standard error of pool_cfads_usd"),
         "flex_delivery_ratio": ((*sx, "pool", "slice"), cat("ratio"), "1",
                                 "delivered / committed over events starting in the slice "
                                 "(1 where no event)"),
@@ -393,9 +515,11 @@ def simulate(
         "site_revenue_usd": ((*sx, "site", "year"), cat("site_revenue"), "$",
                              "AI (GPU-hour) revenue if converted"),
         "pool_cfads_usd": ((*sx, "pool", "year"), cat("pool_cfads"), "$",
-                           "flexibility payments + arbitrage value net of costs"),
+                           "flexibility payments + arbitrage value net of costs, for the "
+                           "enrolled population of the year"),
         "energy_by_source_mwh": ((*sx, "region", "source"), cat("energy"), "MWh",
-                                 "DER fleet energy by source over the simulated hours"),
+                                 "DER fleet energy by source over the simulated hours "
+                                 "(weighted: enrolled population of the first year)"),
         "ai_utilization": ((*sx, "year"), cat("util"), "1", "GPU utilization"),
         "gpu_price_usd_per_gpu_hour": ((*sx, "year"), cat("gpu"), "$/GPU-h",
                                        "price of a GPU-hour (H100 class)"),
@@ -464,36 +588,97 @@ def _chunk_outputs(xp: Any, drv: dict, ev: dict, out: DispatchOut, ann: dict, lo
                 at_peak_s[:, :, k] = xp.take_along_axis(drv["solar_cf"][..., ixx], am, -1)[..., 0]
                 at_peak_w[:, :, k] = xp.take_along_axis(drv["wind_cf"][..., ixx], am, -1)[..., 0]
         del net
-    # events per pool
-    pr = meta["pool_region_idx"]
-    n_p = len(pr)
-    ev_len = ev["event_len"][:, pr, :] if n_p else xp.zeros((n_s, 0, MAX_EVENTS), xp.int64)
-    ev_hour_p = ev["event_hour"][:, pr, :] if n_p else ev_len - 1
-    has = ev_len > 0
-    com = xp.asarray(meta["committed_kw"])[None, :, None]
-    ev_del = xp.where(has, out.event / xp.maximum(ev_len, 1), math.nan)
-    ev_com = xp.where(has, com + 0.0 * ev_len, math.nan)
-    slc = xp.asarray(slice_of_hour(hours))
-    ev_slice = xp.where(has, slc[xp.maximum(ev_hour_p, 0)], -1)
-    den_e = com * ev_len  # kWh committed per event
-    n_sl = len(slice_idx)
-    num = xp.stack([xp.where(ev_slice == k, out.event, 0.0).sum(-1) for k in range(n_sl)], -1)
-    den = xp.stack([xp.where(ev_slice == k, den_e, 0.0).sum(-1) for k in range(n_sl)], -1)
-    ratio = xp.where(den > 0, num / xp.where(den > 0, den, 1.0), 1.0)
-    tot_den = den_e.sum(-1)
-    ratio_all = xp.where(tot_den > 0, out.event.sum(-1) / xp.where(tot_den > 0, tot_den, 1.0),
-                         1.0)
-    pool_cf = pool_economics(xp, arbitrage_usd=out.pool[:, :, 0], discharge_kwh=out.pool[:, :, 1],
-                             delivery_ratio=ratio_all, committed_kw=meta["committed_kw"],
-                             n_der=meta["n_der"], price_level=ann["price_level"], hours=hours)
+    pools = _pool_outputs(xp, ev, out, ann, meta=meta, hours=hours, n_sl=len(slice_idx))
     res = {
         "peak": peak_o, "mean": mean_o, "price": price_o,
         "solar_cf": _slice_reduce(drv["solar_cf"], slice_idx, "mean", xp),
         "wind_cf": _slice_reduce(drv["wind_cf"], slice_idx, "mean", xp),
         "solar_at_peak": at_peak_s, "wind_at_peak": at_peak_w,
-        "ratio": ratio, "ev_com": ev_com, "ev_del": ev_del, "ev_hour": ev["event_hour"],
-        "ev_len": ev["event_len"], "pool_cfads": pool_cf, "energy": out.source / 1000.0,
+        **pools, "ev_hour": ev["event_hour"], "ev_len": ev["event_len"],
+        "energy": out.source * xp.asarray(meta["weight_region"])[None, :, None] / 1000.0,
         "util": ann["ai_utilization"], "gpu": ann["gpu_price"], "pl": ann["price_level"],
         "hp": ann["hashprice_level"],
     }
     return {k: _to_np(v) for k, v in res.items()}
+
+
+def _group_se(est: Any, centre: Any, valid: Any, fpc: Any, xp: Any) -> Any:
+    """Random-group standard error over axis 2 (groups) of ``est`` (S, P, G, ...).
+
+    ``SE² = (1 - f) Σ_g (est_g - centre)² / (G' (G' - 1))`` over the ``valid`` groups G'
+    (Wolter 2007, eq. 2.2.1, with the finite-population correction ``1 - f``).
+    """
+    d2 = xp.where(valid, (est - xp.expand_dims(centre, 2)) ** 2, 0.0).sum(2)
+    g = valid.sum(2)
+    var = xp.where(g > 1, d2 / xp.maximum(g * (g - 1), 1), 0.0)
+    shape = (1, -1) + (1,) * (var.ndim - 2)
+    return xp.sqrt(var * xp.asarray(fpc).reshape(shape))
+
+
+def _pool_outputs(xp: Any, ev: dict, out: DispatchOut, ann: dict, *, meta: dict, hours: int,
+                  n_sl: int) -> dict[str, Any]:
+    """Collapse the kernel's per-(pool, group) sums into weighted pool totals and their
+    sampling errors (random groups; weights applied here, after the kernel)."""
+    pr = meta["pool_region_idx"]
+    n_p = len(pr)
+    n_g = int(meta["n_groups"])
+    n_s = out.event.shape[0]
+    n_e = out.event.shape[2]
+    n_y = ann["price_level"].shape[1]
+    w = xp.asarray(meta["weight_pool"])                                  # (P,)
+    fpc = np.clip(1.0 - 1.0 / np.maximum(meta["weight_pool"], 1e-300), 0.0, 1.0)
+    com_p = xp.asarray(meta["committed_kw"])                             # (P,) weighted
+    com_g = xp.asarray(meta["committed_sub_kw"]).reshape(n_p, n_g)       # unweighted
+    ev_len = ev["event_len"][:, pr, :] if n_p else xp.zeros((n_s, 0, n_e), xp.int64)
+    ev_hour = ev["event_hour"][:, pr, :] if n_p else ev_len - 1
+    has = ev_len > 0
+    ev_g = out.event.reshape(n_s, n_p, n_g, n_e)
+    L = xp.maximum(ev_len, 1)
+    ev_del = xp.where(has, w[None, :, None] * ev_g.sum(2) / L, math.nan)
+    est = n_g * w[None, :, None, None] * ev_g / L[:, :, None, :]
+    valid = xp.broadcast_to(has[:, :, None, :], est.shape)
+    ev_del_se = xp.where(has, _group_se(est, ev_del, valid, fpc, xp), math.nan)
+    ev_com = xp.where(has, com_p[None, :, None] + 0.0 * ev_len, math.nan)
+    slc = xp.asarray(slice_of_hour(hours))
+    ev_slice = xp.where(has, slc[xp.maximum(ev_hour, 0)], -1)
+    # per slice: delivered kWh and event hours, per group
+    num_g = xp.stack([xp.where((ev_slice == k)[:, :, None, :], ev_g, 0.0).sum(-1)
+                      for k in range(n_sl)], -1)                          # (S,P,G,K)
+    hrs = xp.stack([xp.where(ev_slice == k, ev_len, 0).sum(-1) for k in range(n_sl)], -1)
+    den_g = com_g[None, :, :, None] * hrs[:, :, None, :]                 # (S,P,G,K)
+    ratio, ratio_se = _ratio_with_se(num_g, den_g, fpc, xp)
+    num_all = ev_g.sum(-1)                                               # (S,P,G)
+    den_all = com_g[None, :, :] * ev_len.sum(-1)[:, :, None]
+    ratio_all, _ = _ratio_with_se(num_all[..., None], den_all[..., None], fpc, xp)
+    ratio_all = ratio_all[..., 0]
+    pool_g = out.pool.reshape(n_s, n_p, n_g, 2)
+    idx = xp.asarray(meta["enroll_index"])[pr] if n_p else xp.zeros((0, n_y))  # (P,Y)
+    cf = pool_economics(xp, arbitrage_usd=w[None, :] * pool_g[..., 0].sum(2),
+                        discharge_kwh=w[None, :] * pool_g[..., 1].sum(2),
+                        delivery_ratio=ratio_all, committed_kw=meta["committed_kw"],
+                        n_der=meta["population"], price_level=ann["price_level"],
+                        hours=hours) * idx[None, :, :]
+    # group estimates of the pool cash flow
+    r_g = xp.where(den_all > 0, num_all / xp.where(den_all > 0, den_all, 1.0), 1.0)
+    wg = (n_g * w)[:, None]
+    cf_g = pool_economics(xp, arbitrage_usd=(wg[None] * pool_g[..., 0]).reshape(n_s, -1),
+                          discharge_kwh=(wg[None] * pool_g[..., 1]).reshape(n_s, -1),
+                          delivery_ratio=r_g.reshape(n_s, -1),
+                          committed_kw=(wg * com_g).reshape(-1),
+                          n_der=(wg * xp.asarray(meta["n_sub"]).reshape(n_p, n_g)).reshape(-1),
+                          price_level=ann["price_level"], hours=hours)
+    cf_g = cf_g.reshape(n_s, n_p, n_g, n_y) * idx[None, :, None, :]
+    cf_se = _group_se(cf_g, cf, xp.ones(cf_g.shape, bool), fpc, xp)
+    return {"ratio": ratio, "ratio_se": ratio_se, "ev_com": ev_com, "ev_del": ev_del,
+            "ev_del_se": ev_del_se, "pool_cfads": cf, "pool_cfads_se": cf_se}
+
+
+def _ratio_with_se(num_g: Any, den_g: Any, fpc: np.ndarray, xp: Any) -> tuple[Any, Any]:
+    """Delivered / committed over groups (axis 2) and its random-group standard error; 1 (and
+    0 error) where nothing was committed in an event."""
+    num = num_g.sum(2)
+    den = den_g.sum(2)
+    ratio = xp.where(den > 0, num / xp.where(den > 0, den, 1.0), 1.0)
+    ok = den_g > 0
+    r_g = xp.where(ok, num_g / xp.where(ok, den_g, 1.0), 0.0)
+    return ratio, _group_se(r_g, ratio, ok, fpc, xp)

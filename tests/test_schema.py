@@ -49,6 +49,7 @@ FLEET_VALUES = {
     "flex_kw": [0.0, 0.0],
     "flex_rebound": [0.5, 0.5],
     "committed_kw": [0.0, 4.0],
+    "weight": [350.0, 350.0],
 }
 SITE_VALUES = {
     "operator": ["Op"],

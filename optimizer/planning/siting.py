@@ -314,6 +314,7 @@ class PlanData:
     conv_capex: np.ndarray          # [S]
     pool_region: np.ndarray         # [P] int
     flex_potential_mw: np.ndarray   # [P]
+    flex_index: np.ndarray          # [P, Y] enrolled population relative to the first year
     peak: np.ndarray                # [W,R,Y,H]
     mean_load: np.ndarray           # [W,R,Y,H]
     price: np.ndarray               # [W,R,Y,H]
@@ -517,6 +518,7 @@ def prepare_data(inputs: Any, outcomes: xr.Dataset, options: PlanOptions) -> Pla
         conv_capex=(_get(sites, "conversion_capex_usd_per_kw", "sites").astype(float)
                     if S else np.zeros(0)),
         pool_region=pool_region, flex_potential_mw=flex_pot,
+        flex_index=_flex_index(o, pool_region, years.size),
         peak=arr("peak_net_load_mw", ("scenario", "region", "year", "slice")),
         mean_load=arr("mean_net_load_mw", ("scenario", "region", "year", "slice")),
         price=arr("price_usd_per_mwh", ("scenario", "region", "year", "slice")),
@@ -529,6 +531,31 @@ def prepare_data(inputs: Any, outcomes: xr.Dataset, options: PlanOptions) -> Pla
     )
     _check_finite(data)
     return data
+
+
+def _relative_se(outcomes: xr.Dataset, pools: np.ndarray) -> np.ndarray:
+    """Relative sampling error of each pool's potential [1] (0 when not reported)."""
+    if pools.size == 0 or "flex_potential_kw_se" not in outcomes:
+        return np.zeros(pools.size)
+    o = outcomes.sel(pool=pools)
+    pot = np.asarray(o["flex_potential_kw"].values, float)
+    se = np.asarray(o["flex_potential_kw_se"].values, float)
+    return np.where(pot > 0, se / np.where(pot > 0, pot, 1.0), 0.0)
+
+
+def _flex_index(o: xr.Dataset, pool_region: np.ndarray, n_years: int) -> np.ndarray:
+    """Enrolled population per pool and year relative to the first year [1], (P, Y), from
+    ``outcomes.flex_enrollment_index`` (region, year); ones when absent."""
+    if "flex_enrollment_index" not in o:
+        return np.ones((pool_region.size, n_years))
+    idx = np.asarray(o["flex_enrollment_index"].transpose("region", "year").values, float)
+    bad = ~np.isfinite(idx) | (idx < 0)
+    if bad.any():
+        r, y = np.argwhere(bad)[0]
+        raise GridcapInputError(
+            f"outcomes.flex_enrollment_index[region={o.region.values[r]}, "
+            f"year={o.year.values[y]}] = {idx[r, y]}: expected a finite value >= 0")
+    return idx[pool_region]
 
 
 _SOURCES = {
@@ -787,14 +814,16 @@ def add_ai_placement(m: Model) -> None:
 
 
 def add_flexibility(m: Model) -> None:
-    """``flex[p,y]`` MW of DER flexibility contracted, bounded by the pool's potential."""
+    """``flex[p,y]`` MW of DER flexibility contracted, bounded by the pool's potential (the
+    enrolled population's, following its path by ``flex_index``)."""
     d = m.data
     _W, _R, _K, Y, _H, _S, P = _dims(d)
     if P == 0:
         m.pos["flex"] = np.full((0, Y), -1)
         return
     p, y = np.nonzero(np.ones((P, Y), bool))
-    f = m.b.add_variables("flex", {"pool": p, "year": y}, 0.0, d.flex_potential_mw[p],
+    f = m.b.add_variables("flex", {"pool": p, "year": y}, 0.0,
+                          d.flex_potential_mw[p] * d.flex_index[p, y],
                           doc="DER flexibility contracted [MW]")
     m.index_map("flex", (P, Y), (p, y), f.start)
     m.cost("flex", f.cols, d.discount[y] * 1000.0, param="flex_cost")
@@ -1399,6 +1428,10 @@ def assemble_plan(pm: PlanModel, res: SolveResult, dual_res: SolveResult | None,
     put("ai_new_build_mw", ("region", "year"), ai_new, "MW", "new-build AI load placed")
     put("unserved_ai_mw", ("region", "year"), unserved, "MW", "AI demand left without a home")
     put("flex_contracted_kw", ("pool", "year"), flex * 1000.0, "kW", "flexibility contracted")
+    put("flex_contracted_kw_se", ("pool", "year"),
+        flex * 1000.0 * _relative_se(pm.outcomes, d.pools)[:, None], "kW",
+        "sampling standard error of flex_contracted_kw: contracted × relative standard error "
+        "of the pool's enrolled potential (the sample's error where the contract is at it)")
     put("capacity_value_usd_per_kw_yr", ("region", "year"), cap_value, "$/kW-yr",
         "marginal capacity value: adequacy duals summed over scenarios and slices")
     put("flex_reliability", ("pool",), reliab, "1",
