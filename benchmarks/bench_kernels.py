@@ -173,7 +173,8 @@ def _memory_case(n_der: int, n_scen: int, hours: int, timeout_s: float) -> dict[
         from gridcap.kernels.testing import tiny_inputs
         inp = tiny_inputs({n_der}, seed=1, n_regions=3)
         t = time.perf_counter()
-        out = simulate(inp, scenarios={n_scen}, seed=1, backend="numba-cpu", hours={hours})
+        out = simulate(inp, scenarios={n_scen}, seed=1, backend="numba-cpu", hours={hours},
+                       representative="chronological")
         print("WALL", time.perf_counter() - t, out.sizes["scenario"])
     """)
     res = run_child([sys.executable, "-c", code], timeout_s=timeout_s)

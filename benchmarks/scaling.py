@@ -91,6 +91,7 @@ def _simulate_workload(backend: str) -> tuple[Any, Any]:
             seed=SEED,
             backend=backend,
             hours=int(point["hours"]),
+            representative="chronological",  # throughput against hours, no sampling
         )
         return str(out.attrs.get("backend", backend))
 

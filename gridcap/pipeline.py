@@ -199,6 +199,7 @@ def simulate_stage(
             backend=cfg.study.backend,
             scenario_offset=offset,
             hours=cfg.monte_carlo.hours,
+            representative=cfg.monte_carlo.representative,
             **gpu,
         )
 

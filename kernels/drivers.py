@@ -1,7 +1,8 @@
 """Scenario drivers: weather, load, prices (hourly) and annual market paths.
 
 Hourly drivers are per (scenario, region, hour) of one simulated weather/market year in local
-standard time (hour of day ``t % 24``, day ``t // 24``); annual drivers are per (scenario,
+standard time (hour of day ``t % 24``, day ``t // 24`` of the hour of year ``t``, which a run on
+representative periods takes from :mod:`gridcap.kernels.periods`); annual drivers are per (scenario,
 planning year). They are array code written against an ``xp`` namespace (NumPy or CuPy) and
 are shared by every backend, so drivers agree across backends by construction. Random numbers
 come from Philox keyed by (seed, stream, scenario, entity, t) (:mod:`gridcap.kernels.rng`).
@@ -125,7 +126,7 @@ def _pv_profile(lat: float, lon: float, tz: str, year: int) -> np.ndarray:
     return out
 
 
-def clear_sky_pv(lat, lon, tz, year: int, hours: int) -> np.ndarray:
+def clear_sky_pv(lat, lon, tz, year: int, hours: int, hour_of_year=None) -> np.ndarray:
     """Clear-sky PV output per kW DC for each region (pvlib via gridcap.datasets.solar).
 
     Parameters
@@ -137,26 +138,30 @@ def clear_sky_pv(lat, lon, tz, year: int, hours: int) -> np.ndarray:
     year : int
         Weather year [yr].
     hours : int
-        Number of hours simulated from 1 January 00:00 local standard time [h].
+        Number of hours simulated [h].
+    hour_of_year : array of int, optional
+        Hour of year of each simulated hour [h], shape (hours,)
+        (:attr:`gridcap.kernels.periods.TimeAxis.hour_of_year`); default: the first
+        ``hours`` hours from 1 January 00:00 local standard time.
 
     Returns
     -------
     numpy.ndarray
         Shape (R, hours), AC output per kW DC under clear sky [kW/kW].
     """
-    rows = [_pv_profile(float(a), float(b), str(z), int(year))[:hours]
+    hoy = np.arange(hours) if hour_of_year is None else np.asarray(hour_of_year, np.int64)
+    rows = [_pv_profile(float(a), float(b), str(z), int(year))[hoy]
             for a, b, z in zip(lat, lon, tz, strict=True)]
     if not rows:
         return np.zeros((0, hours))
     return np.stack(rows)
 
 
-def _normals(xp, t0: int, t1: int, entity, scen, stream: str, seed: int):
-    """Four standard normals per counter, shape broadcast(entity, scen) + (t1 - t0,)."""
+def _normals(xp, t, entity, scen, stream: str, seed: int):
+    """Four standard normals per counter, shape broadcast(entity, scen) + t.shape."""
     from gridcap.kernels.targets import get_ops
 
     ops = get_ops(xp.__name__)
-    t = xp.arange(t0, t1, dtype=xp.uint64)
     w = philox_array(xp, t, entity[..., None], scen[..., None], STREAMS[stream], seed)
     a, b = ops.box_muller(w[0], w[1])
     c, d = ops.box_muller(w[2], w[3])
@@ -183,7 +188,7 @@ def _ar1(xp, e, phi: float):
 
 
 def hourly_drivers(xp, *, seed: int, scenarios, lat, price_mean, cs, hours: int,
-                   ) -> dict[str, Any]:
+                   hour_of_year=None, period_hours: int | None = None) -> dict[str, Any]:
     """Hourly drivers for a batch of scenarios.
 
     Parameters
@@ -202,6 +207,14 @@ def hourly_drivers(xp, *, seed: int, scenarios, lat, price_mean, cs, hours: int,
         Clear-sky PV per kW DC per region [kW/kW], shape (R, T).
     hours : int
         Hours simulated T [h], a multiple of 24.
+    hour_of_year : array of int, optional
+        Hour of year of each simulated hour [h], shape (T,); sets the calendar (hour of day,
+        day of year) and keys the random numbers, so a representative period draws what the
+        same hours of a full-year run draw (:mod:`gridcap.kernels.periods`). Default: the
+        first T hours from 1 January.
+    period_hours : int, optional
+        Length of each representative period [h] (T divisible by it): the AR(1) factors
+        restart, stationary, at each period. Default: one period of T hours.
 
     Returns
     -------
@@ -213,6 +226,10 @@ def hourly_drivers(xp, *, seed: int, scenarios, lat, price_mean, cs, hours: int,
     """
     scen = xp.asarray(scenarios, dtype=xp.uint64)
     n_s, n_r, n_t = scen.shape[0], int(lat.shape[0]), int(hours)
+    hoy = (np.arange(n_t, dtype=np.int64) if hour_of_year is None
+           else np.asarray(hour_of_year, dtype=np.int64))
+    n_per = n_t // int(period_hours or n_t)  # AR(1) restarts at each period
+    t_ctr = xp.asarray(hoy.astype(np.uint64))
     e = {k: xp.empty((n_s, n_r, n_t)) for k in ("cloud", "temp", "price0", "wind")}
     u_occ = xp.empty((n_s, n_r, n_t))
     u_size = xp.empty((n_s, n_r, n_t))
@@ -222,23 +239,26 @@ def hourly_drivers(xp, *, seed: int, scenarios, lat, price_mean, cs, hours: int,
            (("cloud", "cloud"), ("temp", "temperature"), ("price0", "price"), ("wind", "wind"))}
     for t0 in range(0, n_t, _TIME_BLOCK):
         t1 = min(n_t, t0 + _TIME_BLOCK)
-        nat = _normals(xp, t0, t1, zero[None, :], scen[:, None], "national", seed)
-        loc = _normals(xp, t0, t1, reg[None, :], scen[:, None], "regional", seed)
+        nat = _normals(xp, t_ctr[t0:t1], zero[None, :], scen[:, None], "national", seed)
+        loc = _normals(xp, t_ctr[t0:t1], reg[None, :], scen[:, None], "regional", seed)
         for k, zn, zr in zip(e, nat, loc, strict=True):
             e[k][:, :, t0:t1] = math.sqrt(rho[k]) * zn + math.sqrt(1.0 - rho[k]) * zr
-        w = philox_array(xp, xp.arange(t0, t1, dtype=xp.uint64), reg[None, :, None],
+        w = philox_array(xp, t_ctr[t0:t1], reg[None, :, None],
                          scen[:, None, None], STREAMS["spike"], seed)
         u_occ[:, :, t0:t1] = (w[0] + 0.5) * 2.0**-32
         u_size[:, :, t0:t1] = (w[1] + 0.5) * 2.0**-32
     a = PRICE["temp_corr"]
     e_price = a * e["temp"] + math.sqrt(1.0 - a * a) * e["price0"]
-    x_cloud = _ar1(xp, e["cloud"], FACTORS["cloud"]["phi"])
-    x_temp = _ar1(xp, e["temp"], FACTORS["temperature"]["phi"])
-    x_price = _ar1(xp, e_price, FACTORS["price"]["phi"])
-    x_wind = _ar1(xp, e["wind"], FACTORS["wind"]["phi"])
+    def ar1(x, phi):
+        return _ar1(xp, x.reshape(n_s, n_r, n_per, -1), phi).reshape(n_s, n_r, n_t)
+
+    x_cloud = ar1(e["cloud"], FACTORS["cloud"]["phi"])
+    x_temp = ar1(e["temp"], FACTORS["temperature"]["phi"])
+    x_price = ar1(e_price, FACTORS["price"]["phi"])
+    x_wind = ar1(e["wind"], FACTORS["wind"]["phi"])
     del e, e_price
 
-    t = xp.arange(n_t, dtype=xp.float64)
+    t = xp.asarray(hoy.astype(np.float64))
     hod = t % 24.0
     doy = xp.floor(t / 24.0)
     two_pi = 2.0 * math.pi

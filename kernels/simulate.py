@@ -40,8 +40,8 @@ from gridcap.kernels.events import (
     SLICE_NAMES,
     find_events,
     order_statistic,
-    slice_of_hour,
 )
+from gridcap.kernels.periods import DEFAULT_REPRESENTATIVE, slice_index, time_axis
 from gridcap.kernels.sites import (
     GPU_COST_USD_PER_GPU_HOUR,
     GPUS_PER_MW_IT,
@@ -308,6 +308,7 @@ def simulate(
     backend: str = "auto",
     scenario_offset: int = 0,
     hours: int = 8760,
+    representative: str = DEFAULT_REPRESENTATIVE,
     chunk_size: int | None = None,
     gpus_per_mw: float = GPUS_PER_MW_IT,
     gpu_cost_usd_per_gpu_hour: float = GPU_COST_USD_PER_GPU_HOUR,
@@ -329,9 +330,16 @@ def simulate(
         Global index of the first scenario [1]; ``simulate(offset=0, S=8)`` equals the
         concatenation of ``simulate(offset=0, S=4)`` and ``simulate(offset=4, S=4)``.
     hours : int, default 8760
-        Hours simulated from 1 January 00:00 local standard time [h], a multiple of 24 in
-        [24, 8760]; annual money and energy figures of sites and pools are scaled by
-        ``8760 / hours``.
+        Hours simulated per scenario-year [h]: 8760 (the full year), or fewer as
+        representative periods (see ``representative``); annual money and energy figures
+        (sites, pools, ``slice_hours``) are scaled by the weight ``8760 / hours``, peaks are
+        over the sampled hours.
+    representative : str, default ``"weeks"``
+        How fewer than 8760 hours sample the year (:mod:`gridcap.kernels.periods`):
+        ``"weeks"`` (``hours`` a multiple of 168 in [672, 8736]), ``"days"`` (a multiple of
+        24 in [96, 8736]) — whole periods centred in equal calendar strata, every season
+        sampled — or ``"chronological"`` (the first ``hours`` hours from 1 January, a
+        multiple of 24; for tests and benchmarks: no sample of the year).
     chunk_size : int, optional
         Scenarios per internal batch [1] (default: ~768 MiB of working memory); results do
         not depend on it.
@@ -362,9 +370,8 @@ def simulate(
     n_sc = _check_int("scenarios", scenarios, 1)
     seed = _check_int("seed", seed, 0, 2**64 - 1)
     offset = _check_int("scenario_offset", scenario_offset, 0, 2**32 - 1 - n_sc)
-    hours = _check_int("hours", hours, 24, 8760)
-    if hours % 24:
-        raise GridcapInputError(f"hours = {hours}: expected a multiple of 24 (whole days)")
+    axis = time_axis(hours, representative)
+    hours = axis.hours
     if chunk_size is not None:
         chunk_size = _check_int("chunk_size", chunk_size, 1)
     gpus_per_mw = _check_number("gpus_per_mw", gpus_per_mw, 0.0, True, "GPU/MW")
@@ -389,7 +396,7 @@ def simulate(
     lat = np.asarray(regions_ds["lat"].values, np.float64)
     tzs = [str(z) for z in regions_ds["timezone"].values]
     cs = clear_sky_pv(lat, regions_ds["lon"].values, tzs,
-                      int(years[0]), hours)
+                      int(years[0]), hours, hour_of_year=axis.hour_of_year)
     peak = np.asarray(regions_ds["peak_load_mw"].values, np.float64)
     growth = np.asarray(regions_ds["load_growth_per_year"].values, np.float64)
     pmean = np.asarray(regions_ds["price_mean_usd_per_mwh"].values, np.float64)
@@ -397,9 +404,9 @@ def simulate(
     n_k = sites.sizes.get("site", 0)
     site_region = np.array([regions.index(str(r)) for r in sites["region"].values], np.int64)
 
-    slc = slice_of_hour(hours)
+    slc = slice_index(axis.hour_of_year)
     n_sl = len(SLICE_NAMES)
-    slice_hours = np.bincount(slc, minlength=n_sl) * (8760.0 / hours)
+    slice_hours = np.bincount(slc, minlength=n_sl) * axis.weight
     slice_idx = [np.nonzero(slc == k)[0] for k in range(n_sl)]
     chunk = chunk_size or default_chunk_size(n_r, hours, n_sc)
     dispatch = be.dispatch()
@@ -416,7 +423,8 @@ def simulate(
         scen = np.arange(offset + c0, offset + c1, dtype=np.uint64)
         n_s = c1 - c0
         drv = hourly_drivers(xp, seed=seed, scenarios=scen, lat=xp.asarray(lat),
-                             price_mean=xp.asarray(pmean), cs=cs_x, hours=hours)
+                             price_mean=xp.asarray(pmean), cs=cs_x, hours=hours,
+                             hour_of_year=axis.hour_of_year, period_hours=axis.period_hours)
         load_mw = xp.asarray(peak)[None, :, None] * drv["load_pu"]
         forecast = load_mw - xp.asarray(meta["pv_mw"])[None, :, None] * drv["solar_cf"]
         ev = find_events(xp, forecast, drv["price"])
@@ -432,7 +440,8 @@ def simulate(
         dispatch(fleet_x, dd, out, seed=seed)
         ann = annual_drivers(xp, seed=seed, scenarios=scen, years=years)
         part = _chunk_outputs(xp, drv, ev, out, ann, load_mw, peak=peak, growth=growth,
-                              years=years, slice_idx=slice_idx, meta=meta, hours=hours)
+                              years=years, slice_idx=slice_idx, meta=meta, hours=hours,
+                              hour_of_year=axis.hour_of_year)
         site = site_economics(
             xp, price=drv["price"], temp=drv["temp"], site_region=site_region,
             interconnection_mw=np.asarray(sites["interconnection_mw"].values, np.float64),
@@ -440,7 +449,8 @@ def simulate(
             breakeven=np.asarray(sites["hashprice_breakeven_usd_per_mwh"].values, np.float64),
             conversion_months=np.asarray(sites["conversion_months"].values, np.float64),
             annual=ann, hours=hours, gpus_per_mw=gpus_per_mw,
-            gpu_cost_usd_per_gpu_hour=gpu_cost_usd_per_gpu_hour)
+            gpu_cost_usd_per_gpu_hour=gpu_cost_usd_per_gpu_hour,
+            hour_of_year=axis.hour_of_year)
         for k, v in site.items():
             part[f"site_{k}"] = _to_np(v)
         parts.append(part)
@@ -539,6 +549,10 @@ def simulate(
             "event": np.arange(MAX_EVENTS), "source": list(SOURCES),
         },
         attrs={"seed": seed, "backend": be.name, "hours": hours,
+               # the representative periods (gridcap.kernels.periods): each simulated hour
+               # stands for `hour_weight` hours of the year
+               "representative": str(representative), "period_hours": axis.period_hours,
+               "period_start_hour": axis.period_start.tolist(), "hour_weight": axis.weight,
                "gridcap_version": __version__, "weather_year": int(years[0]),
                # the site model's GPU assumptions, read back by the chain's cost stack
                "site_gpus_per_mw": gpus_per_mw,
@@ -561,7 +575,8 @@ def _slice_reduce(x: Any, idx: list[np.ndarray], how: str, xp: Any) -> Any:
 
 def _chunk_outputs(xp: Any, drv: dict, ev: dict, out: DispatchOut, ann: dict, load_mw: Any, *,
                    peak: np.ndarray, growth: np.ndarray, years: np.ndarray,
-                   slice_idx: list[np.ndarray], meta: dict, hours: int) -> dict[str, np.ndarray]:
+                   slice_idx: list[np.ndarray], meta: dict, hours: int,
+                   hour_of_year: np.ndarray) -> dict[str, np.ndarray]:
     n_s, n_r, _ = load_mw.shape
     n_y = years.size
     inj_mw = out.injection / 1000.0
@@ -588,13 +603,17 @@ def _chunk_outputs(xp: Any, drv: dict, ev: dict, out: DispatchOut, ann: dict, lo
                 at_peak_s[:, :, k] = xp.take_along_axis(drv["solar_cf"][..., ixx], am, -1)[..., 0]
                 at_peak_w[:, :, k] = xp.take_along_axis(drv["wind_cf"][..., ixx], am, -1)[..., 0]
         del net
-    pools = _pool_outputs(xp, ev, out, ann, meta=meta, hours=hours, n_sl=len(slice_idx))
+    pools = _pool_outputs(xp, ev, out, ann, meta=meta, hours=hours, n_sl=len(slice_idx),
+                          hour_of_year=hour_of_year)
+    hoy = xp.asarray(hour_of_year)
     res = {
         "peak": peak_o, "mean": mean_o, "price": price_o,
         "solar_cf": _slice_reduce(drv["solar_cf"], slice_idx, "mean", xp),
         "wind_cf": _slice_reduce(drv["wind_cf"], slice_idx, "mean", xp),
         "solar_at_peak": at_peak_s, "wind_at_peak": at_peak_w,
-        **pools, "ev_hour": ev["event_hour"], "ev_len": ev["event_len"],
+        **pools, "ev_len": ev["event_len"],
+        # event start as hour of year (representative periods: the period's true calendar)
+        "ev_hour": xp.where(ev["event_hour"] >= 0, hoy[xp.maximum(ev["event_hour"], 0)], -1),
         "energy": out.source * xp.asarray(meta["weight_region"])[None, :, None] / 1000.0,
         "util": ann["ai_utilization"], "gpu": ann["gpu_price"], "pl": ann["price_level"],
         "hp": ann["hashprice_level"],
@@ -616,7 +635,7 @@ def _group_se(est: Any, centre: Any, valid: Any, fpc: Any, xp: Any) -> Any:
 
 
 def _pool_outputs(xp: Any, ev: dict, out: DispatchOut, ann: dict, *, meta: dict, hours: int,
-                  n_sl: int) -> dict[str, Any]:
+                  n_sl: int, hour_of_year: np.ndarray) -> dict[str, Any]:
     """Collapse the kernel's per-(pool, group) sums into weighted pool totals and their
     sampling errors (random groups; weights applied here, after the kernel)."""
     pr = meta["pool_region_idx"]
@@ -639,7 +658,7 @@ def _pool_outputs(xp: Any, ev: dict, out: DispatchOut, ann: dict, *, meta: dict,
     valid = xp.broadcast_to(has[:, :, None, :], est.shape)
     ev_del_se = xp.where(has, _group_se(est, ev_del, valid, fpc, xp), math.nan)
     ev_com = xp.where(has, com_p[None, :, None] + 0.0 * ev_len, math.nan)
-    slc = xp.asarray(slice_of_hour(hours))
+    slc = xp.asarray(slice_index(hour_of_year))
     ev_slice = xp.where(has, slc[xp.maximum(ev_hour, 0)], -1)
     # per slice: delivered kWh and event hours, per group
     num_g = xp.stack([xp.where((ev_slice == k)[:, :, None, :], ev_g, 0.0).sum(-1)

@@ -79,7 +79,7 @@ def site_economics(xp, *, price, temp, site_region, interconnection_mw, mining_m
                    breakeven, conversion_months, annual: dict[str, Any], hours: int,
                    gpus_per_mw: float = GPUS_PER_MW_IT,
                    gpu_cost_usd_per_gpu_hour: float = GPU_COST_USD_PER_GPU_HOUR,
-                   ) -> dict[str, Any]:
+                   hour_of_year: Any = None) -> dict[str, Any]:
     """Annual cash flows of each site if converted to AI and if it keeps mining.
 
     Parameters
@@ -107,6 +107,10 @@ def site_economics(xp, *, price, temp, site_region, interconnection_mw, mining_m
         GPUs per MW of IT load N [GPU/MW].
     gpu_cost_usd_per_gpu_hour : float
         Capacity charge of the GPUs c_gpu [$/GPU-h], paid per online hour.
+    hour_of_year : numpy.ndarray (T,), optional
+        Hour of year of each simulated hour [h] (representative periods,
+        :mod:`gridcap.kernels.periods`); decides which hours are past the conversion
+        downtime. Default: the T hours spread evenly over the year (``t · 8760 / T``).
 
     Returns
     -------
@@ -129,7 +133,8 @@ def site_economics(xp, *, price, temp, site_region, interconnection_mw, mining_m
     scale = 8760.0 / hours
     keys = ("cfads", "mining_cfads", "ai_energy_mwh", "power_cost", "revenue")
     out = {k: xp.zeros((n_s, n_k, n_y)) for k in keys}
-    t_year = xp.arange(hours, dtype=xp.float64) * scale  # hour of year represented
+    t_year = (xp.arange(hours, dtype=xp.float64) * scale if hour_of_year is None
+              else xp.asarray(hour_of_year, dtype=xp.float64))  # hour of year represented
     for k in range(n_k):
         r = int(site_region[k])
         p0 = price[:, r, :]

@@ -22,8 +22,8 @@ _SCRIPT = textwrap.dedent("""
     from gridcap.kernels.testing import tiny_inputs
     assert "simulator" in backend_status()["numba-cuda"], backend_status()
     inp = tiny_inputs(8, seed=2, n_regions=2)
-    a = simulate(inp, scenarios=2, seed=5, backend="numba-cuda", hours=48)
-    b = simulate(inp, scenarios=2, seed=5, backend="numpy", hours=48)
+    a = simulate(inp, scenarios=2, seed=5, backend="numba-cuda", hours=48, representative="chronological")
+    b = simulate(inp, scenarios=2, seed=5, backend="numpy", hours=48, representative="chronological")
     assert a.attrs["backend"] == "numba-cuda"
     for k in a.data_vars:
         x, y = a[k].values, b[k].values

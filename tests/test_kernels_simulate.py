@@ -9,6 +9,7 @@ import xarray as xr
 
 from gridcap.errors import BackendUnavailableError, GridcapInputError
 from gridcap.kernels import available_backends, backend_status, resolve_backend, simulate
+from gridcap.kernels.periods import time_axis
 from gridcap.kernels.sites import (
     DESIGN_PUE,
     GPU_COST_USD_PER_GPU_HOUR,
@@ -18,6 +19,7 @@ from gridcap.kernels.sites import (
 from gridcap.kernels.testing import tiny_inputs
 
 HOURS = 24 * 14
+REP = "days"  # 14 representative days (gridcap.kernels.periods)
 S4 = ("scenario",)
 #: docs/data-model.md §2: variable -> (dims, units)
 CONTRACT = {
@@ -54,12 +56,12 @@ def inputs():
 
 @pytest.fixture(scope="module")
 def ref(inputs):
-    return simulate(inputs, scenarios=4, seed=42, backend="numpy", hours=HOURS)
+    return simulate(inputs, scenarios=4, seed=42, backend="numpy", hours=HOURS, representative=REP)
 
 
 @pytest.fixture(scope="module")
 def nb(inputs):
-    return simulate(inputs, scenarios=4, seed=42, backend="numba-cpu", hours=HOURS)
+    return simulate(inputs, scenarios=4, seed=42, backend="numba-cpu", hours=HOURS, representative=REP)
 
 
 def _assert_same(a: xr.Dataset, b: xr.Dataset, rtol: float) -> None:
@@ -94,8 +96,8 @@ def test_numba_cpu_agrees_with_numpy(ref, nb):
 
 
 def test_scenario_batches_concatenate_exactly(inputs, nb):
-    a = simulate(inputs, scenarios=2, seed=42, backend="numba-cpu", hours=HOURS)
-    b = simulate(inputs, scenarios=2, seed=42, backend="numba-cpu", hours=HOURS,
+    a = simulate(inputs, scenarios=2, seed=42, backend="numba-cpu", hours=HOURS, representative=REP)
+    b = simulate(inputs, scenarios=2, seed=42, backend="numba-cpu", hours=HOURS, representative=REP,
                  scenario_offset=2)
     both = xr.concat([a, b], dim="scenario", data_vars="minimal", coords="minimal",
                      compat="override")
@@ -105,11 +107,11 @@ def test_scenario_batches_concatenate_exactly(inputs, nb):
 
 
 def test_chunk_size_and_threads_do_not_change_results(inputs, nb):
-    c1 = simulate(inputs, scenarios=4, seed=42, backend="numba-cpu", hours=HOURS, chunk_size=1)
+    c1 = simulate(inputs, scenarios=4, seed=42, backend="numba-cpu", hours=HOURS, representative=REP, chunk_size=1)
     prev = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        t1 = simulate(inputs, scenarios=4, seed=42, backend="numba-cpu", hours=HOURS)
+        t1 = simulate(inputs, scenarios=4, seed=42, backend="numba-cpu", hours=HOURS, representative=REP)
     finally:
         numba.set_num_threads(prev)
     for k in nb.data_vars:
@@ -118,13 +120,14 @@ def test_chunk_size_and_threads_do_not_change_results(inputs, nb):
 
 
 def test_seed_changes_scenarios(inputs, nb):
-    other = simulate(inputs, scenarios=4, seed=43, backend="numba-cpu", hours=HOURS)
+    other = simulate(inputs, scenarios=4, seed=43, backend="numba-cpu", hours=HOURS, representative=REP)
     assert not np.allclose(other.price_usd_per_mwh, nb.price_usd_per_mwh)
 
 
 def test_physical_consistency(ref, inputs):
     peak, mean = ref.peak_net_load_mw, ref.mean_net_load_mw
-    simulated = ref.slice_hours > 0  # 14 simulated days cover winter slices only
+    simulated = ref.slice_hours > 0  # 14 representative days cover every slice
+    assert bool(simulated.all())
     assert bool(peak.where(~simulated).isnull().all())
     assert bool((peak >= mean - 1e-9).where(simulated, True).all())
     r = ref.flex_delivery_ratio
@@ -152,8 +155,9 @@ def test_physical_consistency(ref, inputs):
 def test_site_revenue_closed_form(ref, inputs):
     sites = inputs.sites
     it_mw = sites.interconnection_mw / DESIGN_PUE
-    # online hours per year on the simulated-hour grid scaled to the year (closed form)
-    t = np.arange(HOURS) * (8760.0 / HOURS)
+    # online hours per year: the simulated hours of year past the downtime, each standing
+    # for 8760 / HOURS hours (closed form)
+    t = time_axis(HOURS, REP).hour_of_year.astype(float)
     on = xr.DataArray(
         [[(t + 8760.0 * y >= m * HOURS_PER_MONTH).sum() * 8760.0 / HOURS for y in range(3)]
          for m in sites.conversion_months.values],
@@ -180,9 +184,9 @@ def test_backend_registry_and_errors(inputs):
     if "cupy" not in avail:
         assert "cupy" in status["cupy"]
         with pytest.raises(BackendUnavailableError, match="cupy"):
-            simulate(inputs, scenarios=1, seed=0, backend="cupy", hours=24)
+            simulate(inputs, scenarios=1, seed=0, backend="cupy", hours=24, representative="chronological")
     with pytest.raises(BackendUnavailableError, match="numba-cpu"):
-        simulate(inputs, scenarios=1, seed=0, backend="fortran", hours=24)
+        simulate(inputs, scenarios=1, seed=0, backend="fortran", hours=24, representative="chronological")
     assert resolve_backend("auto").name == avail[0] or avail[0] == "numba-cuda"
 
 
@@ -192,7 +196,7 @@ def test_site_gpu_assumptions_come_from_the_caller(ref, inputs):
     assert ref.attrs["site_gpu_charge_usd_per_gpu_hour"] == GPU_COST_USD_PER_GPU_HOUR
     # defaults are the config's [compute] defaults: $35,000 over 5 years, 780 GPU/MW
     assert GPU_COST_USD_PER_GPU_HOUR == pytest.approx(35_000 / (5 * 8760))
-    other = simulate(inputs, scenarios=4, seed=42, backend="numpy", hours=HOURS,
+    other = simulate(inputs, scenarios=4, seed=42, backend="numpy", hours=HOURS, representative=REP,
                      gpus_per_mw=2 * GPUS_PER_MW_IT, gpu_cost_usd_per_gpu_hour=0.0)
     assert other.attrs["site_gpu_charge_usd_per_gpu_hour"] == 0.0
     np.testing.assert_allclose(other.site_revenue_usd, 2 * ref.site_revenue_usd, rtol=1e-12)
@@ -215,11 +219,15 @@ def test_site_gpu_assumptions_come_from_the_caller(ref, inputs):
     ({"seed": -1}, "seed"),
     ({"hours": 25}, "hours"),
     ({"hours": 9000}, "hours"),
+    ({"hours": 720, "representative": "weeks"}, r"hours = 720 with representative = 'weeks'"),
+    ({"hours": 24, "representative": "days"}, r"multiple of 24 in \[96, 8736\]"),
+    ({"hours": 168, "representative": "months"}, "representative = 'months'"),
     ({"scenario_offset": -2}, "scenario_offset"),
     ({"chunk_size": 0}, "chunk_size"),
 ])
 def test_bad_arguments_are_named(inputs, kw, match):
-    args = {"scenarios": 1, "seed": 0, "backend": "numpy", "hours": 24} | kw
+    args = {"scenarios": 1, "seed": 0, "backend": "numpy", "hours": 24,
+            "representative": "chronological"} | kw
     with pytest.raises(GridcapInputError, match=match):
         simulate(inputs, **args)
 
@@ -230,8 +238,8 @@ def test_bad_inputs_are_reported(inputs):
     bad = tiny_inputs(10)
     bad.fleet["battery_efficiency"][3] = 1.4
     with pytest.raises(SchemaError, match="battery_efficiency"):
-        simulate(bad, scenarios=1, seed=0, backend="numpy", hours=24)
+        simulate(bad, scenarios=1, seed=0, backend="numpy", hours=24, representative="chronological")
     mixed = tiny_inputs(10)
     mixed.fleet["pool"][:] = "one-pool"
     with pytest.raises(GridcapInputError, match="one-pool"):
-        simulate(mixed, scenarios=1, seed=0, backend="numpy", hours=24)
+        simulate(mixed, scenarios=1, seed=0, backend="numpy", hours=24, representative="chronological")
