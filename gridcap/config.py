@@ -25,21 +25,12 @@ from typing import Any, cast
 
 from gridcap.errors import ConfigError
 from gridcap.kernels.compute import ComputeAssumptions
+from gridcap.kernels.periods import PeriodSampling, allowed_hours_summary
 from gridcap.optimizer.planning.siting import PlanOptions
 from gridcap.params import param_table
 
 BACKENDS = ("auto", "numpy", "numba-cpu", "numba-cuda", "cupy")
-#: ``monte_carlo.representative`` choices and default: the owner is
-#: ``gridcap.kernels.periods`` (CONFIG_CHOICES, DEFAULT_REPRESENTATIVE); mirrored here because
-#: that package imports this module today (a test checks they agree).
-REPRESENTATIVE_CHOICES = ("weeks", "days")
 
-
-def _hours_accepted(hours: int) -> bool:
-    """Whether some representative-period kind accepts ``hours`` (gridcap.kernels.periods)."""
-    from gridcap.kernels import periods
-
-    return any(hours in periods.allowed_hours(k) for k in periods.CONFIG_CHOICES)
 REQUIRED = object()  # sentinel default: the key must be given
 
 
@@ -147,23 +138,11 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
     ),
     "monte_carlo": (
         _num("scenarios", int, 64, 1, 1_000_000, "number of Monte Carlo scenarios"),
-        Key(
-            "hours",
-            int,
-            8760,
-            _hours_accepted,
-            "8760 (the full year), a multiple of 168 in [672, 8736] with representative = "
-            "'weeks', or a multiple of 24 in [96, 8736] with representative = 'days'",
-            "simulated hours per scenario-year [h]; fewer than 8760 simulate representative "
-            "periods whose annual figures are scaled by 8760 / hours (README, Representative "
-            "periods)",
-        ),
-        _choice(
-            "representative",
-            REPRESENTATIVE_CHOICES[0],
-            REPRESENTATIVE_CHOICES,
-            "representative periods when hours < 8760: whole weeks or days, one centred in "
-            "each of hours / period equal calendar strata (every season sampled)",
+        *(
+            # the range check is the table's; the message lists the exact allowed values
+            dataclasses.replace(k, expected=allowed_hours_summary("monte_carlo.representative"))
+            if k.name == "hours" else k
+            for k in keys_from(PeriodSampling)
         ),
         _num("batch_size", int, 64, 1, 1_000_000, "scenarios per batch (checkpoint chunk)"),
     ),
@@ -481,12 +460,7 @@ def _cross_checks(cfg: StudyConfig) -> list[str]:
         )
     hours, rep = cfg.monte_carlo.hours, cfg.monte_carlo.representative
     if hours is not None and rep is not None:
-        from gridcap.kernels import periods
-
-        problem = periods.hours_problem(hours, rep, "monte_carlo.hours",
-                                        "monte_carlo.representative")
-        if problem is not None:
-            problems.append(problem)
+        problems += PeriodSampling(hours, rep).problems("monte_carlo")
     ticket, unit = cfg.finance.min_ticket_usd, cfg.finance.unit_size_usd
     if ticket is not None and unit is not None and ticket < unit:
         problems.append(

@@ -58,6 +58,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gridcap.errors import GridcapInputError
+from gridcap.params import check_params, param
 
 __all__ = [
     "CONFIG_CHOICES",
@@ -65,8 +66,10 @@ __all__ = [
     "HOURS_PER_YEAR",
     "REPRESENTATIVE",
     "STRATA_START_DAY",
+    "PeriodSampling",
     "TimeAxis",
     "allowed_hours",
+    "allowed_hours_summary",
     "allowed_hours_text",
     "hours_problem",
     "slice_index",
@@ -133,6 +136,44 @@ class TimeAxis:
         return self.weight * self.period_hours
 
 
+_METHOD = ("systematic calendar sample of whole periods with equal weights (PyPSA "
+           "snapshot_weightings / PyPSA-Eur 'Nsn'; TIMES time slices; ReEDS representative "
+           "periods): gridcap.kernels.periods")
+
+
+@dataclass(frozen=True)
+class PeriodSampling:
+    """Which hours a Monte Carlo run simulates: the ``[monte_carlo]`` keys ``hours`` and
+    ``representative`` (one owner of their defaults, ranges and meaning).
+
+    The exact ``hours`` values accepted depend on ``representative``; :meth:`problems` checks
+    both together and lists the allowed values.
+    """
+
+    hours: int = param(
+        HOURS_PER_YEAR, "h", "simulated hours per scenario-year; below 8760, representative "
+        "periods whose annual figures are scaled by 8760 / hours (8760, or a multiple of 168 "
+        "in [672, 8736] with 'weeks', of 24 in [96, 8736] with 'days')", lo=96,
+        hi=HOURS_PER_YEAR, kind=int, source=_METHOD)
+    representative: str = param(
+        DEFAULT_REPRESENTATIVE, "", "representative periods when hours < 8760: whole weeks or "
+        "days, one centred in each of hours / period equal calendar strata from 1 December "
+        "(every season sampled)", choices=CONFIG_CHOICES, kind=str, source=_METHOD)
+
+    def problems(self, prefix: str = "monte_carlo") -> list[str]:
+        """Every problem with the two values, each naming the key, value and allowed values."""
+        found = check_params(self, prefix)
+        if found:
+            return found
+        problem = hours_problem(self.hours, self.representative, f"{prefix}.hours",
+                                f"{prefix}.representative")
+        return [] if problem is None else [problem]
+
+    def axis(self) -> TimeAxis:
+        """The :class:`TimeAxis` these values simulate."""
+        return time_axis(self.hours, self.representative)
+
+
 def allowed_hours(representative: str) -> list[int]:
     """Every ``hours`` value accepted with a representative-period kind, ascending [h].
 
@@ -165,6 +206,13 @@ def allowed_hours_text(representative: str) -> str:
     return (f"{HOURS_PER_YEAR} (the full year) or a multiple of {length} in "
             f"[{vals[0]}, {vals[-2]}] ({vals[0] // length} to {vals[-2] // length} "
             f"representative {unit})")
+
+
+def allowed_hours_summary(kind_key: str = "representative") -> str:
+    """Every accepted ``hours`` value over all config kinds, in words (for the config key)."""
+    parts = [f"{allowed_hours_text(k).split(' or ', 1)[1]} with {kind_key} = {k!r}"
+             for k in CONFIG_CHOICES]
+    return f"{HOURS_PER_YEAR} (the full year), or " + ", or ".join(parts)
 
 
 def hours_problem(hours: object, representative: object, key: str = "hours",

@@ -103,11 +103,18 @@ def test_config_accepts_exactly_what_runs_and_lists_allowed_values(hours, kind, 
     assert "multiple of" in str(err.value)
 
 
-def test_config_choices_mirror_the_domain_table():
-    from gridcap.config import REPRESENTATIVE_CHOICES, load_config, section_defaults
+def test_config_keys_come_from_the_domain_table():
+    """The two [monte_carlo] keys are generated from PeriodSampling (one owner)."""
+    from gridcap.config import SECTIONS, load_config
+    from gridcap.params import param_table
 
-    assert REPRESENTATIVE_CHOICES == P.CONFIG_CHOICES
-    assert section_defaults("monte_carlo")["representative"] == P.DEFAULT_REPRESENTATIVE
+    keys = {k.name: k for k in SECTIONS["monte_carlo"]}
+    for p in param_table(P.PeriodSampling):
+        assert p.doc and p.source, p.name
+        assert keys[p.name].default == p.default and keys[p.name].source == p.source
+        assert keys[p.name].check(p.default)
+    assert keys["representative"].default == P.DEFAULT_REPRESENTATIVE
+    assert set(param_table(P.PeriodSampling)[1].choices or ()) == set(P.CONFIG_CHOICES)
     with pytest.raises(ConfigError, match=r"monte_carlo\.representative = 'chronological'"):
         load_config("quickstart", {"monte_carlo.representative": "chronological"})
 
