@@ -65,7 +65,8 @@ import scipy.sparse as sp
 import xarray as xr
 
 from gridcap.errors import GridcapInputError, ModelInfeasibleError
-from gridcap.optimizer.planning import flexibility, settlement
+from gridcap.optimizer.planning import flexibility, flexible_ai, settlement
+from gridcap.optimizer.planning.flexible_ai import FlexibleAIOptions
 from gridcap.optimizer.planning.scenario_selection import (
     METHODS,
     ScenarioSelection,
@@ -153,6 +154,10 @@ class PlanOptions:
         With ``scenarios_in_model`` below the scenario count: re-solve the second stage on
         *all* scenarios with the plan's first-stage decisions fixed, and report the expected
         cost and CVaR there and their relative errors (out-of-sample check of the selection).
+    flexible_ai : FlexibleAIOptions or None
+        Offer flexible (curtailable) interconnection of AI load and keep part of converted
+        sites curtailable (:mod:`gridcap.optimizer.planning.flexible_ai`); ``None``: every
+        AI MW is firm (the model without it).
     """
 
     cvar_alpha: float = param(
@@ -241,10 +246,16 @@ class PlanOptions:
     evaluate_selection: bool = param(
         False, "", "re-solve the second stage on all scenarios to check the selection",
         config=False)
+    flexible_ai: FlexibleAIOptions | None = param(
+        None, "", "flexible (curtailable) AI interconnection options; None: all AI load firm",
+        config=False, nullable=True, kind=object,
+        source="see gridcap.optimizer.planning.flexible_ai.FlexibleAIOptions")
 
     def validate(self) -> None:
         """Raise :class:`GridcapInputError` naming every option out of range."""
         bad = check_params(self, "PlanOptions")
+        if self.flexible_ai is not None:
+            bad += self.flexible_ai.problems()
         if bad:
             raise GridcapInputError("; ".join(bad))
 
@@ -612,6 +623,16 @@ class Model:
     terms: list[CostTerm] = field(default_factory=list)
     params: dict[str, float] = field(default_factory=dict)
     rhs_params: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    #: coefficients other families add to a later family's rows: name -> [(rows, cols, vals)]
+    extras: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = field(
+        default_factory=dict)
+
+    def take_extras(self, name: str, rows: list, cols: list, vals: list) -> None:
+        """Append the coefficients registered for family ``name`` (local row indices)."""
+        for r, c, v in self.extras.get(name, ()):
+            rows.append(r)
+            cols.append(c)
+            vals.append(v)
 
     def cost(self, component: str, cols: np.ndarray, vals: np.ndarray,
              scen: np.ndarray | None = None, param: str | None = None) -> None:
@@ -781,6 +802,7 @@ def add_ai_placement(m: Model) -> None:
         rows.append(d.site_region[s2] * Y + y2)
         cols.append(apos[s2, y2])
         vals.append(np.ones(s2.size))
+    m.take_extras("ai_balance", rows, cols, vals)
     m.b.add_constraints("ai_balance", {"region": ru, "year": yu}, np.concatenate(rows),
                         np.concatenate(cols), np.concatenate(vals), d.ai_demand[ru, yu],
                         d.ai_demand[ru, yu],
@@ -1006,6 +1028,7 @@ def add_adequacy(m: Model) -> None:
         rows.append(((ww * R + r2) * Y + y2) * H + hh)
         cols.append(fpos[p2, y2])
         vals.append(d.delivery[ww, p2, hh])
+    m.take_extras("adequacy", rows, cols, vals)
     rhs = d.peak[w, r, y, h] + d.ai_demand[r, y] - d.firm_mw[r]
     fam = m.b.add_constraints(
         "adequacy", coords, np.concatenate(rows), np.concatenate(cols), np.concatenate(vals),
@@ -1099,12 +1122,14 @@ BUILD_STEPS: tuple[Callable[[Model], None], ...] = (
     add_build,
     add_online,
     add_conversions,
+    flexible_ai.add_flexible_ai,
     add_ai_placement,
     add_flexibility,
     add_dispatch,
     add_storage,
     add_energy_balance,
     add_adequacy,
+    flexible_ai.add_flexible_ai_limits,
     add_cvar,
     add_objective,
 )
@@ -1260,9 +1285,12 @@ class PlanModel:
                            objective=res.objective)
         if self.options.evaluate_selection and self.data.selection is not None:
             ds.attrs.update(self._evaluate_on_all(sol.x, ds))
+        if self.options.flexible_ai is not None:
+            ds = flexible_ai.attach_results(self, ds, res if dual_res is None else sol)
         return ds
 
-    FIRST_STAGE = ("build", "online", "convert", "ai_site", "ai_new", "unserved_ai", "flex")
+    FIRST_STAGE = ("build", "online", "convert", "ai_site", "ai_new", "unserved_ai", "flex",
+                   "ai_flex")
 
     def _evaluate_on_all(self, x: np.ndarray, ds: xr.Dataset) -> dict[str, float]:
         """Second stage on every scenario with this plan's first-stage decisions fixed."""
