@@ -246,7 +246,7 @@ class PlanOptions:
     evaluate_selection: bool = param(
         False, "", "re-solve the second stage on all scenarios to check the selection",
         config=False)
-    flexible_ai: FlexibleAIOptions | None = param(
+    flexible_ai: FlexibleAIOptions | None = param(  # noqa: RUF009 (default None)
         None, "", "flexible (curtailable) AI interconnection options; None: all AI load firm",
         config=False, nullable=True, kind=object,
         source="see gridcap.optimizer.planning.flexible_ai.FlexibleAIOptions")
