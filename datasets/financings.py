@@ -147,3 +147,139 @@ def market_check(values: dict[str, float], *, tolerance: float = 0.25,
         out[name] = {"value": v, "min": lo, "max": hi, "status": status,
                      "units": MARKET_METRICS[name][0]}
     return out
+
+
+def _deal_for_site(df: pd.DataFrame, site: str) -> pd.Series | None:
+    """The site's largest contract row (by MW-IT) with value, term and mode, if any."""
+    rows = df[(df["site"] == site) & df["contract_value_usd"].notna() & df["term_years"].notna()
+              & df["mw_it"].notna()]
+    if rows.empty:
+        return None
+    return rows.sort_values("mw_it", ascending=False).iloc[0]
+
+
+def site_contracts(sites: Any, *, gpu_life_years: float, gpu_capex_usd_per_mw: float,
+                   gpu_cost_usd_per_mw_yr: Any, deals: pd.DataFrame | None = None,
+                   ) -> tuple[Any, dict[str, Any]]:
+    """Contract terms of the study's sites: its public deal where one exists, else defaults.
+
+    Parameters
+    ----------
+    sites : xarray.Dataset
+        Site inputs (dim ``site``): ``interconnection_mw`` [MW], ``conversion_months``
+        [month], ``conversion_capex_usd_per_kw`` [$/kW]. Optional per-site overrides as
+        variables named like the terms (``revenue_mode``, ``tenant_rating``,
+        ``guarantor_rating``, ``backstop_usd``, ``rent_usd_per_mw_yr``, ``term_years``,
+        ``escalator``, ``lease_form`` and the other keys of
+        :data:`gridcap.kernels.contracts.LEASE_DEFAULTS`).
+    gpu_life_years : float
+        GPU life [yr] (``gpu_contract`` revenue and costs end there).
+    gpu_capex_usd_per_mw : float
+        GPU capex of a ``gpu_contract`` site [$/MW-IT].
+    gpu_cost_usd_per_mw_yr : float or array (K,)
+        Power and data-hall opex of a ``gpu_contract`` owner [$/MW-IT-yr].
+    deals : pandas.DataFrame, optional
+        Deals table (default: the shipped one).
+
+    Returns
+    -------
+    (SiteContracts, info)
+        Terms; ``info`` has per-site ``deal`` (row id or ""), ``capex_usd`` [$] (conversion
+        capex of the contracted MW + GPUs of a gpu_contract), ``contracted_mw`` [MW] and
+        ``tenant_rating`` / ``guarantor_rating`` labels.
+    """
+    from gridcap.kernels.contracts import (
+        LEASE_DEFAULTS,
+        LEASE_FORMS,
+        REVENUE_MODES,
+        SiteContracts,
+        hazard_of_rating,
+    )
+    from gridcap.kernels.sites import DESIGN_PUE
+
+    d = read_financings() if deals is None else deals
+    ids = [str(s) for s in sites["site"].values]
+    k = len(ids)
+    it_mw = np.asarray(sites["interconnection_mw"].values, float) / DESIGN_PUE
+    terms: dict[str, list[Any]] = {name: [] for name in LEASE_DEFAULTS}
+    mw: list[float] = []
+    deal_ids: list[str] = []
+    for i, s in enumerate(ids):
+        row = _deal_for_site(d, s)
+        t = {name: v[0] for name, v in LEASE_DEFAULTS.items()}
+        cap = float(it_mw[i])
+        if row is not None:
+            deal_mw = float(row["mw_it"])
+            cap = min(cap, deal_mw)
+            t["mode"] = str(row["mode"]) or t["mode"]
+            t["rent_usd_per_mw_yr"] = float(row["contract_value_usd"]) / (
+                deal_mw * float(row["term_years"]))
+            t["term_years"] = float(row["term_years"])
+            if np.isfinite(row["escalator"]):
+                t["escalator"] = float(row["escalator"])
+            if str(row["lease_form"]) in LEASE_FORMS:
+                t["lease_form"] = str(row["lease_form"])
+            t["tenant_rating"] = str(row["tenant_rating"]) or t["tenant_rating"]
+            t["guarantor_rating"] = str(row["guarantor_rating"])
+            if np.isfinite(row["backstop_usd"]) and t["guarantor_rating"]:
+                t["backstop_usd"] = float(row["backstop_usd"]) * cap / deal_mw
+            if t["mode"] == "gpu_contract":
+                t["prepayment_share"] = 0.2  # IREN-Microsoft 20% prepayment (deals table)
+                t["escalator"] = 0.0
+                t["renewal_probability"] = 0.0
+            deal_ids.append(str(row["deal"]))
+        else:
+            deal_ids.append("")
+        for name in LEASE_DEFAULTS:
+            key = "revenue_mode" if name == "mode" else name
+            if key in sites:
+                v = sites[key].values[i]
+                if not (isinstance(v, float) and np.isnan(v)) and str(v) != "":
+                    t[name] = v
+        for name in LEASE_DEFAULTS:
+            terms[name].append(t[name])
+        mw.append(cap)
+    modes = [str(m) for m in terms["mode"]]
+    bad = [m for m in modes if m not in REVENUE_MODES]
+    if bad:
+        raise GridcapInputError(f"sites.revenue_mode = {bad[0]!r}: expected one of "
+                                f"{sorted(REVENUE_MODES)}")
+    forms = [str(f) for f in terms["lease_form"]]
+    badf = [f for f in forms if f not in LEASE_FORMS]
+    if badf:
+        raise GridcapInputError(f"sites.lease_form = {badf[0]!r}: expected one of "
+                                f"{sorted(LEASE_FORMS)}")
+    f = np.asarray
+    c = SiteContracts(
+        site=ids,
+        mode=f([REVENUE_MODES[m] for m in modes]),
+        contracted_mw=f(mw),
+        rent_usd_per_mw_yr=f(terms["rent_usd_per_mw_yr"], float),
+        term_years=f(terms["term_years"], float),
+        escalator=f(terms["escalator"], float),
+        owner_opex_share=f([LEASE_FORMS[x] for x in forms]),
+        commencement_months=np.asarray(sites["conversion_months"].values, float),
+        ramp_years=f(terms["ramp_years"], float),
+        renewal_probability=f(terms["renewal_probability"], float),
+        renewal_years=f(terms["renewal_years"], float),
+        renewal_rent_factor=f(terms["renewal_rent_factor"], float),
+        void_months=f(terms["void_months"], float),
+        relet_haircut=f(terms["relet_haircut"], float),
+        delay_probability=f(terms["delay_probability"], float),
+        delay_months=f(terms["delay_months"], float),
+        tenant_hazard=f([hazard_of_rating(r) for r in terms["tenant_rating"]]),
+        guarantor_hazard=f([hazard_of_rating(r) for r in terms["guarantor_rating"]]),
+        backstop_usd=f(terms["backstop_usd"], float),
+        prepayment_share=f(terms["prepayment_share"], float),
+        gpu_cost_usd_per_mw_yr=np.broadcast_to(
+            np.asarray(gpu_cost_usd_per_mw_yr, float), (k,)).copy(),
+        gpu_life_years=np.full(k, float(gpu_life_years)),
+    )
+    per_kw = np.asarray(sites["conversion_capex_usd_per_kw"].values, float)
+    capex = per_kw * c.contracted_mw * 1000.0 + gpu_capex_usd_per_mw * c.contracted_mw * (
+        c.mode == REVENUE_MODES["gpu_contract"])
+    info = {"deal": deal_ids, "capex_usd": capex, "contracted_mw": c.contracted_mw,
+            "tenant_rating": [str(r) for r in terms["tenant_rating"]],
+            "guarantor_rating": [str(r) for r in terms["guarantor_rating"]],
+            "mode": modes}
+    return c, info

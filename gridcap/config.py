@@ -202,13 +202,13 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
     "finance.senior": (
         _num("rate", float, 0.065, 0, 1, "interest rate [1/yr]", hi_open=True),
         _num("dscr_target", float, 1.35, 0, 10, "sculpting DSCR [1]", lo_open=True),
-        _num("tenor_years", int, 5, 1, 40, "tenor [yr], at most the horizon"),
+        _num("tenor_years", int, 5, 1, 40, "tenor [yr], at most the finance horizon"),
         _num("pd_target", float, 0.001, 0, 1, "target PD [1]", lo_open=True, hi_open=True),
     ),
     "finance.mezzanine": (
         _num("rate", float, 0.11, 0, 1, "interest rate [1/yr]", hi_open=True),
         _num("dscr_target", float, 1.15, 0, 10, "sculpting DSCR [1]", lo_open=True),
-        _num("tenor_years", int, 5, 1, 40, "tenor [yr], at most the horizon"),
+        _num("tenor_years", int, 5, 1, 40, "tenor [yr], at most the finance horizon"),
         _num("pd_target", float, 0.02, 0, 1, "target PD [1]", lo_open=True, hi_open=True),
     ),
 }
@@ -444,14 +444,8 @@ def parse_config(raw: Mapping[str, Any], source: str = "<dict>") -> StudyConfig:
 def _cross_checks(cfg: StudyConfig) -> list[str]:
     """Rules that involve several keys (skipped where a key already failed on its own)."""
     problems: list[str] = []
-    horizon = cfg.study.horizon_years
-    for tranche in ("senior", "mezzanine"):
-        tenor = getattr(cfg, f"finance_{tranche}").tenor_years
-        if tenor is not None and horizon is not None and tenor > horizon:
-            problems.append(
-                f"finance.{tranche}.tenor_years = {tenor}: expected at most "
-                f"study.horizon_years = {horizon}"
-            )
+    # tenors are not bounded by study.horizon_years: the finance horizon runs to the end of
+    # the sites' contracts (issue 13); finance() checks each tenor against it
     kept, total = cfg.optimizer.scenarios_in_model, cfg.monte_carlo.scenarios
     if kept is not None and total is not None and kept > total:
         problems.append(

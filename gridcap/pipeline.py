@@ -236,6 +236,8 @@ def monte_carlo_fingerprint(cfg: StudyConfig) -> str:
     """
     import hashlib
 
+    from gridcap.datasets.financings import FINANCINGS_FILE
+
     raw = cfg.to_dict()
     relevant = {
         "study": {k: v for k, v in raw["study"].items() if k not in ("name", "description")},
@@ -243,6 +245,8 @@ def monte_carlo_fingerprint(cfg: StudyConfig) -> str:
         "datasets": raw["datasets"],
         "fleet": raw["fleet"],
         "site_gpus": site_gpu_assumptions(cfg),
+        # site contract terms come from the shipped deals table (kernels.contracts)
+        "deals": hashlib.sha256(FINANCINGS_FILE.read_bytes()).hexdigest(),
         "version": gridcap.__version__,
     }
     text = json.dumps(relevant, sort_keys=True, default=str)

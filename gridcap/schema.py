@@ -466,7 +466,8 @@ def validate_inputs(inputs: StudyInputs) -> None:
         (validate_fleet, (inputs.fleet, region_ids)),
         (validate_sites, (inputs.sites, region_ids)),
         (validate_technologies, (inputs.technologies,)),
-        (validate_finance, (inputs.finance, len(inputs.years))),
+        # tenors are checked against the finance horizon (contract terms) by finance()
+        (validate_finance, (inputs.finance,)),
     ]
     for func, args in checks:
         try:

@@ -146,6 +146,32 @@ def finance_table(results: xr.Dataset) -> Table | None:
     return table
 
 
+def market_table(results: xr.Dataset) -> Table | None:
+    """Each financed site next to the market range of the shipped deals table."""
+    if "financed_site" not in results.dims or "site_debt_per_mw_usd" not in results:
+        return None
+    table = Table(title="Market check (deals table: datasets/data/financings.csv)")
+    for col in ("site", "debt/MW-IT", "loan-to-cost", "min DSCR", "coupon", "implied rating",
+                "status"):
+        table.add_column(col, justify="left" if col in ("site", "status") else "right")
+    lo = results["market_min"].to_series()
+    hi = results["market_max"].to_series()
+    for site in results.financed_site.values:
+        r = results.sel(financed_site=site)
+        status = r["market_status"].to_series()
+        flags = [f"{m}: {st}" for m, st in status.items() if st not in ("inside", "n/a")]
+        table.add_row(
+            str(site), _fmt(float(r["site_debt_per_mw_usd"]), "$"),
+            f"{float(r['site_loan_to_cost']):.0%}", _fmt(float(r["site_min_dscr"])),
+            f"{float(r['site_coupon']):.2%}", str(r["site_implied_rating"].values),
+            "; ".join(flags) or "inside the market range")
+    table.add_row(
+        "market range", f"{_fmt(lo['debt_per_mw_usd'], '$')}-{_fmt(hi['debt_per_mw_usd'], '$')}",
+        f"{lo['loan_to_cost']:.0%}-{hi['loan_to_cost']:.0%}", "",
+        f"{lo['coupon']:.2%}-{hi['coupon']:.2%}", "", "")
+    return table
+
+
 def chain_table(results: xr.Dataset) -> Table | None:
     """kWh → token chain: $/M-tokens and gCO2/M-tokens distributions, top risk link."""
     if not any(str(v).startswith("chain_") for v in results.data_vars):
@@ -169,6 +195,7 @@ def summary_tables(results: xr.Dataset) -> list[Table]:
         plan_table(results),
         prices_table(results),
         finance_table(results),
+        market_table(results),
         chain_table(results),
     ]
     return [t for t in tables if t is not None]

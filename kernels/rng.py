@@ -81,6 +81,7 @@ STREAMS: dict[str, int] = {
     "spike": 3,  # per (scenario, region, t): price-spike occurrence and size
     "annual": 4,  # per (scenario, year): price level, AI utilization, $/GPU-h, hashprice
     "der": 5,  # per (scenario, der, t): idiosyncratic cloud + load noise, event response
+    "tenant": 6,  # per (scenario, site): tenant/guarantor default, construction delay, renewal
 }
 
 

@@ -17,6 +17,7 @@ or on the backend.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -25,6 +26,7 @@ import xarray as xr
 
 from gridcap.errors import GridcapInputError
 from gridcap.kernels.backends import resolve_backend
+from gridcap.kernels.contracts import SiteContracts, contract_cashflows
 from gridcap.kernels.dispatch import (
     FLOAT_PARAMS,
     INT_PARAMS,
@@ -312,6 +314,8 @@ def simulate(
     chunk_size: int | None = None,
     gpus_per_mw: float = GPUS_PER_MW_IT,
     gpu_cost_usd_per_gpu_hour: float = GPU_COST_USD_PER_GPU_HOUR,
+    contracts: Any = "auto",
+    finance_years: int | None = None,
 ) -> xr.Dataset:
     """Run the Monte Carlo scenario engine.
 
@@ -347,6 +351,13 @@ def simulate(
         GPUs per MW of IT load at converted sites [GPU/MW].
     gpu_cost_usd_per_gpu_hour : float, default ``[compute]`` capex / (life × 8760 h)
         Capacity charge of those GPUs [$/GPU-h], paid per online hour.
+    contracts : "auto", SiteContracts or None, default "auto"
+        Contract terms of the sites (:mod:`gridcap.kernels.contracts`); ``"auto"``: each
+        site's public deal from the shipped deals table, else the documented lease defaults
+        (:func:`gridcap.datasets.financings.site_contracts`); None: no contracted cash flows.
+    finance_years : int, optional
+        Finance horizon from financial close (start of the first year) [yr], independent of
+        the planning years; default: the longest commencement + term + renewal.
 
     Returns
     -------
@@ -404,6 +415,10 @@ def simulate(
     n_k = sites.sizes.get("site", 0)
     site_region = np.array([regions.index(str(r)) for r in sites["region"].values], np.int64)
 
+    contract_c, contract_info, fin_h = _site_contracts(
+        contracts, sites, regions_ds, site_region, gpus_per_mw, gpu_cost_usd_per_gpu_hour,
+        finance_years)
+
     slc = slice_index(axis.hour_of_year)
     n_sl = len(SLICE_NAMES)
     slice_hours = np.bincount(slc, minlength=n_sl) * axis.weight
@@ -453,6 +468,12 @@ def simulate(
             hour_of_year=axis.hour_of_year)
         for k, v in site.items():
             part[f"site_{k}"] = _to_np(v)
+        if contract_c is not None:
+            cc = contract_cashflows(xp, contract_c, seed=seed, scenarios=xp.asarray(scen),
+                                    finance_years=fin_h)
+            for k in ("cfads", "revenue", "guarantor_paid", "tenant_default_month",
+                      "commencement_month", "renewed"):
+                part[f"contract_{k}"] = _to_np(cc[k])
         parts.append(part)
         del drv, ev, dd, out
 
@@ -537,6 +558,8 @@ def simulate(
         "hashprice_level": ((*sx, "year"), cat("hp"), "1",
                             "mining revenue per MWh relative to the first year"),
     }
+    if contract_c is not None:
+        data.update(_contract_outputs(cat, contract_c, contract_info))
     ds = xr.Dataset(
         {k: xr.DataArray(v, dims=d, attrs={"units": u, "long_name": doc})
          for k, (d, v, u, doc) in data.items()},
@@ -547,6 +570,8 @@ def simulate(
             "year": years, "slice": list(SLICE_NAMES),
             "slice_hours": ("slice", slice_hours, {"units": "h"}),
             "event": np.arange(MAX_EVENTS), "source": list(SOURCES),
+            **({"finance_year": int(years[0]) + np.arange(fin_h)} if contract_c is not None
+               else {}),
         },
         attrs={"seed": seed, "backend": be.name, "hours": hours,
                # the representative periods (gridcap.kernels.periods): each simulated hour
@@ -556,9 +581,78 @@ def simulate(
                "gridcap_version": __version__, "weather_year": int(years[0]),
                # the site model's GPU assumptions, read back by the chain's cost stack
                "site_gpus_per_mw": gpus_per_mw,
-               "site_gpu_charge_usd_per_gpu_hour": gpu_cost_usd_per_gpu_hour},
+               "site_gpu_charge_usd_per_gpu_hour": gpu_cost_usd_per_gpu_hour,
+               # where each site's contract terms come from (deal row, tenant, guarantor)
+               "site_contracts": json.dumps({k: [str(x) for x in v] for k, v in
+                                             contract_info.items()
+                                             if k in ("deal", "mode", "tenant_rating",
+                                                      "guarantor_rating")}),
+               "finance_years": fin_h},
     )
     return ds
+
+
+def _site_contracts(contracts: Any, sites: Any, regions_ds: Any, site_region: np.ndarray,
+                    gpus_per_mw: float, gpu_charge: float, finance_years: int | None,
+                    ) -> tuple[SiteContracts | None, dict[str, Any], int]:
+    """Resolve the sites' contract terms and the finance horizon [yr]."""
+    from gridcap.kernels.sites import AI_OPEX_USD_PER_MW_YR, PUE_BASE
+
+    if contracts is None or sites.sizes.get("site", 0) == 0:
+        return None, {}, 0
+    if isinstance(contracts, SiteContracts):
+        c, info = contracts, {}
+    elif isinstance(contracts, str) and contracts == "auto":
+        from gridcap.datasets.financings import site_contracts
+
+        life = 5.0
+        # power at the regional mean price x PUE, plus data-hall opex [$/MW-IT-yr]
+        price = np.asarray(regions_ds["price_mean_usd_per_mwh"].values, np.float64)[site_region]
+        c, info = site_contracts(
+            sites, gpu_life_years=life, gpu_capex_usd_per_mw=gpu_charge * life * 8760.0 *
+            gpus_per_mw, gpu_cost_usd_per_mw_yr=price * PUE_BASE * 8760.0 +
+            AI_OPEX_USD_PER_MW_YR)
+    else:
+        raise GridcapInputError(f"contracts = {contracts!r}: expected 'auto', a SiteContracts "
+                                "or None")
+    h = c.horizon_years() if finance_years is None else _check_int(
+        "finance_years", finance_years, 1, 100)
+    c.check_horizon(h)
+    return c, info, h
+
+
+def _contract_outputs(cat: Any, c: SiteContracts, info: dict[str, Any]) -> dict[str, Any]:
+    sfy = ("scenario", "site", "finance_year")
+    out: dict[str, Any] = {
+        "site_contract_cfads_usd": (sfy, cat("contract_cfads"), "$",
+                                    "contracted CFADS per finance year (rent received - owner "
+                                    "costs; tenant credit, guarantor, void and re-let)"),
+        "site_contract_revenue_usd": (sfy, cat("contract_revenue"), "$",
+                                      "rent from tenant, guarantor and re-let tenant"),
+        "site_guarantor_paid_usd": (sfy, cat("contract_guarantor_paid"), "$",
+                                    "rent paid by the guarantor after a tenant default"),
+        "site_tenant_default_month": (("scenario", "site"), cat("contract_tenant_default_month"),
+                                      "month", "tenant default, months from close (-1: none)"),
+        "site_commencement_month": (("scenario", "site"), cat("contract_commencement_month"),
+                                    "month", "rent commencement incl. construction delay"),
+        "site_renewed": (("scenario", "site"), cat("contract_renewed"), "1",
+                         "1 where the tenant renews at the end of the base term"),
+        "site_contract_mw": (("site",), c.contracted_mw, "MW", "contracted critical-IT MW"),
+        "site_contract_rent_usd_per_mw_yr": (("site",), c.rent_usd_per_mw_yr, "$/MW-IT-yr",
+                                             "contract rent (or take-or-pay price) in the "
+                                             "first lease year"),
+        "site_prepayment_usd": (("site",), c.prepayment_share * c.rent_usd_per_mw_yr *
+                                c.contracted_mw * c.term_years * (c.mode == 2), "$",
+                                "customer prepayment received at close (gpu_contract)"),
+        "site_contract_mode": (("site",), c.mode, "1",
+                               "revenue mode (0 merchant_gpu, 1 colocation_lease, "
+                               "2 gpu_contract)"),
+    }
+    if "capex_usd" in info:
+        out["site_contract_capex_usd"] = (("site",), np.asarray(info["capex_usd"]), "$",
+                                          "capex of the contracted MW (conversion + GPUs of a "
+                                          "gpu_contract)")
+    return out
 
 
 def _slice_reduce(x: Any, idx: list[np.ndarray], how: str, xp: Any) -> Any:

@@ -70,7 +70,7 @@ speed = "fast"
 
 [finance.senior]
 rate = -0.05
-tenor_years = 10
+tenor_years = 41
 """
     )
     assert main(["validate", str(study)]) == EXIT_BAD_INPUT
@@ -81,7 +81,7 @@ tenor_years = 10
         "optimizer.cvar_alpha = 1.7: expected a number in [0, 1)",
         "optimizer.speed: unknown key",
         "finance.senior.rate = -0.05",
-        "finance.senior.tenor_years = 10: expected at most study.horizon_years = 3",
+        "finance.senior.tenor_years = 41",
     ):
         assert fragment in err
 

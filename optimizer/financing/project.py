@@ -299,7 +299,15 @@ def project_cfads(
                 share = np.where(com[:, None] > 0, share / com[:, None], 0.0)
             pc = pc * np.clip(share, 0.0, 1.0)[None, :, :]
         cf_pools = pc
+    if "site_contract_cfads_usd" in outcomes and "finance_year" in outcomes.dims:
+        cf_sites, years, cf_pools, capex_fin = _finance_horizon(
+            outcomes, cf_sites, cf_pools, conv, plan, years)
+        T = len(years)
+    else:
+        capex_fin = None
     capex_site, capex_src = _capex_by_site(plan, sites)
+    if capex_fin is not None:
+        capex_site, capex_src = capex_fin
     site_ids = [str(s) for s in site_cf["site"].values]
     pool_ids = [str(p) for p in outcomes["pool"].values] if cf_pools is not None else []
     if project == "portfolio":
@@ -338,6 +346,151 @@ def project_cfads(
         attrs={"units": "$", "long_name": f"CFADS of the financed {project}"},
     )
     return da, capex, info
+
+
+def _finance_horizon(outcomes: xr.Dataset, cf_sites: np.ndarray, cf_pools: np.ndarray | None,
+                     conv: np.ndarray, plan: xr.Dataset, years: np.ndarray,
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, Any]:
+    """Site and pool CFADS over the finance horizon (contracted sites from their contracts).
+
+    Contracted sites (mode > 0) take ``site_contract_cfads_usd``; merchant sites keep their
+    planning-year CFADS and nothing after the Monte Carlo horizon (no value is assumed for
+    merchant GPU-hours beyond it); pools likewise. A site converted k years after the first
+    year earns its mining CFADS for those years and its contract shifted k years later.
+    Capex of a contracted site is that of its contracted MW, net of a customer prepayment.
+    """
+    fy = np.asarray(outcomes["finance_year"].values)
+    H = fy.size
+    S, K, Y = cf_sites.shape
+    con = np.asarray(outcomes["site_contract_cfads_usd"].transpose(
+        "scenario", "site", "finance_year").values, dtype=float)
+    mode = np.asarray(outcomes["site_contract_mode"].values)
+    out = np.zeros((S, K, H))
+    n = min(Y, H)
+    out[:, :, :n] = cf_sites[:, :, :n]
+    out[:, mode > 0] = con[:, mode > 0]
+    if "conversion_year" in plan and "site_mining_cfads_usd" in outcomes:
+        cy = np.asarray(plan["conversion_year"].reindex(
+            site=outcomes["site"].values, fill_value=-1).values)
+        mining = np.asarray(outcomes["site_mining_cfads_usd"].transpose(
+            "scenario", "site", "year").values, dtype=float)
+        for k in range(K):
+            shift = int(cy[k] - years[0]) if cy[k] >= years[0] else 0
+            if conv[k] and mode[k] > 0 and shift > 0:
+                pre = np.zeros((S, shift))
+                pre[:, : min(shift, Y)] = mining[:, k, : min(shift, Y)]
+                out[:, k] = np.concatenate([pre, con[:, k, : H - shift]], axis=1)[:, :H]
+    pools = None
+    if cf_pools is not None:
+        pools = np.zeros((S, cf_pools.shape[1], H))
+        pools[:, :, : min(Y, H)] = cf_pools[:, :, : min(Y, H)]
+    capex = None
+    if "site_contract_capex_usd" in outcomes:
+        cap = np.asarray(outcomes["site_contract_capex_usd"].values, dtype=float).copy()
+        if "site_prepayment_usd" in outcomes:
+            cap = cap - np.asarray(outcomes["site_prepayment_usd"].values, dtype=float)
+        capex = (cap, "outcomes.site_contract_capex_usd (contracted MW) - site_prepayment_usd")
+    return out, fy, pools, capex
+
+
+def site_market_check(outcomes: xr.Dataset, plan: xr.Dataset, terms: FinanceTerms,
+                      ) -> xr.Dataset | None:
+    """Each financed (converted, contracted) site sized alone and set beside the deals table.
+
+    For every converted site with contracted CFADS over the finance horizon: senior debt
+    sculpted to the senior DSCR target on the site's median CFADS at the senior rate and
+    tenor, capped at ``max_gearing`` x the site's capex; then debt per MW-IT, loan-to-cost,
+    minimum DSCR over the tenor (median CFADS / debt service), the coupon, a standalone PD
+    (share of scenarios in which CFADS falls short of the debt service in some year of the
+    tenor, no reserve) and its rating bucket, next to the market range of
+    :func:`gridcap.datasets.financings.market_range` with a status per metric.
+
+    Returns
+    -------
+    xarray.Dataset or None
+        Variables over ``financed_site`` (and ``market_metric``); None when no site is both
+        converted and contracted.
+    """
+    from gridcap.datasets.financings import MARKET_METRICS, market_check, market_range
+    from gridcap.optimizer.financing.tranche_risk import rating_bucket
+
+    need = ("site_contract_cfads_usd", "site_contract_mode", "site_contract_mw",
+            "site_contract_capex_usd")
+    if not all(v in outcomes for v in need) or "converted" not in plan:
+        return None
+    sites = [str(x) for x in outcomes["site"].values]
+    conv = np.asarray(plan["converted"].reindex(site=outcomes["site"].values,
+                                                fill_value=0).values, float) > 0.5
+    mode = np.asarray(outcomes["site_contract_mode"].values)
+    pick = [k for k in range(len(sites)) if conv[k] and mode[k] > 0]
+    if not pick:
+        return None
+    cf = np.asarray(outcomes["site_contract_cfads_usd"].transpose(
+        "scenario", "site", "finance_year").values, float)
+    mw = np.asarray(outcomes["site_contract_mw"].values, float)
+    capex = np.asarray(outcomes["site_contract_capex_usd"].values, float)
+    if "site_prepayment_usd" in outcomes:
+        capex = capex - np.asarray(outcomes["site_prepayment_usd"].values, float)
+    rng = market_range()
+    metrics = list(MARKET_METRICS)
+    rows: dict[str, list[Any]] = {k: [] for k in (
+        "debt", "debt_per_mw", "ltc", "min_dscr", "coupon", "pd", "rating", "value", "status")}
+    tenor = min(terms.tenor[0], cf.shape[2])
+    for k in pick:
+        med = np.median(cf[:, k], axis=0)
+        sched = size_debt(med, terms.dscr[0], terms.rate[0], tenor_years=tenor,
+                          gearing_cap=terms.max_gearing, capex=float(capex[k]))
+        ds_ = np.asarray(sched.debt_service_usd)
+        on = ds_ > 0
+        min_dscr = float((med[on] / ds_[on]).min()) if on.any() else float("nan")
+        short = (cf[:, k][:, on] < ds_[on][None, :] - 1e-6).any(axis=1) if on.any() else (
+            np.zeros(cf.shape[0], bool))
+        pd_k = float(short.mean())
+        rent = float("nan")
+        if "site_contract_rent_usd_per_mw_yr" in outcomes and mode[k] == 1:
+            rent = float(outcomes["site_contract_rent_usd_per_mw_yr"].values[k])
+        vals = {"debt_per_mw_usd": sched.size_usd / mw[k] if mw[k] > 0 else float("nan"),
+                "coupon": sched.rate,
+                "loan_to_cost": sched.size_usd / capex[k] if capex[k] > 0 else float("nan"),
+                "rent_usd_per_mw_yr": rent}
+        chk = market_check(vals, ranges=rng)
+        rows["debt"].append(sched.size_usd)
+        rows["debt_per_mw"].append(vals["debt_per_mw_usd"])
+        rows["ltc"].append(vals["loan_to_cost"])
+        rows["min_dscr"].append(min_dscr)
+        rows["coupon"].append(sched.rate)
+        rows["pd"].append(pd_k)
+        rows["rating"].append(rating_bucket(pd_k, max(tenor, 1)))
+        rows["value"].append([chk[m]["value"] for m in metrics])
+        rows["status"].append([chk[m]["status"] for m in metrics])
+    dims = ("financed_site",)
+    ds = xr.Dataset(coords={"financed_site": [sites[k] for k in pick],
+                            "market_metric": metrics})
+
+    def put(name: str, d: tuple[str, ...], v: Any, u: str, doc: str) -> None:
+        ds[name] = xr.DataArray(np.asarray(v), dims=d, attrs={"units": u, "long_name": doc})
+
+    put("site_senior_usd", dims, rows["debt"], "$", "senior debt of the site sized alone")
+    put("site_debt_per_mw_usd", dims, rows["debt_per_mw"], "$/MW-IT", "debt per MW-IT")
+    put("site_loan_to_cost", dims, rows["ltc"], "1", "senior debt / site capex")
+    put("site_min_dscr", dims, rows["min_dscr"], "1",
+        "minimum DSCR over the tenor, median CFADS / debt service")
+    put("site_coupon", dims, rows["coupon"], "1/yr", "senior coupon")
+    put("site_pd", dims, rows["pd"], "1",
+        "share of scenarios with CFADS below debt service in a tenor year (no reserve)")
+    put("site_implied_rating", dims, np.asarray(rows["rating"], dtype=str), "",
+        "rating bucket of site_pd annualised over the tenor")
+    put("market_value", (*dims, "market_metric"), rows["value"], "",
+        "the site's value of each market metric (units in market_range_units)")
+    put("market_status", (*dims, "market_metric"), np.asarray(rows["status"], dtype=str), "",
+        "inside / near (within 25%) / far outside the deals table's range / n/a")
+    put("market_min", ("market_metric",), [rng[m]["min"] for m in metrics], "",
+        "lowest value in the deals table")
+    put("market_max", ("market_metric",), [rng[m]["max"] for m in metrics], "",
+        "highest value in the deals table")
+    ds.attrs["market_range_units"] = json.dumps({m: rng[m]["units"] for m in metrics})
+    ds.attrs["market_range_deals"] = json.dumps({m: rng[m]["deals"] for m in metrics})
+    return ds
 
 
 def _sizing_subset(S: int, limit: int) -> np.ndarray:
@@ -792,6 +945,10 @@ def finance(
         "cent",
         "distribution ledger of the example scenario (integer cents; period = year index)",
     )
+    mkt = site_market_check(outcomes, plan, terms_v)
+    if mkt is not None:
+        ds = ds.merge(mkt)
+        ds.attrs.update(mkt.attrs)
     chosen = sized["chosen"]
     gap = {
         t: (
