@@ -186,6 +186,15 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
         _num("dsra_months", float, 6.0, 0, 36, "debt-service reserve target [month]"),
         _num("lockup_dscr", float, 1.10, 0, 10, "cash lock-up covenant DSCR [1]", lo_open=True),
         _num("max_gearing", float, 0.75, 0, 1, "maximum debt / capex [1]", lo_open=True),
+        _num(
+            "senior_maturity_years",
+            int,
+            0,
+            0,
+            40,
+            "legal maturity of the senior notes [yr]; the balance left then is a balloon "
+            "refinanced against the remaining contract (0: maturity = tenor, no balloon)",
+        ),
         _num("unit_size_usd", float, 1000.0, 0, 1e12, "token unit face value [$]", lo_open=True),
         _num("min_ticket_usd", float, 1000.0, 0, 1e12, "minimum investment [$]", lo_open=True),
         _num(

@@ -73,6 +73,8 @@ def finance_terms(cfg: StudyConfig) -> xr.Dataset:
                 getattr(cfg.finance, var.name),
                 {"units": var.units, "long_name": var.doc},
             )
+    # optional term read by gridcap.optimizer.financing.project.FinanceTerms
+    data["senior_maturity_years"] = ((), cfg.finance.senior_maturity_years, {"units": "yr"})
     return xr.Dataset(data, coords={"tranche": list(tranches)})
 
 

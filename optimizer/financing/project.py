@@ -54,6 +54,7 @@ OPTIONAL_TERMS: dict[str, float] = {
     "default_grace_years": 1.0,  # [yr] consecutive periods of unpaid interest tolerated
     "sweep_fraction": 0.0,  # [1] share of trapped cash swept on a covenant breach
     "risk_free_rate": 0.04,  # [1/yr] base rate of the par spread (assumption)
+    "senior_maturity_years": 0.0,  # [yr] legal maturity of senior notes (0: = tenor, no balloon)
 }
 
 
@@ -153,6 +154,13 @@ class FinanceTerms:
         self.risk_free_rate = check_rate(
             scalar("risk_free_rate", OPTIONAL_TERMS["risk_free_rate"]), "finance.risk_free_rate"
         )
+        mat = scalar("senior_maturity_years", OPTIONAL_TERMS["senior_maturity_years"])
+        if mat < 0 or mat != round(mat) or mat > self.tenor[0]:
+            raise GridcapInputError(
+                f"finance.senior_maturity_years = {mat}: expected an integer in "
+                f"[0, finance.senior.tenor_years = {self.tenor[0]}] (0: no balloon)"
+            )
+        self.senior_maturity_years = int(mat)
 
 
 def finance_terms(**overrides: Any) -> xr.Dataset:
@@ -412,6 +420,13 @@ def site_market_check(outcomes: xr.Dataset, plan: xr.Dataset, terms: FinanceTerm
         converted and contracted.
     """
     from gridcap.datasets.financings import MARKET_METRICS, market_check, market_range
+    from gridcap.optimizer.financing.pricing import (
+        coupon_for_rating,
+        effective_rating,
+        project_premium,
+        rating_from_bucket,
+        worse,
+    )
     from gridcap.optimizer.financing.tranche_risk import rating_bucket
 
     need = ("site_contract_cfads_usd", "site_contract_mode", "site_contract_mw",
@@ -434,18 +449,28 @@ def site_market_check(outcomes: xr.Dataset, plan: xr.Dataset, terms: FinanceTerm
     rng = market_range()
     metrics = list(MARKET_METRICS)
     rows: dict[str, list[Any]] = {k: [] for k in (
-        "debt", "debt_per_mw", "ltc", "min_dscr", "coupon", "pd", "rating", "value", "status")}
+        "debt", "debt_per_mw", "ltc", "min_dscr", "coupon", "pd", "rating", "value", "status",
+        "party", "balloon", "refi_fail", "idc")}
     tenor = min(terms.tenor[0], cf.shape[2])
+    maturity = min(terms.senior_maturity_years or tenor, tenor)
+    parties = json.loads(outcomes.attrs.get("site_contracts", "{}"))
+    premium = project_premium(terms.risk_free_rate)["premium"]
     for k in pick:
         med = np.median(cf[:, k], axis=0)
-        sched = size_debt(med, terms.dscr[0], terms.rate[0], tenor_years=tenor,
-                          gearing_cap=terms.max_gearing, capex=float(capex[k]))
-        ds_ = np.asarray(sched.debt_service_usd)
-        on = ds_ > 0
-        min_dscr = float((med[on] / ds_[on]).min()) if on.any() else float("nan")
-        short = (cf[:, k][:, on] < ds_[on][None, :] - 1e-6).any(axis=1) if on.any() else (
-            np.zeros(cf.shape[0], bool))
-        pd_k = float(short.mean())
+        tr = (parties.get("tenant_rating") or ["NR"] * len(sites))[k]
+        gr = (parties.get("guarantor_rating") or [""] * len(sites))[k]
+        party = effective_rating(tr, gr, 1.0 if gr else 0.0)
+        rating_used = party
+        for _ in range(2):  # price from the parties, then from the simulated PD if worse
+            coupon = coupon_for_rating(rating_used, terms.risk_free_rate, premium=premium)
+            sched = size_debt(med, terms.dscr[0], coupon, tenor_years=tenor,
+                              gearing_cap=terms.max_gearing, capex=float(capex[k]))
+            m = _site_default_metrics(cf[:, k], sched, maturity, terms.dscr[0],
+                                      terms.dsra_months)
+            implied = rating_from_bucket(rating_bucket(m["pd"], max(maturity, 1)))
+            if worse(rating_used, implied) == rating_used:
+                break
+            rating_used = worse(rating_used, implied)
         rent = float("nan")
         if "site_contract_rent_usd_per_mw_yr" in outcomes and mode[k] == 1:
             rent = float(outcomes["site_contract_rent_usd_per_mw_yr"].values[k])
@@ -457,12 +482,16 @@ def site_market_check(outcomes: xr.Dataset, plan: xr.Dataset, terms: FinanceTerm
         rows["debt"].append(sched.size_usd)
         rows["debt_per_mw"].append(vals["debt_per_mw_usd"])
         rows["ltc"].append(vals["loan_to_cost"])
-        rows["min_dscr"].append(min_dscr)
+        rows["min_dscr"].append(m["min_dscr"])
         rows["coupon"].append(sched.rate)
-        rows["pd"].append(pd_k)
-        rows["rating"].append(rating_bucket(pd_k, max(tenor, 1)))
-        rows["value"].append([chk[m]["value"] for m in metrics])
-        rows["status"].append([chk[m]["status"] for m in metrics])
+        rows["pd"].append(m["pd"])
+        rows["rating"].append(rating_bucket(m["pd"], max(maturity, 1)))
+        rows["party"].append(party)
+        rows["balloon"].append(m["balloon"])
+        rows["refi_fail"].append(m["refi_fail"])
+        rows["idc"].append(m["idc"])
+        rows["value"].append([chk[x]["value"] for x in metrics])
+        rows["status"].append([chk[x]["status"] for x in metrics])
     dims = ("financed_site",)
     ds = xr.Dataset(coords={"financed_site": [sites[k] for k in pick],
                             "market_metric": metrics})
@@ -477,7 +506,17 @@ def site_market_check(outcomes: xr.Dataset, plan: xr.Dataset, terms: FinanceTerm
         "minimum DSCR over the tenor, median CFADS / debt service")
     put("site_coupon", dims, rows["coupon"], "1/yr", "senior coupon")
     put("site_pd", dims, rows["pd"], "1",
-        "share of scenarios with CFADS below debt service in a tenor year (no reserve)")
+        "share of scenarios with CFADS below debt service in a year to maturity (no reserve) "
+        "or a balloon that cannot be refinanced at maturity")
+    put("site_credit_rating", dims, np.asarray(rows["party"], dtype=str), "",
+        "credit priced: the guarantor's rating where a backstop exists, else the tenant's")
+    put("site_balloon_usd", dims, rows["balloon"], "$",
+        "scheduled balance at maturity, refinanced against the remaining contracted CFADS")
+    put("site_refinance_fail_share", dims, rows["refi_fail"], "1",
+        "share of scenarios whose remaining CFADS / DSCR, discounted at the coupon, is below "
+        "the balloon at maturity")
+    put("site_capitalised_interest_usd", dims, rows["idc"], "$",
+        "interest capitalised before the first debt service (construction period)")
     put("site_implied_rating", dims, np.asarray(rows["rating"], dtype=str), "",
         "rating bucket of site_pd annualised over the tenor")
     put("market_value", (*dims, "market_metric"), rows["value"], "",
@@ -491,6 +530,65 @@ def site_market_check(outcomes: xr.Dataset, plan: xr.Dataset, terms: FinanceTerm
     ds.attrs["market_range_units"] = json.dumps({m: rng[m]["units"] for m in metrics})
     ds.attrs["market_range_deals"] = json.dumps({m: rng[m]["deals"] for m in metrics})
     return ds
+
+
+def _site_default_metrics(cf: np.ndarray, sched: DebtSchedule, maturity: int,
+                          dscr: float, dsra_months: float = 0.0) -> dict[str, float]:
+    r"""Default, refinancing and construction-interest figures of one site's senior notes.
+
+    Parameters
+    ----------
+    cf : numpy.ndarray (S, T)
+        Site CFADS per scenario and finance year [$].
+    sched : DebtSchedule
+        Senior schedule sculpted over the amortisation tenor [$].
+    maturity : int
+        Legal maturity M <= tenor [yr]; the balance at M is a balloon.
+    dscr : float
+        DSCR a refinancing lender sizes to [1].
+    dsra_months : float
+        Debt-service reserve funded at close [month of the largest annual service]; drawn
+        on shortfalls and topped up from surplus.
+
+    Returns
+    -------
+    dict
+        ``pd`` [1] (the reserve runs dry in a year <= M, or refinancing fails), ``refi_fail``
+        [1],
+        ``balloon`` [$], ``min_dscr`` [1] (median CFADS / service to M), ``idc`` [$]
+        (interest of the years before the first service: capitalised construction interest).
+
+    Notes
+    -----
+    Refinancing at M succeeds in a scenario when
+    :math:`\sum_{t>M} CFADS_t / (DSCR\,(1+c)^{t-M}) \ge B` over the rest of the finance
+    horizon (remaining lease, renewal or re-let), with coupon :math:`c` and balloon :math:`B`.
+    """
+    ds_ = np.asarray(sched.debt_service_usd, float)
+    bal = np.asarray(sched.balance_usd, float)
+    T = ds_.size
+    M = max(1, min(int(maturity), T))
+    on = ds_[:M] > 0
+    med = np.median(cf, axis=0)
+    min_dscr = float((med[:M][on] / ds_[:M][on]).min()) if on.any() else float("nan")
+    # debt-service reserve funded at close, drawn on shortfalls, topped up from surplus
+    reserve0 = dsra_months / 12.0 * float(ds_.max()) if ds_.size else 0.0
+    res = np.full(cf.shape[0], reserve0)
+    short = np.zeros(cf.shape[0], bool)
+    for t in range(M):
+        res = np.minimum(reserve0, res + cf[:, t] - ds_[t])
+        short |= res < -1e-6
+    balloon = float(bal[M - 1]) if M < T else 0.0
+    if balloon > 0:
+        tail = cf[:, M:]
+        disc = (1.0 + sched.rate) ** -np.arange(1, tail.shape[1] + 1)
+        refi_fail = (np.maximum(tail, 0.0) / dscr * disc).sum(axis=1) < balloon * (1 - 1e-9)
+    else:
+        refi_fail = np.zeros(cf.shape[0], bool)
+    first = int(np.argmax(ds_ > 0)) if (ds_ > 0).any() else T
+    idc = float(np.asarray(sched.interest_usd, float)[:first].sum())
+    return {"pd": float((short | refi_fail).mean()), "refi_fail": float(refi_fail.mean()),
+            "balloon": balloon, "min_dscr": min_dscr, "idc": idc}
 
 
 def _sizing_subset(S: int, limit: int) -> np.ndarray:
