@@ -80,7 +80,7 @@ def barber_lake():
         "datasets.site_ids": ["cifr_barber_lake"], "datasets.max_sites": 1,
         "finance.senior.tenor_years": 10})
     inputs = build_inputs(cfg)
-    out = simulate(inputs, scenarios=32, seed=7, hours=168)
+    out = simulate(inputs, scenarios=32, seed=7, hours=168, representative="days")
     plan = xr.Dataset({"converted": ("site", [1])}, coords={"site": ["cifr_barber_lake"]})
     return out, finance(plan, out, inputs.finance, project="cifr_barber_lake")
 
