@@ -26,6 +26,7 @@ _EXPORTS = {
     "synthetic_fleet": "fleet",
     "allocate_samples": "fleet",
     "read_der_enrollment": "enrollment",
+    "read_interconnection_paths": "interconnection",
     "enrolled_premises": "enrollment",
     "clearsky_irradiance": "solar",
     "pv_output_kw_per_kw": "solar",

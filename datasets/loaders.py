@@ -53,6 +53,7 @@ KEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "emission_factors.csv": ("kind", "key"),
     "financings.csv": ("deal",),
     "der_enrollment.csv": ("anchor",),
+    "interconnection_paths.csv": ("path", "region"),
 }
 
 _PROVENANCE_FIELDS = ("source", "source_url", "date", "unit", "licence", "status", "notes")
@@ -104,6 +105,7 @@ _TECH_COLUMNS: dict[str, tuple[str, str]] = {
     "lead_time_years": ("float", "yr"),
     "lead_time_basis": ("str", ""),
     "needs_queue": ("bool", ""),
+    "interconnection_path": ("str", ""),
     "first_year_available": ("int", "year"),
     "capex_usd_per_kw": ("float", "$/kW"),
     "fixed_om_usd_per_kw_yr": ("float", "$/kW-yr"),
@@ -118,7 +120,8 @@ _TECH_COLUMNS: dict[str, tuple[str, str]] = {
     "cost_source": ("str", ""),
 }
 _TECH_OPTIONAL = {
-    "name", "lead_time_basis", "heat_rate_mmbtu_per_mwh", "cost_year", "cost_status",
+    "name", "lead_time_basis", "interconnection_path", "heat_rate_mmbtu_per_mwh", "cost_year",
+    "cost_status",
     "cost_source",
 }
 

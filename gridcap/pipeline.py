@@ -121,6 +121,9 @@ def build_inputs(cfg: StudyConfig) -> StudyInputs:
     sites = sites.isel(site=np.flatnonzero(in_regions))
     if cfg.datasets.max_sites:
         sites = sites.isel(site=slice(0, cfg.datasets.max_sites))
+    paths, _ = gd.read_interconnection_paths(regions)
+    regions["path_years"] = paths["path_years"]
+    regions["path_limit_mw"] = paths["path_limit_mw"]
     population = None
     if cfg.fleet.population == "enrolled":
         regions["der_enrolled_premises"] = gd.enrolled_premises(regions["peak_load_mw"], years)

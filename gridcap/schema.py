@@ -72,6 +72,7 @@ class Var:
 
 DER_KINDS = ("rooftop_pv", "home_battery", "pv_battery", "ev_charger", "flexible_load")
 TECH_PROFILES = ("firm", "solar", "wind", "storage")
+INTERCONNECTION_PATHS = ("queue", "surplus", "behind_the_meter", "fast_track", "none")
 TRANCHES = ("senior", "mezzanine")
 
 FLEET_SCHEMA: tuple[Var, ...] = (
@@ -139,6 +140,8 @@ REGIONS_SCHEMA: tuple[Var, ...] = (
 TECHNOLOGIES_SCHEMA: tuple[Var, ...] = (
     Var("lead_time_years", ("tech",), "yr", "float", (NONNEG,), "order-to-online time"),
     Var("needs_queue", ("tech",), "", "bool", doc="interconnection queue applies"),
+    Var("interconnection_path", ("tech",), "", "str", required=False,
+        doc=f"how the technology connects, one of {INTERCONNECTION_PATHS}"),
     Var("first_year_available", ("tech",), "year", "int", (YEAR,), "earliest online year"),
     Var("capex_usd_per_kw", ("tech",), "$/kW", "float", (NONNEG,), "overnight capital cost"),
     Var("fixed_om_usd_per_kw_yr", ("tech",), "$/kW-yr", "float", (NONNEG,), "fixed O&M"),
@@ -386,6 +389,9 @@ def validate_technologies(ds: xr.Dataset) -> None:
     problems = check_dataset("technologies", ds, TECHNOLOGIES_SCHEMA)
     if isinstance(ds, xr.Dataset):
         problems += _values_in("technologies", ds, "profile", TECH_PROFILES)
+        if "interconnection_path" in ds:
+            problems += _values_in("technologies", ds, "interconnection_path",
+                                   INTERCONNECTION_PATHS)
     _raise_if("technologies", problems)
 
 

@@ -109,8 +109,8 @@ def test_technologies_conform(techs):
         assert ds[var.name].attrs["units"] == var.units
         assert ds[var.name].attrs.get("source")
     assert set(ds.tech.values) == {
-        "gas_ct", "gas_cc", "wind_onshore", "solar_utility", "battery_4h", "smr",
-        "mine_conversion",
+        "gas_ct", "gas_cc", "gas_recip", "gas_aero", "wind_onshore", "solar_utility",
+        "battery_4h", "smr", "mine_conversion",
     }
     assert "cost_year" in ds.attrs and "dollar_basis" in ds.attrs
 
@@ -122,15 +122,22 @@ def test_lead_times_follow_the_seed_article(techs):
     assert lt["battery_4h"] < 2.0
     assert 3.0 <= lt["wind_onshore"] <= 4.0
     assert 3.0 <= lt["gas_ct"] <= 5.0 and 3.0 <= lt["gas_cc"] <= 5.0
+    assert 1.0 <= lt["gas_recip"] <= 1.5 and 1.0 <= lt["gas_aero"] <= 2.0  # small gas 1-2 yr
     first = techs[0].first_year_available.to_series()
     assert 2030 <= first["smr"] <= 2035
+    assert 2029 <= first["gas_cc"] <= 2030  # frame turbines sold out to ~2029-30
+    path = techs[0].interconnection_path.to_series()
+    assert path["mine_conversion"] == "none" and path["gas_recip"] == "behind_the_meter"
+    assert path["battery_4h"] == "surplus" and path["wind_onshore"] == "queue"
     queue = techs[0].needs_queue.to_series()
-    assert not queue["mine_conversion"] and queue.drop("mine_conversion").all()
+    btm = path[path == "behind_the_meter"].index
+    assert not queue[["mine_conversion", *btm]].any()
+    assert queue.drop(["mine_conversion", *btm]).all()
 
 
 def test_gas_emissions_follow_heat_rate(techs):
     ds = techs[0]
-    for t in ("gas_ct", "gas_cc"):
+    for t in ("gas_ct", "gas_cc", "gas_recip", "gas_aero"):
         expected = 53.06 * float(ds.heat_rate_mmbtu_per_mwh.sel(tech=t))  # EPA kg CO2/MMBtu
         assert float(ds.co2_kg_per_mwh.sel(tech=t)) == pytest.approx(expected, rel=0.01)
 

@@ -326,6 +326,9 @@ class PlanData:
     pool_region: np.ndarray         # [P] int
     flex_potential_mw: np.ndarray   # [P]
     flex_index: np.ndarray          # [P, Y] enrolled population relative to the first year
+    tech_path: np.ndarray           # [K] interconnection path of each technology
+    connect_years: np.ndarray       # [R, K] time to grid access on the tech's path [yr]
+    path_limit_mw: np.ndarray       # [R, K] MW limit of the tech's path (inf: none)
     peak: np.ndarray                # [W,R,Y,H]
     mean_load: np.ndarray           # [W,R,Y,H]
     price: np.ndarray               # [W,R,Y,H]
@@ -530,6 +533,7 @@ def prepare_data(inputs: Any, outcomes: xr.Dataset, options: PlanOptions) -> Pla
                     if S else np.zeros(0)),
         pool_region=pool_region, flex_potential_mw=flex_pot,
         flex_index=_flex_index(o, pool_region, years.size),
+        **_interconnection(reg, tech, K),
         peak=arr("peak_net_load_mw", ("scenario", "region", "year", "slice")),
         mean_load=arr("mean_net_load_mw", ("scenario", "region", "year", "slice")),
         price=arr("price_usd_per_mwh", ("scenario", "region", "year", "slice")),
@@ -541,7 +545,62 @@ def prepare_data(inputs: Any, outcomes: xr.Dataset, options: PlanOptions) -> Pla
         selection=selection,
     )
     _check_finite(data)
+    _check_lead_times(data)
     return data
+
+
+def _interconnection(reg: xr.Dataset, tech: xr.Dataset, K: int) -> dict[str, np.ndarray]:
+    """Each technology's interconnection path and, per region, its time to grid access [yr]
+    and MW limit (``regions.path_years`` / ``path_limit_mw`` on dim ``path``, see
+    :mod:`gridcap.datasets.interconnection`). Without them: the region's queue for
+    technologies with ``needs_queue``, nothing otherwise, no limits (the one-queue model)."""
+    R = reg.sizes["region"]
+    queue = _get(reg, "queue_years", "regions").astype(float)
+    needs = _get(tech, "needs_queue", "technologies").astype(bool) if K else np.zeros(0, bool)
+    path = (np.asarray(tech["interconnection_path"].values).astype(str)
+            if K and "interconnection_path" in tech
+            else np.where(needs, "queue", "none").astype(str))
+    years = np.where(needs[None, :], queue[:, None], 0.0) * np.ones((R, K))
+    limit = np.full((R, K), np.inf)
+    if "path_years" in reg and "path" in reg.dims:
+        names = [str(a) for a in reg["path"].values]
+        py = np.asarray(reg["path_years"].transpose("region", "path").values, float)
+        pl = (np.asarray(reg["path_limit_mw"].transpose("region", "path").values, float)
+              if "path_limit_mw" in reg else np.full(py.shape, np.inf))
+        for k in range(K):
+            if path[k] == "none":
+                years[:, k] = 0.0
+            elif path[k] in names:
+                years[:, k] = py[:, names.index(path[k])]
+                limit[:, k] = pl[:, names.index(path[k])]
+            else:
+                raise GridcapInputError(
+                    f"technologies.interconnection_path[tech={tech['tech'].values[k]}] = "
+                    f"{str(path[k])!r}: expected one of {[*names, 'none']}")
+    bad = ~np.isfinite(years) | (years < 0)
+    if bad.any():
+        r, k = np.argwhere(bad)[0]
+        raise GridcapInputError(
+            f"regions.path_years[region={reg['region'].values[r]}] for technology "
+            f"{tech['tech'].values[k]} = {years[r, k]}: expected a finite time >= 0 [yr]")
+    return {"tech_path": path, "connect_years": years, "path_limit_mw": limit}
+
+
+def _check_lead_times(d: PlanData) -> None:
+    """A lead time longer than the horizon can never deliver: say so instead of dropping it."""
+    Y = d.years.size
+    for k in range(d.techs.size):
+        lead = d.lead[k]
+        if not np.isfinite(lead) or lead < 0:
+            raise GridcapInputError(
+                f"technologies.lead_time_years[tech={d.techs[k]}] = {lead}: expected a finite "
+                "time >= 0 [yr]")
+        if lead > Y:
+            raise GridcapInputError(
+                f"technologies.lead_time_years[tech={d.techs[k]}] = {lead:g} yr is beyond the "
+                f"{Y}-year horizon ({d.years[0]}-{d.years[-1]}): nothing ordered could come "
+                "online; lengthen study.horizon_years or leave the technology out "
+                "(datasets.technology_ids)")
 
 
 def _relative_se(outcomes: xr.Dataset, pools: np.ndarray) -> np.ndarray:
@@ -658,7 +717,7 @@ def _dims(d: PlanData) -> tuple[int, int, int, int, int, int, int]:
 
 def _lags(d: PlanData) -> np.ndarray:
     """Order-to-online lag per region and technology [whole years], ``ceil`` of the lead."""
-    lag = d.lead[None, :] + d.needs_queue[None, :] * d.queue_years[:, None]
+    lag = d.lead[None, :] + d.connect_years
     return np.ceil(lag - 1e-9).astype(int)
 
 
@@ -833,6 +892,59 @@ def add_ai_placement(m: Model) -> None:
                d.discount[yu] * HOURS_PER_YEAR * d.util[w, yu], scen=np.full(ru.size, w),
                param="ai_lost_margin")
     m.params["ai_lost_margin"] = float(m.options.ai_lost_margin_usd_per_mwh)
+
+
+def add_path_limits(m: Model) -> None:
+    """Interconnection-path limits [MW]: per region, year and limited path, the MW online
+    through the path stay within its limit (surplus interconnection headroom, fast-track
+    programme volume); behind-the-meter supply stays within the AI load placed in the region
+    (new-build + converted sites), which it serves on site."""
+    d = m.data
+    _W, R, _K, Y, _H, S, _P = _dims(d)
+    opos = m.pos["online"]
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+    hi: list[float] = []
+    coords: dict[str, list[Any]] = {"region": [], "path": [], "year": []}
+    n = 0
+    btm = d.tech_path == "behind_the_meter"
+    for r in range(R):
+        for path in sorted(set(d.tech_path.tolist()) - {"none"}):
+            ks = np.flatnonzero(d.tech_path == path)
+            limit = float(d.path_limit_mw[r, ks[0]]) if ks.size else np.inf
+            if path != "behind_the_meter" and not np.isfinite(limit):
+                continue
+            for y in range(Y):
+                on = opos[r, ks, y]
+                on = on[on >= 0]
+                if on.size == 0:
+                    continue
+                rows.append(np.full(on.size, n))
+                cols.append(on)
+                vals.append(np.ones(on.size))
+                bound = limit
+                if path == "behind_the_meter" and btm.any():
+                    ai = [m.pos["ai_new"][r, y]] if m.pos["ai_new"][r, y] >= 0 else []
+                    if S:
+                        ai += [c for c in m.pos["ai_site"][d.site_region == r, y] if c >= 0]
+                    rows.append(np.full(len(ai), n))
+                    cols.append(np.asarray(ai, dtype=np.int64))
+                    vals.append(-np.ones(len(ai)))
+                    bound = limit if np.isfinite(limit) else 0.0
+                hi.append(bound)
+                coords["region"].append(r)
+                coords["path"].append(path)
+                coords["year"].append(y)
+                n += 1
+    if n == 0:
+        return
+    m.b.add_constraints(
+        "path_limit", {k: np.asarray(v) for k, v in coords.items()}, np.concatenate(rows),
+        np.concatenate(cols), np.concatenate(vals), -INF, np.asarray(hi),
+        doc="MW online through an interconnection path ≤ its limit (behind the meter: ≤ AI "
+            "load placed) [MW]",
+        inputs=("regions.path_limit_mw", "technologies.interconnection_path"))
 
 
 def add_flexibility(m: Model) -> None:
@@ -1124,6 +1236,7 @@ BUILD_STEPS: tuple[Callable[[Model], None], ...] = (
     add_conversions,
     flexible_ai.add_flexible_ai,
     add_ai_placement,
+    add_path_limits,
     add_flexibility,
     add_dispatch,
     add_storage,

@@ -49,6 +49,12 @@ def technologies_table(techs: dict[str, tuple] | None = None) -> xr.Dataset:
     return ds
 
 
+def _within_horizon(tech: xr.Dataset, years: int) -> xr.Dataset:
+    """Technologies whose lead time fits the horizon (the planner rejects the others)."""
+    keep = np.asarray(tech["lead_time_years"].values, float) <= years
+    return tech.isel(tech=np.flatnonzero(keep))
+
+
 def synthetic_study(*, regions: int = 2, scenarios: int = 8, slices: int = 12,
                     years: int = 3, sites: int = 2, start_year: int = 2026, seed: int = 0,
                     techs: dict[str, tuple] | None = None, discount_rate: float = 0.07,
@@ -130,7 +136,8 @@ def synthetic_study(*, regions: int = 2, scenarios: int = 8, slices: int = 12,
     )
     fleet = xr.Dataset(coords={"der": np.arange(0)})
     inputs = StudyInputs(fleet=fleet, sites=sites_ds, regions=regions_ds,
-                         technologies=technologies_table(techs), finance=finance, years=yrs)
+                         technologies=_within_horizon(technologies_table(techs), years),
+                         finance=finance, years=yrs)
 
     # outcomes ----------------------------------------------------------------------
     hour_of_day = (np.arange(H) * 24 // max(H, 1)) % 24
