@@ -49,9 +49,9 @@ def test_n_samples_of_weight_w_equal_n_times_w_unit_samples():
 def test_simulated_pool_aggregates_scale_with_the_weight():
     """Delivered kW per event, cash flows and energy scale by w; ratios do not change."""
     inp = tiny_inputs(20, seed=2)
-    base = simulate(inp, scenarios=2, seed=5, backend="numpy", hours=72)
+    base = simulate(inp, scenarios=2, seed=5, backend="numpy", hours=96, representative="days")
     inp.fleet = _with_weight(inp.fleet, 250.0)
-    big = simulate(inp, scenarios=2, seed=5, backend="numpy", hours=72)
+    big = simulate(inp, scenarios=2, seed=5, backend="numpy", hours=96, representative="days")
     np.testing.assert_allclose(big.flex_committed_kw, 250 * base.flex_committed_kw, rtol=1e-12)
     np.testing.assert_allclose(big.event_delivered_kw, 250 * base.event_delivered_kw,
                                rtol=1e-12, equal_nan=True)
