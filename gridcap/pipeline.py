@@ -223,13 +223,15 @@ def simulate_stage(
 def site_gpu_assumptions(cfg: StudyConfig) -> dict[str, float]:
     """The ``[compute]`` values the Monte Carlo site model uses.
 
-    Returns ``gpus_per_mw`` [GPU/MW] and ``gpu_cost_usd_per_gpu_hour`` [$/GPU-h] = GPU capex
-    straight-line over its life, the same charge the chain's cost stack depreciates.
+    Returns ``gpus_per_mw`` [GPU/MW], ``gpu_cost_usd_per_gpu_hour`` [$/GPU-h] = GPU capex
+    straight-line over its life, the same charge the chain's cost stack depreciates, and
+    ``gpu_life_years`` [yr] (GPU revenue and charge end there).
     """
     c = cfg.compute_assumptions()
     return {
         "gpus_per_mw": float(c.gpus_per_mw),
         "gpu_cost_usd_per_gpu_hour": c.gpu_cost_usd_per_gpu_hour,
+        "gpu_life_years": float(c.gpu_life_years),
     }
 
 

@@ -46,6 +46,7 @@ from gridcap.kernels.events import (
 from gridcap.kernels.periods import DEFAULT_REPRESENTATIVE, slice_index, time_axis
 from gridcap.kernels.sites import (
     GPU_COST_USD_PER_GPU_HOUR,
+    GPU_LIFE_YEARS,
     GPUS_PER_MW_IT,
     pool_economics,
     site_economics,
@@ -316,6 +317,7 @@ def simulate(
     gpu_cost_usd_per_gpu_hour: float = GPU_COST_USD_PER_GPU_HOUR,
     contracts: Any = "auto",
     finance_years: int | None = None,
+    gpu_life_years: float = GPU_LIFE_YEARS,
 ) -> xr.Dataset:
     """Run the Monte Carlo scenario engine.
 
@@ -355,6 +357,9 @@ def simulate(
         Contract terms of the sites (:mod:`gridcap.kernels.contracts`); ``"auto"``: each
         site's public deal from the shipped deals table, else the documented lease defaults
         (:func:`gridcap.datasets.financings.site_contracts`); None: no contracted cash flows.
+    gpu_life_years : float, default ``[compute] gpu_life_years``
+        Life of the GPUs of a converted site [yr]: a merchant site's GPU revenue and charge
+        stop that long after they come online; a ``gpu_contract`` ends there too.
     finance_years : int, optional
         Finance horizon from financial close (start of the first year) [yr], independent of
         the planning years; default: the longest commencement + term + renewal.
@@ -386,6 +391,7 @@ def simulate(
     if chunk_size is not None:
         chunk_size = _check_int("chunk_size", chunk_size, 1)
     gpus_per_mw = _check_number("gpus_per_mw", gpus_per_mw, 0.0, True, "GPU/MW")
+    gpu_life_years = _check_number("gpu_life_years", gpu_life_years, 0.0, True, "yr")
     gpu_cost_usd_per_gpu_hour = _check_number("gpu_cost_usd_per_gpu_hour",
                                               gpu_cost_usd_per_gpu_hour, 0.0, False, "$/GPU-h")
     if not isinstance(backend, str):
@@ -417,7 +423,7 @@ def simulate(
 
     contract_c, contract_info, fin_h = _site_contracts(
         contracts, sites, regions_ds, site_region, gpus_per_mw, gpu_cost_usd_per_gpu_hour,
-        finance_years)
+        finance_years, gpu_life_years)
 
     slc = slice_index(axis.hour_of_year)
     n_sl = len(SLICE_NAMES)
@@ -465,7 +471,7 @@ def simulate(
             conversion_months=np.asarray(sites["conversion_months"].values, np.float64),
             annual=ann, hours=hours, gpus_per_mw=gpus_per_mw,
             gpu_cost_usd_per_gpu_hour=gpu_cost_usd_per_gpu_hour,
-            hour_of_year=axis.hour_of_year)
+            hour_of_year=axis.hour_of_year, gpu_life_years=gpu_life_years)
         for k, v in site.items():
             part[f"site_{k}"] = _to_np(v)
         if contract_c is not None:
@@ -582,6 +588,7 @@ def simulate(
                # the site model's GPU assumptions, read back by the chain's cost stack
                "site_gpus_per_mw": gpus_per_mw,
                "site_gpu_charge_usd_per_gpu_hour": gpu_cost_usd_per_gpu_hour,
+               "site_gpu_life_years": gpu_life_years,
                # where each site's contract terms come from (deal row, tenant, guarantor)
                "site_contracts": json.dumps({k: [str(x) for x in v] for k, v in
                                              contract_info.items()
@@ -594,7 +601,7 @@ def simulate(
 
 def _site_contracts(contracts: Any, sites: Any, regions_ds: Any, site_region: np.ndarray,
                     gpus_per_mw: float, gpu_charge: float, finance_years: int | None,
-                    ) -> tuple[SiteContracts | None, dict[str, Any], int]:
+                    life: float) -> tuple[SiteContracts | None, dict[str, Any], int]:
     """Resolve the sites' contract terms and the finance horizon [yr]."""
     from gridcap.kernels.sites import AI_OPEX_USD_PER_MW_YR, PUE_BASE
 
@@ -605,7 +612,6 @@ def _site_contracts(contracts: Any, sites: Any, regions_ds: Any, site_region: np
     elif isinstance(contracts, str) and contracts == "auto":
         from gridcap.datasets.financings import site_contracts
 
-        life = 5.0
         # power at the regional mean price x PUE, plus data-hall opex [$/MW-IT-yr]
         price = np.asarray(regions_ds["price_mean_usd_per_mwh"].values, np.float64)[site_region]
         c, info = site_contracts(

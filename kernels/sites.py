@@ -36,6 +36,7 @@ __all__ = [
     "FLEX_PAYMENT_USD_PER_KW_YR",
     "GPUS_PER_MW_IT",
     "GPU_COST_USD_PER_GPU_HOUR",
+    "GPU_LIFE_YEARS",
     "HOURS_PER_MONTH",
     "MINING_OPEX_USD_PER_MW_YR",
     "PUE_BASE",
@@ -52,6 +53,9 @@ GPUS_PER_MW_IT = float(_COMPUTE.gpus_per_mw)
 #: Default capacity charge of the GPUs [$/GPU-h], paid whether utilised or not: the
 #: ``[compute]`` defaults $35,000 all-in per GPU over 5 years straight-line ≈ $0.80/GPU-h.
 GPU_COST_USD_PER_GPU_HOUR = _COMPUTE.gpu_cost_usd_per_gpu_hour
+#: Default GPU life [yr] (the ``[compute] gpu_life_years`` default): a merchant site's GPUs,
+#: their charge and their revenue end this long after they come online (no refresh bought).
+GPU_LIFE_YEARS = float(_COMPUTE.gpu_life_years)
 #: Fixed opex of an AI data hall [$/MW-IT-yr]: staff, maintenance, network, insurance
 #: (order of magnitude of colocation/cloud operating benchmarks).
 AI_OPEX_USD_PER_MW_YR = 900_000.0
@@ -79,7 +83,8 @@ def site_economics(xp, *, price, temp, site_region, interconnection_mw, mining_m
                    breakeven, conversion_months, annual: dict[str, Any], hours: int,
                    gpus_per_mw: float = GPUS_PER_MW_IT,
                    gpu_cost_usd_per_gpu_hour: float = GPU_COST_USD_PER_GPU_HOUR,
-                   hour_of_year: Any = None) -> dict[str, Any]:
+                   hour_of_year: Any = None,
+                   gpu_life_years: float = GPU_LIFE_YEARS) -> dict[str, Any]:
     """Annual cash flows of each site if converted to AI and if it keeps mining.
 
     Parameters
@@ -107,6 +112,10 @@ def site_economics(xp, *, price, temp, site_region, interconnection_mw, mining_m
         GPUs per MW of IT load N [GPU/MW].
     gpu_cost_usd_per_gpu_hour : float
         Capacity charge of the GPUs c_gpu [$/GPU-h], paid per online hour.
+    gpu_life_years : float
+        Life of the GPUs bought at conversion [yr]: from ``conversion_months`` +
+        ``gpu_life_years`` on, the merchant site has no GPUs (no refresh is bought), so no
+        GPU-hour revenue, no GPU charge, no AI load and no data-hall opex.
     hour_of_year : numpy.ndarray (T,), optional
         Hour of year of each simulated hour [h] (representative periods,
         :mod:`gridcap.kernels.periods`); decides which hours are past the conversion
@@ -150,7 +159,8 @@ def site_economics(xp, *, price, temp, site_region, interconnection_mw, mining_m
             margin = xp.where(p <= be, be - p, 0.0).sum(axis=1)
             out["mining_cfads"][:, k, y] = (scale * float(mining_mw[k]) * margin
                                            - MINING_OPEX_USD_PER_MW_YR * float(mining_mw[k]))
-            online = (t_year + y * 8760.0) >= down_h  # (T,)
+            h_abs = t_year + y * 8760.0
+            online = (h_abs >= down_h) & (h_abs < down_h + gpu_life_years * 8760.0)  # (T,)
             on_h = scale * float(online.sum())
             all_on = bool(online.all())
             if all_on and full is not None:

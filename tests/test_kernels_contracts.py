@@ -130,3 +130,23 @@ def test_lease_defaults_agree_with_the_deals_table():
     df = read_financings()
     leases = df[df["mode"] == "colocation_lease"]
     assert LEASE_DEFAULTS["term_years"][0] == float(np.median(leases["term_years"]))
+
+
+def test_merchant_gpu_charge_and_revenue_stop_at_end_of_life():
+    from gridcap.kernels.sites import site_economics
+
+    s, t, y = 2, 24, 4
+    ann = {"price_level": np.ones((s, y)), "ai_utilization": np.full((s, y), 0.8),
+           "gpu_price": np.full((s, y), 2.0), "hashprice_level": np.ones((s, y))}
+    common = dict(price=np.full((s, 1, t), 40.0), temp=np.full((s, 1, t), 10.0),
+                  site_region=np.array([0]), interconnection_mw=np.array([130.0]),
+                  mining_mw=np.array([0.0]), breakeven=np.array([50.0]),
+                  conversion_months=np.array([0.0]), annual=ann, hours=t)
+    two = site_economics(np, **common, gpu_life_years=2.0)
+    ten = site_economics(np, **common, gpu_life_years=10.0)
+    assert_allclose(two["cfads"][:, 0, :2], ten["cfads"][:, 0, :2], rtol=1e-12)
+    assert (ten["revenue"][:, 0, 2:] > 0).all()
+    # after two years the GPUs are gone: no revenue, no GPU charge, no power, no opex
+    assert_allclose(two["revenue"][:, 0, 2:], 0.0)
+    assert_allclose(two["cfads"][:, 0, 2:], 0.0)
+    assert_allclose(two["ai_energy_mwh"][:, 0, 2:], 0.0)
