@@ -186,6 +186,14 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
         _num("dsra_months", float, 6.0, 0, 36, "debt-service reserve target [month]"),
         _num("lockup_dscr", float, 1.10, 0, 10, "cash lock-up covenant DSCR [1]", lo_open=True),
         _num("max_gearing", float, 0.75, 0, 1, "maximum debt / capex [1]", lo_open=True),
+        _choice(
+            "coupon_basis",
+            "terms",
+            ("terms", "credit"),
+            "senior coupon: finance.senior.rate ('terms'), or priced from the weakest credit of "
+            "the financed contracted sites: risk-free + ICE BofA OAS + the deals' premium "
+            "('credit', gridcap.optimizer.financing.pricing)",
+        ),
         _num(
             "senior_maturity_years",
             int,

@@ -62,6 +62,11 @@ def test_balloon_refinancing_and_construction_interest():
     assert _site_default_metrics(cf3, sched, 5, dscr, dsra_months=0)["pd"] == 0.5
 
 
+def test_bad_coupon_basis_rejected():
+    with pytest.raises(GridcapInputError, match=r"finance.coupon_basis = 'spread': expected"):
+        FinanceTerms(finance_terms(coupon_basis="spread"), 10)
+
+
 def test_maturity_longer_than_tenor_rejected():
     with pytest.raises(GridcapInputError, match=r"senior_maturity_years = 9.0: expected an "
                                                 r"integer in \[0, finance.senior.tenor_years"):
@@ -101,6 +106,9 @@ def test_worked_example_lands_in_the_market_range(barber_lake):
     assert str(site["site_credit_rating"].values) == "AA"  # Google's backstop is priced
     assert float(site["site_capitalised_interest_usd"]) > 0  # rent starts after construction
     assert float(site["site_balloon_usd"]) > 0  # 5-year notes on a 10-year lease
+    # the study prices the senior coupon from credit (coupon_basis = "credit")
+    assert fin.attrs["coupon_basis"] == "credit" and fin.attrs["coupon_credit"] == "AA"
+    assert_allclose(float(fin["tranche_rate"].sel(tranche="senior")), float(site["site_coupon"]))
     # senior debt on the contracted site and finite equity returns
     assert float(fin["tranche_size_usd"].sel(tranche="senior")) > 0
     assert np.isfinite(fin["irr"].sel(tranche="equity").values).all()

@@ -161,6 +161,13 @@ class FinanceTerms:
                 f"[0, finance.senior.tenor_years = {self.tenor[0]}] (0: no balloon)"
             )
         self.senior_maturity_years = int(mat)
+        basis = str(terms["coupon_basis"].values) if "coupon_basis" in terms else "terms"
+        if basis not in ("terms", "credit"):
+            raise GridcapInputError(
+                f"finance.coupon_basis = {basis!r}: expected 'terms' (finance.senior.rate) or "
+                "'credit' (priced from the financed sites' credit)"
+            )
+        self.coupon_basis = basis
 
 
 def finance_terms(**overrides: Any) -> xr.Dataset:
@@ -532,6 +539,27 @@ def site_market_check(outcomes: xr.Dataset, plan: xr.Dataset, terms: FinanceTerm
     return ds
 
 
+def _portfolio_credit(outcomes: xr.Dataset, plan: xr.Dataset) -> str:
+    """Weakest priced credit among the converted contracted sites ("" when there is none)."""
+    from gridcap.optimizer.financing.pricing import effective_rating, worse
+
+    if "site_contract_mode" not in outcomes or "converted" not in plan:
+        return ""
+    parties = json.loads(outcomes.attrs.get("site_contracts", "{}"))
+    tenants, guarantors = parties.get("tenant_rating"), parties.get("guarantor_rating")
+    if not tenants:
+        return ""
+    conv = np.asarray(plan["converted"].reindex(site=outcomes["site"].values,
+                                                fill_value=0).values, float) > 0.5
+    mode = np.asarray(outcomes["site_contract_mode"].values)
+    out = ""
+    for k in np.flatnonzero(conv & (mode > 0)):
+        g = (guarantors or [""] * len(tenants))[k]
+        r = effective_rating(tenants[k], g, 1.0 if g else 0.0)
+        out = r if not out else worse(out, r)
+    return out
+
+
 def _site_default_metrics(cf: np.ndarray, sched: DebtSchedule, maturity: int,
                           dscr: float, dsra_months: float = 0.0) -> dict[str, float]:
     r"""Default, refinancing and construction-interest figures of one site's senior notes.
@@ -745,6 +773,13 @@ def finance(
         capex = None
         info["capex_source"] += " (zero: ignored)"
     terms_v = FinanceTerms(terms, T)
+    coupon_credit = ""
+    if terms_v.coupon_basis == "credit":
+        coupon_credit = _portfolio_credit(outcomes, plan)
+        if coupon_credit:
+            from gridcap.optimizer.financing.pricing import coupon_for_rating
+
+            terms_v.rate[0] = coupon_for_rating(coupon_credit, terms_v.risk_free_rate)
     sized = _size_tranches(
         cf,
         terms_v,
@@ -1086,6 +1121,8 @@ def finance(
             "default_grace_years": terms_v.grace_years,
             "sweep_fraction": terms_v.sweep_fraction,
             "risk_free_rate": terms_v.risk_free_rate,
+            "coupon_basis": terms_v.coupon_basis,
+            "coupon_credit": coupon_credit,
             "conventions": (
                 "annual periods, payments at year end, first payment in year 1; "
                 "IRR/NPV annual compounding with the first flow (-size) at t=0; "
