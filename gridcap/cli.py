@@ -48,7 +48,8 @@ _nonneg_int = _int_at_least(0)
 
 
 def study_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """Config overrides from the common ``--backend/--scenarios/--seed`` flags."""
+    """Config overrides from the common ``--backend/--scenarios/--seed/--hours/--representative``
+    flags."""
     overrides: dict[str, Any] = {}
     if getattr(args, "backend", None):
         overrides["study.backend"] = args.backend
@@ -56,12 +57,17 @@ def study_overrides(args: argparse.Namespace) -> dict[str, Any]:
         overrides["monte_carlo.scenarios"] = args.scenarios
     if getattr(args, "seed", None) is not None:
         overrides["study.seed"] = args.seed
+    if getattr(args, "hours", None) is not None:
+        overrides["monte_carlo.hours"] = args.hours
+    if getattr(args, "representative", None):
+        overrides["monte_carlo.representative"] = args.representative
     return overrides
 
 
 def add_study_flags(parser: argparse.ArgumentParser) -> None:
     """Add STUDY and the flags that override its config (shared by run and sweep)."""
     from gridcap.config import BACKENDS
+    from gridcap.kernels.periods import CONFIG_CHOICES
 
     parser.add_argument(
         "study",
@@ -77,6 +83,19 @@ def add_study_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--seed", type=_nonneg_int, metavar="N", help="master seed (default: config)"
+    )
+    parser.add_argument(
+        "--hours",
+        type=_positive_int,
+        metavar="N",
+        help="simulated hours per scenario-year: 8760, or fewer as representative weeks "
+        "(a multiple of 168 from 672) or days (a multiple of 24 from 96); checked with the "
+        "config (default: config)",
+    )
+    parser.add_argument(
+        "--representative",
+        choices=CONFIG_CHOICES,
+        help="representative periods when --hours < 8760 (default: config)",
     )
 
 

@@ -221,3 +221,18 @@ def test_smallest_accepted_samples_run_the_whole_study(hours, kind):
     assert float(res["slice_hours"].sum()) == pytest.approx(8760.0)
     assert np.isfinite(res["ai_placed_mw"].values).all()
     assert np.isfinite(res["tranche_size_usd"].values).all()
+
+
+def test_cli_hours_flag_is_checked_with_the_config(tmp_path, capsys):
+    """``gridcap run STUDY --hours N``: a value no kind accepts exits 2 before any work,
+    naming the key, the value and the allowed values; nothing is written."""
+    from gridcap.cli import EXIT_BAD_INPUT, main
+
+    out = tmp_path / "out"
+    assert main(["run", "quickstart", "--hours", "700", "--out", str(out), "-q"]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err.replace("\n", " ")
+    assert "monte_carlo.hours = 700" in err and "multiple of 168 in [672, 8736]" in err
+    assert not (out / "results.nc").exists()
+    with pytest.raises(SystemExit) as exc:  # argparse rejects an unknown kind with exit 2
+        main(["run", "quickstart", "--hours", "672", "--representative", "months"])
+    assert exc.value.code == 2
