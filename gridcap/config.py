@@ -186,6 +186,16 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
         _num("dsra_months", float, 6.0, 0, 36, "debt-service reserve target [month]"),
         _num("lockup_dscr", float, 1.10, 0, 10, "cash lock-up covenant DSCR [1]", lo_open=True),
         _num("max_gearing", float, 0.75, 0, 1, "maximum debt / capex [1]", lo_open=True),
+        _num(
+            "exit_cap_rate",
+            float,
+            0.0,
+            0,
+            1,
+            "equity terminal value at the end of the finance horizon = last-year CFADS / exit "
+            "cap rate [1/yr] (0: none)",
+            hi_open=True,
+        ),
         _choice(
             "coupon_basis",
             "terms",

@@ -76,6 +76,7 @@ def finance_terms(cfg: StudyConfig) -> xr.Dataset:
     # optional term read by gridcap.optimizer.financing.project.FinanceTerms
     data["senior_maturity_years"] = ((), cfg.finance.senior_maturity_years, {"units": "yr"})
     data["coupon_basis"] = ((), cfg.finance.coupon_basis)
+    data["exit_cap_rate"] = ((), cfg.finance.exit_cap_rate, {"units": "1/yr"})
     return xr.Dataset(data, coords={"tranche": list(tranches)})
 
 

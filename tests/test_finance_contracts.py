@@ -113,3 +113,28 @@ def test_worked_example_lands_in_the_market_range(barber_lake):
     assert float(fin["tranche_size_usd"].sel(tranche="senior")) > 0
     assert np.isfinite(fin["irr"].sel(tranche="equity").values).all()
     assert "finance_year" in out.dims and out.sizes["finance_year"] > out.sizes["year"]
+
+
+def test_terminal_value_closed_form():
+    from gridcap.optimizer import finance
+
+    rng = np.random.default_rng(1)
+    out = xr.Dataset({"site_cfads_usd": (("scenario", "site", "year"),
+                                         rng.normal(1e7, 2e6, (64, 1, 5)))},
+                     coords={"scenario": np.arange(64), "site": ["a"],
+                             "year": np.arange(2026, 2031)})
+    plan = xr.Dataset({"converted": ("site", [1]), "capex_usd": ("site", [6e7])},
+                      coords={"site": ["a"]})
+    base = finance(plan, out, finance_terms(), sizing="dscr")
+    tv = finance(plan, out, finance_terms(exit_cap_rate=0.07), sizing="dscr")
+    cf_last = tv["cfads_usd"].isel(year=-1).values
+    owed = tv["outstanding_usd"].sum("debt_tranche").values
+    expect = np.maximum(np.maximum(cf_last, 0) / 0.07 - owed, 0)
+    assert_allclose(tv["terminal_value_usd"].values, expect, rtol=1e-12)
+    eq = "equity"
+    assert_allclose(tv["tranche_cash_usd"].sel(tranche=eq).isel(year=-1).values,
+                    base["tranche_cash_usd"].sel(tranche=eq).isel(year=-1).values + expect,
+                    rtol=1e-9)
+    assert (tv["irr"].sel(tranche=eq).values >= base["irr"].sel(tranche=eq).values).all()
+    with pytest.raises(GridcapInputError, match=r"finance.exit_cap_rate = 1.5: expected"):
+        FinanceTerms(finance_terms(exit_cap_rate=1.5), 5)

@@ -55,6 +55,7 @@ OPTIONAL_TERMS: dict[str, float] = {
     "sweep_fraction": 0.0,  # [1] share of trapped cash swept on a covenant breach
     "risk_free_rate": 0.04,  # [1/yr] base rate of the par spread (assumption)
     "senior_maturity_years": 0.0,  # [yr] legal maturity of senior notes (0: = tenor, no balloon)
+    "exit_cap_rate": 0.0,  # [1/yr] equity terminal value = last-year CFADS / cap (0: none)
 }
 
 
@@ -168,6 +169,13 @@ class FinanceTerms:
                 "'credit' (priced from the financed sites' credit)"
             )
         self.coupon_basis = basis
+        cap = scalar("exit_cap_rate", OPTIONAL_TERMS["exit_cap_rate"])
+        if not 0 <= cap < 1:
+            raise GridcapInputError(
+                f"finance.exit_cap_rate = {cap}: expected a value in [0, 1) [1/yr] "
+                "(0: no terminal value)"
+            )
+        self.exit_cap_rate = cap
 
 
 def finance_terms(**overrides: Any) -> xr.Dataset:
@@ -539,6 +547,19 @@ def site_market_check(outcomes: xr.Dataset, plan: xr.Dataset, terms: FinanceTerm
     return ds
 
 
+def _terminal_value(cf: np.ndarray, final: np.ndarray, cap_rate: float) -> np.ndarray:
+    """Equity's terminal value per scenario at the end of the finance horizon [$].
+
+    ``max(0, max(CFADS_T, 0) / cap_rate - debt still owed)``: the asset sold at the exit cap
+    rate on its last-year cash flow (the re-let or renewed lease), debt repaid first; zero
+    when ``cap_rate`` is 0. Paid with the last period, outside the waterfall ledger.
+    """
+    if cap_rate <= 0:
+        return np.zeros(cf.shape[0])
+    owed = final[0] + final[1] + final[2] + final[3]
+    return np.maximum(np.maximum(cf[:, -1], 0.0) / cap_rate - owed, 0.0)
+
+
 def _portfolio_credit(outcomes: xr.Dataset, plan: xr.Dataset) -> str:
     """Weakest priced credit among the converted contracted sites ("" when there is none)."""
     from gridcap.optimizer.financing.pricing import effective_rating, worse
@@ -806,6 +827,10 @@ def finance(
     tcash = np.asarray(res.tranche_cash_cents) / 100.0
     dflt = np.asarray(res.default_period)
     final = np.asarray(res.final_states_cents) / 100.0
+    tv = _terminal_value(cf, final, terms_v.exit_cap_rate)
+    if terms_v.exit_cap_rate > 0:
+        tcash = tcash.copy()
+        tcash[2][:, -1] += tv
     dsra0 = structure.dsra_initial_cents / 100.0
     debt = sen.size_usd + mez.size_usd
     equity = (capex + dsra0 - debt) if capex is not None else np.nan
@@ -894,6 +919,14 @@ def finance(
     nan_t = np.full(T, np.nan)
     sched = [sen, mez]
     put("cfads_usd", ("scenario", "year"), cf, "$", cfda.attrs["long_name"])
+    put(
+        "terminal_value_usd",
+        ("scenario",),
+        tv,
+        "$",
+        "equity terminal value at the horizon end: last-year CFADS / exit_cap_rate - debt owed "
+        "(0 without an exit cap rate); added to equity's last-year cash",
+    )
     put(
         "tranche_size_usd",
         ("tranche",),
@@ -1123,10 +1156,11 @@ def finance(
             "risk_free_rate": terms_v.risk_free_rate,
             "coupon_basis": terms_v.coupon_basis,
             "coupon_credit": coupon_credit,
+            "exit_cap_rate": terms_v.exit_cap_rate,
             "conventions": (
                 "annual periods, payments at year end, first payment in year 1; "
                 "IRR/NPV annual compounding with the first flow (-size) at t=0; "
-                "no terminal value beyond the horizon"
+                "equity terminal value at the horizon end from exit_cap_rate (0: none)"
             ),
             "rating_table": (
                 "Moody's idealized cumulative expected default rates, 1-year "
