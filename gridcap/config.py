@@ -26,6 +26,7 @@ from typing import Any, cast
 from gridcap.errors import ConfigError
 from gridcap.kernels.compute import ComputeAssumptions
 from gridcap.kernels.periods import PeriodSampling, allowed_hours_summary
+from gridcap.optimizer.planning.flexible_ai import FlexibleAIOptions
 from gridcap.optimizer.planning.siting import PlanOptions
 from gridcap.params import param_table
 
@@ -226,6 +227,21 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
     ),
     # owner: gridcap.kernels.compute.ComputeAssumptions
     "compute": keys_from(ComputeAssumptions),
+    "flexible_ai": (
+        Key("enabled", bool, False,
+            doc="offer flexible (curtailable) interconnection of AI load in the planner"),
+        Key("headroom", bool, False,
+            doc="compute the curtailment-enabled headroom of the Monte Carlo's load years in "
+                "'gridcap run' (results headroom__*; report curve)"),
+        Key("headroom_limits_pct", list, [0.25, 0.5, 1.0, 5.0],
+            lambda v: len(v) > 0 and all(isinstance(x, int | float) and not isinstance(x, bool)
+                                         and 0 < x < 100 for x in v),
+            "a non-empty list of percentages in (0, 100)",
+            "curtailment limits of the headroom analysis [% of annual energy]",
+            source="Norris et al. (2025), Rethinking Load Growth, Duke University: 0.25, 0.5, "
+                   "1 and 5 %"),
+        *keys_from(FlexibleAIOptions),
+    ),
     "finance.senior": (
         _num("rate", float, 0.065, 0, 1, "interest rate [1/yr]", hi_open=True),
         _num("dscr_target", float, 1.35, 0, 10, "sculpting DSCR [1]", lo_open=True),
@@ -248,6 +264,7 @@ SECTION_DOCS = {
     "optimizer": "siting/build-plan model options",
     "finance": "financing terms shared by all tranches",
     "compute": "kWh-to-token chain assumptions",
+    "flexible_ai": "flexible AI load: curtailment-enabled headroom and flexible interconnection",
     "finance.senior": "senior tranche terms",
     "finance.mezzanine": "mezzanine tranche terms",
 }
@@ -295,6 +312,7 @@ class StudyConfig:
     finance: Any
     finance_senior: Any
     finance_mezzanine: Any
+    flexible_ai: Any
     source: str = "<dict>"
 
     @property
@@ -309,7 +327,15 @@ class StudyConfig:
         ``gridcap run`` on the same study.
         """
         keys = {k.name: getattr(self.optimizer, k.name) for k in SECTIONS["optimizer"]}
-        return dataclasses.replace(PlanOptions(), **keys, seed=self.study.seed)
+        return dataclasses.replace(PlanOptions(), **keys, seed=self.study.seed,
+                                   flexible_ai=self.flexible_ai_options())
+
+    def flexible_ai_options(self) -> FlexibleAIOptions | None:
+        """The ``[flexible_ai]`` table as the planner's options (``None`` unless enabled)."""
+        if not self.flexible_ai.enabled:
+            return None
+        names = {p.name for p in param_table(FlexibleAIOptions, config_only=True)}
+        return FlexibleAIOptions(**{n: getattr(self.flexible_ai, n) for n in names})
 
     def compute_assumptions(self) -> ComputeAssumptions:
         """The ``[compute]`` table as the domain's :class:`ComputeAssumptions`."""
@@ -320,7 +346,9 @@ class StudyConfig:
         """The config as nested plain dicts, TOML-shaped (``finance.senior`` nested)."""
         out: dict[str, Any] = {}
         for section in SECTIONS:
-            values = dataclasses.asdict(getattr(self, section.replace(".", "_")))
+            values = {k: v for k, v in  # TOML has no null: a None key is left out
+                      dataclasses.asdict(getattr(self, section.replace(".", "_"))).items()
+                      if v is not None}
             if "." in section:
                 parent, child = section.split(".")
                 out.setdefault(parent, {})[child] = values

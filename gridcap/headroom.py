@@ -4,8 +4,10 @@ Wires :func:`gridcap.kernels.headroom.headroom_by_year` (the method of Norris et
 Duke University, "Rethinking Load Growth") to two sources of hourly load:
 
 - **simulated**: the Monte Carlo's load years of a study (one simulated year per scenario,
-  same seed ⇒ the same load as ``gridcap run``): the paper's year-averaged headroom over all
-  scenarios, plus P10/P50/P90 of each single year's headroom against the same thresholds;
+  all 8,760 hours — the representative periods ``gridcap run`` may simulate are hours of this
+  same counter-based draw — same seed ⇒ the same load): the paper's year-averaged headroom
+  over all scenarios, plus P10/P50/P90 of each single year's headroom against the same
+  thresholds;
 - **eia930**: historical balancing-authority demand from EIA's six-month BALANCE files
   (:func:`gridcap.datasets.eia930.read_eia930`), complete local calendar years only (as the
   paper dropped its incomplete 2015), or all hours when no year is complete.
@@ -29,6 +31,9 @@ from gridcap.errors import GridcapInputError
 from gridcap.kernels.headroom import DUKE_2025, HeadroomResult, headroom_by_year
 
 __all__ = [
+    "RESULT_DIMS",
+    "as_results_variables",
+    "headroom_stage",
     "historical_headroom",
     "parse_limits",
     "register",
@@ -125,7 +130,7 @@ def simulated_headroom(cfg: Any, limits_pct: Sequence[float], *, inputs: Any = N
 
     inputs = build_inputs(cfg) if inputs is None else inputs
     n_s = int(scenarios or cfg.monte_carlo.scenarios)
-    hours = int(cfg.monte_carlo.hours)
+    hours = 8760  # the whole simulated year: every season, whatever monte_carlo.hours samples
     load, month = simulated_load_years(inputs, scenarios=n_s, seed=cfg.study.seed, hours=hours)
     regions = [str(r) for r in inputs.regions.region.values]
     demand = load.transpose(1, 0, 2).reshape(len(regions), n_s * hours)  # (R, S·H)
@@ -188,6 +193,25 @@ def historical_headroom(paths: Sequence[str | Path], bas: Sequence[str] | None,
     for v in ("headroom_by_year_mw",):
         out[v].attrs["note"] = "NaN where a BA has no data for that year"
     return out
+
+
+#: How the headroom dims are named inside a run's results.nc (``year`` there is planning years).
+RESULT_DIMS = {"year": "headroom_scenario", "limit_pct": "curtailment_limit_pct",
+               "keep_running": "keep_running_share", "season": "curtailment_season"}
+
+
+def headroom_stage(cfg: Any, inputs: Any) -> xr.Dataset:
+    """The ``gridcap run`` stage: simulated headroom at ``[flexible_ai] headroom_limits_pct``."""
+    limits = sorted({float(x) for x in cfg.flexible_ai.headroom_limits_pct})
+    return simulated_headroom(cfg, limits, inputs=inputs)
+
+
+def as_results_variables(ds: xr.Dataset) -> xr.Dataset:
+    """Headroom results renamed for a run's results Dataset: ``headroom__<name>``, dims of
+    :data:`RESULT_DIMS` (``region`` is shared with the plan)."""
+    out = ds.rename({v: f"headroom__{v}" for v in ds.data_vars}).rename(
+        {k: v for k, v in RESULT_DIMS.items() if k in ds.dims})
+    return out.drop_attrs()
 
 
 def tidy_table(ds: xr.Dataset) -> pd.DataFrame:
@@ -253,7 +277,7 @@ def cmd_headroom(args: argparse.Namespace) -> int:
     """``gridcap headroom [STUDY] --curtailment 0.25,0.5,1,5 [--eia930 FILES --ba BAs]``."""
     from gridcap.cli import EXIT_OK, load_study, stdout
 
-    limits = parse_limits(args.curtailment)
+    limits = parse_limits(args.curtailment) if args.curtailment else None
     if not args.study and not args.eia930:
         raise GridcapInputError("headroom: give a STUDY (simulated load years) and/or "
                                 "--eia930 FILES (historical demand)")
@@ -261,9 +285,13 @@ def cmd_headroom(args: argparse.Namespace) -> int:
         raise GridcapInputError(f"--ba {' '.join(args.ba)}: needs --eia930 FILES")
     results = []
     if args.study:
-        results.append(simulated_headroom(load_study(args), limits))
+        cfg = load_study(args)
+        if limits is None:
+            limits = sorted({float(x) for x in cfg.flexible_ai.headroom_limits_pct})
+        results.append(simulated_headroom(cfg, limits))
     if args.eia930:
-        results.append(historical_headroom(args.eia930, args.ba, limits,
+        results.append(historical_headroom(args.eia930, args.ba,
+                                           limits or list(DUKE_2025["limits_pct"]),
                                            max_gap_hours=args.max_gap_hours,
                                            long_gaps=args.long_gaps))
     for ds in results:
@@ -289,10 +317,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     for action in parser._actions:
         if action.dest == "study":
             action.nargs = "?"
-    parser.add_argument("--curtailment", default=",".join(f"{x:g}" for x in
-                                                          DUKE_2025["limits_pct"]),
-                        metavar="PCTS",
-                        help="curtailment limits in %% of annual energy (default 0.25,0.5,1,5)")
+    parser.add_argument("--curtailment", default=None, metavar="PCTS",
+                        help="curtailment limits in %% of annual energy (default: the study's "
+                             "[flexible_ai] headroom_limits_pct, else 0.25,0.5,1,5)")
     parser.add_argument("--out", metavar="DIR",
                         help="write DIR/headroom.csv and DIR/headroom_<source>.nc")
     parser.add_argument("--eia930", nargs="+", metavar="FILE",

@@ -414,7 +414,16 @@ def run_study(
     finance_ds = times.timed("finance", lambda: finance_stage(cfg, inputs, plan_ds, outcomes))
     progress("finance", 1, 1)
     chain_ds = times.timed("chain", lambda: chain_stage(cfg, inputs, outcomes, plan_ds, finance_ds))
+    headroom_ds = None
+    if cfg.flexible_ai.headroom:
+        from gridcap.headroom import as_results_variables, headroom_stage
+
+        headroom_ds = times.timed("headroom", lambda: headroom_stage(cfg, inputs))
     results = assemble_results(cfg, inputs, outcomes, plan_ds, finance_ds, times, chain_ds)
+    if headroom_ds is not None:
+        results = xr.merge([results, as_results_variables(headroom_ds)], compat="override",
+                           join="outer", combine_attrs="override")
+        results.attrs["headroom"] = json.dumps({k: str(v) for k, v in headroom_ds.attrs.items()})
     if out_dir is not None:
         write_outputs(results, finance_ds, chain_ds, Path(out_dir))
     return results

@@ -766,12 +766,88 @@ def fig_sweep(ds: xr.Dataset) -> Figure:
     return fig_
 
 
+def fig_headroom_curve(ds: xr.Dataset) -> Figure:
+    """Curtailment-enabled headroom per region: MW of constant new load vs curtailment share."""
+    import matplotlib.pyplot as plt
+
+    fig_ = Figure("headroom_curve", "Curtailment-enabled headroom",
+                  "Largest constant new load each region absorbs if it accepts curtailment "
+                  "above the seasonal peak threshold of up to the given share of its annual "
+                  "energy (Norris et al. 2025, Duke University method), on the Monte Carlo's "
+                  "simulated load years: line = rates averaged over years, band = P10–P90 of "
+                  "single years' headroom.")
+    need = _need(ds, "headroom__headroom_mw", "headroom__headroom_p10_mw",
+                 "headroom__headroom_p90_mw")
+    if need:
+        fig_.note = ("needs " + ", ".join(need) + " (run with [flexible_ai] headroom = true, "
+                     "or 'gridcap headroom STUDY')")
+        return fig_
+    lim = ds["curtailment_limit_pct"].values
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for region in ds["headroom__headroom_mw"].region.values:
+        sel = {"region": region}
+        mid = ds["headroom__headroom_mw"].sel(sel).values / 1000.0
+        lo = ds["headroom__headroom_p10_mw"].sel(sel).values / 1000.0
+        hi = ds["headroom__headroom_p90_mw"].sel(sel).values / 1000.0
+        (line,) = ax.plot(lim, mid, marker="o", label=str(region))
+        ax.fill_between(lim, lo, hi, color=line.get_color(), alpha=0.15, lw=0)
+    ax.set_xscale("log")
+    ax.set_xticks(lim, [f"{x:g}" for x in lim])
+    ax.set_xlabel("curtailment limit [% of the new load's annual energy]")
+    ax.set_ylabel("headroom [GW]")
+    ax.set_title("Constant new load absorbed with curtailment above the seasonal peaks")
+    _style(ax)
+    ax.legend(fontsize=8, frameon=False, ncol=2)
+    fig_.png = _png(fig)
+    return fig_
+
+
+def fig_firm_flexible(ds: xr.Dataset) -> Figure:
+    """AI load placed as firm vs flexible per region and year, next to the all-firm plan."""
+    import matplotlib.pyplot as plt
+
+    fig_ = Figure("firm_flexible", "Firm vs flexible AI load",
+                  "AI load the plan places per region and year, split into firm MW and "
+                  "flexible MW (flexible new-build connections plus the curtailable share of "
+                  "converted mine sites); the dashed line is the AI load the same model places "
+                  "when every MW must be firm.")
+    need = _need(ds, "ai_firm_mw", "ai_flexible_mw")
+    if need:
+        fig_.note = "needs " + ", ".join(need) + " (run with [flexible_ai] enabled = true)"
+        return fig_
+    regions = _labels(ds["ai_firm_mw"].region)
+    years = ds["year"].values
+    fig, axes = plt.subplots(1, len(regions), figsize=(max(4.0, 3.2 * len(regions)), 3.8),
+                             sharey=True, squeeze=False)
+    for ax, region in zip(axes[0], regions, strict=True):
+        firm = ds["ai_firm_mw"].sel(region=region).values
+        flex = ds["ai_flexible_mw"].sel(region=region).values
+        ax.bar(years, firm, color="#2c7fb8", label="firm")
+        ax.bar(years, flex, bottom=firm, color="#7570b3", label="flexible")
+        if "ai_placed_all_firm_mw" in ds:
+            ax.plot(years, ds["ai_placed_all_firm_mw"].sel(region=region).values, "k--",
+                    label="all-firm plan")
+        ax.set_title(region)
+        ax.set_xlabel("year")
+        _style(ax)
+    axes[0][0].set_ylabel("AI load placed [MW]")
+    axes[0][0].legend(fontsize=8, frameon=False)
+    if "value_of_flexibility_usd" in ds:
+        fig.suptitle(f"Value of flexibility: {_money(float(ds['value_of_flexibility_usd']))}",
+                     fontsize=10)
+    fig.tight_layout()
+    fig_.png = _png(fig)
+    return fig_
+
+
 FIGURES: tuple[Callable[[xr.Dataset], Figure], ...] = (
     fig_capacity_timeline,
     fig_time_to_power,
     fig_site_map,
     fig_flex_delivery,
     fig_flex_price,
+    fig_firm_flexible,
+    fig_headroom_curve,
     fig_cashflow_fan,
     fig_tranche_losses,
 )

@@ -189,11 +189,60 @@ def chain_table(results: xr.Dataset) -> Table | None:
     return table
 
 
+def headroom_table(results: xr.Dataset) -> Table | None:
+    """Curtailment-enabled headroom per region and limit: pooled MW (P10–P90 of single years)."""
+    name = "headroom__headroom_mw"
+    if name not in results or "curtailment_limit_pct" not in results[name].dims:
+        return None
+    table = Table(title="Curtailment-enabled headroom [MW] of the Monte Carlo's load years "
+                        "(Norris et al. 2025 method; P10–P90 over single years)")
+    table.add_column("region")
+    limits = results["curtailment_limit_pct"].values
+    for lim in limits:
+        table.add_column(f"{lim:g} % curtailed", justify="right")
+    for region in results[name].region.values:
+        cells = []
+        for lim in limits:
+            sel = {"region": region, "curtailment_limit_pct": lim}
+            mid = float(results[name].sel(sel))
+            lo = float(results["headroom__headroom_p10_mw"].sel(sel))
+            hi = float(results["headroom__headroom_p90_mw"].sel(sel))
+            cells.append(f"{_fmt(mid)} ({_fmt(lo)}–{_fmt(hi)})")
+        table.add_row(str(region), *cells)
+    return table
+
+
+def firm_flexible_table(results: xr.Dataset) -> Table | None:
+    """Firm vs flexible AI load per region (final year) and the value of flexibility."""
+    if "ai_flexible_mw" not in results or "ai_firm_mw" not in results:
+        return None
+    last = {"year": results.year.values[-1]}
+    title = f"AI load placed, firm vs flexible, {int(last['year'])} [MW]"
+    if "value_of_flexibility_usd" in results:
+        title += f"; value of flexibility {_fmt(float(results['value_of_flexibility_usd']), '$')}"
+    table = Table(title=title)
+    for col in ("region", "firm", "flexible", "curtailed [MWh/yr, mean]", "MW-yr gained"):
+        table.add_column(col, justify="left" if col == "region" else "right")
+    for region in results.region.values:
+        sel = {"region": region}
+        cur = results["ai_curtailed_mwh"].sel({**sel, **last}) if "ai_curtailed_mwh" in results \
+            else None
+        gained = (float(results["ai_mw_years_gained"].sel(sel))
+                  if "ai_mw_years_gained" in results else float("nan"))
+        table.add_row(str(region), _fmt(float(results["ai_firm_mw"].sel({**sel, **last}))),
+                      _fmt(float(results["ai_flexible_mw"].sel({**sel, **last}))),
+                      _fmt(float(np.nanmean(cur.values)) if cur is not None else float("nan")),
+                      _fmt(gained))
+    return table
+
+
 def summary_tables(results: xr.Dataset) -> list[Table]:
     """Every summary table that the results support, in reading order."""
     tables = [
         plan_table(results),
         prices_table(results),
+        firm_flexible_table(results),
+        headroom_table(results),
         finance_table(results),
         market_table(results),
         chain_table(results),
