@@ -815,6 +815,7 @@ def fig_firm_flexible(ds: xr.Dataset) -> Figure:
     if need:
         fig_.note = "needs " + ", ".join(need) + " (run with [flexible_ai] enabled = true)"
         return fig_
+    ds = ds.sel(year=ds["ai_firm_mw"].dropna("year", how="all").year.values)  # plan years
     regions = _labels(ds["ai_firm_mw"].region)
     years = ds["year"].values
     fig, axes = plt.subplots(1, len(regions), figsize=(max(4.0, 3.2 * len(regions)), 3.8),

@@ -216,7 +216,10 @@ def firm_flexible_table(results: xr.Dataset) -> Table | None:
     """Firm vs flexible AI load per region (final year) and the value of flexibility."""
     if "ai_flexible_mw" not in results or "ai_firm_mw" not in results:
         return None
-    last = {"year": results.year.values[-1]}
+    planned = results["ai_firm_mw"].dropna("year", how="all").year.values  # plan years only
+    if planned.size == 0:
+        return None
+    last = {"year": planned[-1]}
     title = f"AI load placed, firm vs flexible, {int(last['year'])} [MW]"
     if "value_of_flexibility_usd" in results:
         title += f"; value of flexibility {_fmt(float(results['value_of_flexibility_usd']), '$')}"

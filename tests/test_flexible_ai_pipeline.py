@@ -43,6 +43,8 @@ def test_summary_and_report_show_headroom_curve_and_split(results):
     titles = [str(t.title) for t in summary_tables(ds)]
     assert any("Curtailment-enabled headroom" in t for t in titles)
     assert any("firm vs flexible" in t for t in titles)
+    split = next(t for t in summary_tables(ds) if "firm vs flexible" in str(t.title))
+    assert "–" not in list(split.columns[1].cells)  # final *plan* year, not a finance year
     assert fig_headroom_curve in FIGURES and fig_firm_flexible in FIGURES
     for make in (fig_headroom_curve, fig_firm_flexible):
         fig = make(ds)
