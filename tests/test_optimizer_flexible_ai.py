@@ -84,9 +84,13 @@ def test_flexible_load_connects_earlier_and_is_curtailed_within_its_limits(study
 
 
 def test_hours_limit_counts_slices_with_curtailment(study):
-    pm, _ = _solve(study, limit_basis="hours", max_curtailment_pct=0.2)
+    inputs, out = study
+    pm = PlanModel(inputs, out, PlanOptions(**{**BASE, "relax_integers": False}, flexible_ai=(
+        FlexibleAIOptions(limit_basis="hours", max_curtailment_pct=0.2))))
+    pm.solve()
     x = pm.last_result.x
     z = pm.model.b.var_families["curtail_flex_on"]
+    assert_allclose(x[z.cols], np.round(x[z.cols]), atol=1e-6)  # binaries (fixed for duals)
     dur = np.minimum(pm.data.slice_hours, pm.options.peak_shortfall_hours)
     hours = np.zeros((4, 2, 5))
     c = z.coords

@@ -74,7 +74,7 @@ class FlexibleAIOptions:
         Curtailment limit [% of the flexible MW's annual energy, or of the year's hours].
     limit_basis : {"energy", "hours"}
         What the limit caps: curtailed energy (LP) or curtailed hours (one binary per
-        scenario, region, year and slice).
+        scenario, region, year and slice; ``PlanOptions.relax_integers`` relaxes them too).
     curtailment_cost_usd_per_mwh : float or None
         Cost per curtailed MWh [$/MWh]; ``None``: ``ai_lost_margin_usd_per_mwh``.
     site_curtailable_share : float
