@@ -139,7 +139,8 @@ def _python_loop(n_der: int, n_scen: int, hours: int, fleet: Any, dd: Any) -> fl
                 u = rng.bits_to_uniform(w[2])
                 res = physics.der_hour_step(
                     soc, evn, debt, fp[0][i], fp[1][i], fp[2][i], fp[3][i], fp[4][i], fp[5][i],
-                    fp[6][i], fp[7][i], ip[0][i], ip[1][i], fp[8][i], fp[9][i], fp[10][i],
+                    1.0 / fp[5][i], fp[6][i], fp[7][i], ip[0][i], ip[1][i], fp[8][i], fp[9][i],
+                    fp[10][i],
                     float(dd.cs[r, t]), float(dd.kreg[s, r, t]), float(dd.house[s, r, t]),
                     float(dd.temp[s, r, t]), float(dd.price[s, r, t]), float(dd.p_lo[s, r]),
                     float(dd.p_hi[s, r]), bool(dd.in_event[s, r, t]),

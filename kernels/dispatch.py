@@ -186,6 +186,7 @@ def dispatch_xp(xp, fleet: FleetArrays, drv: DispatchDrivers, out: DispatchOut, 
     s_lane = xp.broadcast_to(xp.arange(n_s)[:, None], (n_s, n_n))
     p_lane = xp.broadcast_to(pool[None, :], (n_s, n_n))
     committed = fp["committed"]
+    inv_eta = 1.0 / fp["eta"]
     if trace is not None:
         for k in ("soc", "charge", "discharge", "delivered", "pv"):
             trace[k] = np.empty((n_t, n_s, n_n))
@@ -200,8 +201,8 @@ def dispatch_xp(xp, fleet: FleetArrays, drv: DispatchDrivers, out: DispatchOut, 
         soc, ev_need, debt, pv, c, d, inj, imp, shed, deliv = ops.der_hour_step(
             soc, ev_need, debt,
             fp["pv_kw"], fp["base_kw"], fp["e_min"], fp["e_max"], fp["p_batt"], fp["eta"],
-            fp["ev_kw"], fp["ev_kwh_day"], ip["arr"], ip["dep"], fp["flex_kw"], fp["rebound"],
-            committed,
+            inv_eta, fp["ev_kw"], fp["ev_kwh_day"], ip["arr"], ip["dep"], fp["flex_kw"],
+            fp["rebound"], committed,
             drv.cs[:, t][region][None, :], drv.kreg[:, :, t][:, region],
             drv.house[:, :, t][:, region], drv.temp[:, :, t][:, region], price,
             drv.p_lo[:, region], drv.p_hi[:, region],
@@ -216,7 +217,7 @@ def dispatch_xp(xp, fleet: FleetArrays, drv: DispatchDrivers, out: DispatchOut, 
         acc["d"] += d
         acc["imp"] += imp
         acc["shed"] += shed
-        acc["arb"] += price * (d - c) / 1000.0
+        acc["arb"] += price * (d - c)
         m = eid >= 0
         if bool(m.any()):
             settled = xp.minimum(deliv, committed)
@@ -229,6 +230,7 @@ def dispatch_xp(xp, fleet: FleetArrays, drv: DispatchDrivers, out: DispatchOut, 
                 cupyx.scatter_add(out.event.reshape(-1), flat, settled[m])
     for i, k in enumerate(("pv", "d", "imp", "shed")):
         out.source[:, :, i] += _segment_sum(xp, acc[k], r_starts, nz, onehot_r, n_r)
+    acc["arb"] /= 1000.0  # [$/MWh × kWh] -> [$]
     if xp is np:
         out.pool[:, :, 0] += _pool_sum(acc["arb"], p_first, p_idx, n_p)
         out.pool[:, :, 1] += _pool_sum(acc["d"], p_first, p_idx, n_p)

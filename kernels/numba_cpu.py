@@ -2,7 +2,10 @@
 
 Layout (PERFORMANCE.md): ``prange`` over (scenario, region) jobs; within a job, DERs in blocks
 of :data:`LANES` lanes with the hour loop outside and the lane loop innermost, so LLVM
-vectorises the integer Philox rounds and the select-only DER step across lanes. Each job owns
+vectorises the integer Philox rounds, the arithmetic-only normal transforms and the
+select-only DER step across lanes. A block's parameters are copied into a small buffer first
+(inert padding lanes past the region's last DER), so every lane loop runs over all
+:data:`LANES` lanes with plain vector loads: no gathers, no remainder loops. Each job owns
 its output rows (regional sums for its (scenario, region); pools never span regions), so there
 are no races and the summation order is fixed: results do not depend on the thread count.
 
@@ -26,15 +29,23 @@ from gridcap.kernels.dispatch import DispatchDrivers, DispatchOut, FleetArrays
 from gridcap.kernels.rng import STREAMS, seed_key
 from gridcap.kernels.targets import get_ops
 
-__all__ = ["LANES", "dispatch_numba_cpu", "rng_numba_cpu"]
+__all__ = ["LANES", "dispatch_numba_cpu", "philox_words_numba_cpu", "rng_numba_cpu"]
 
-#: Lanes per block: 64 float64 lanes = 8 AVX-512 vectors.
+#: Lanes per block: 64 float64 lanes = 8 AVX-512 or 16 AVX2 vectors.
 LANES = 64
+#: Partial sums of the per-hour regional injection (a fixed order that vectorises).
+_PARTS = 8
 
-# Rows of the per-job scratch buffer (offsets in units of LANES).
+# Rows of the per-job scratch buffer (offsets in units of LANES): state and accumulators,
+# then the block's parameters (the float parameters, 1 / eta, and the EV hours as floats).
 (_SOC, _EVN, _DEBT, _Z0, _Z1, _UU, _INJ, _DEL, _APV, _AD, _AIMP, _ASHED, _AARB) = (
     k * LANES for k in range(13))
-_NROWS = 13
+_PAR = 13 * LANES
+_NPAR = 14
+_ETA, _COMMITTED, _INV_ETA, _ARR, _DEP = (_PAR + k * LANES for k in (5, 10, 11, 12, 13))
+_NROWS = 13 + _NPAR
+# Rows of the per-job word buffer (uint64): three Philox output words, the block's DER ids.
+_IDS = 3 * LANES
 
 _ops = get_ops("numba-cpu")
 philox4x32_10 = _ops.philox4x32_10
@@ -60,6 +71,25 @@ def _jit(**kw):
     return deco
 
 
+@_jit()
+def _load_block(fpar, ipar, der_id, a, n, sb, wb):
+    """Copy DERs a..a+n-1 into the job's buffers; lanes past n get inert parameters.
+
+    Inert lanes (zero power and energy, eta = 1) inject, import and deliver exactly zero, so
+    every lane loop can run over all LANES lanes (contiguous, remainder-free, vectorised).
+    """
+    for k in range(_NPAR - 3):
+        for j in range(LANES):
+            sb[_PAR + k * LANES + j] = fpar[k, a + j] if j < n else 0.0
+    for j in range(LANES):
+        if j >= n:
+            sb[_ETA + j] = 1.0
+        sb[_INV_ETA + j] = 1.0 / sb[_ETA + j]
+        sb[_ARR + j] = float(ipar[0, a + j]) if j < n else 0.0
+        sb[_DEP + j] = float(ipar[1, a + j]) if j < n else 0.0
+        wb[_IDS + j] = der_id[a + j] if j < n else np.uint64(0)
+
+
 @_jit(parallel=True)
 def _dispatch_kernel(k0, k1, stream, scen, fpar, ipar, der_id, rstart, cs, kreg, house,
                      temp, price, p_lo, p_hi, in_ev, pre_ev, eid, inj, src, pacc, evd):
@@ -72,15 +102,18 @@ def _dispatch_kernel(k0, k1, stream, scen, fpar, ipar, der_id, rstart, cs, kreg,
         sc = scen[s]
         plo = p_lo[s, r]
         phi = p_hi[s, r]
-        # One scratch buffer per job, row k at offset k * LANES: accesses to different rows
-        # are a constant distance apart, so LLVM vectorises the lane loops without runtime
-        # alias checks (separate arrays exceeded its check budget and stayed scalar).
+        # One float buffer and one word buffer per job, row k at offset k * LANES: accesses
+        # to different rows are a constant distance apart and every index is non-negative,
+        # so LLVM vectorises the lane loops with plain vector loads, without runtime alias
+        # checks (separate arrays exceeded its check budget and stayed scalar) or gathers.
         sb = np.zeros(_NROWS * LANES)
-        wb = np.zeros(3 * LANES, dtype=np.uint64)
+        wb = np.zeros(4 * LANES, dtype=np.uint64)
+        part = np.zeros(_PARTS)
         for a in range(rstart[r], rstart[r + 1], LANES):
             n = min(LANES, rstart[r + 1] - a)
+            _load_block(fpar, ipar, der_id, a, n, sb, wb)
             for j in range(LANES):
-                sb[_SOC + j] = 0.5 * (fpar[2, a + j] + fpar[3, a + j]) if j < n else 0.0
+                sb[_SOC + j] = 0.5 * (sb[_PAR + 2 * LANES + j] + sb[_PAR + 3 * LANES + j])
                 sb[_EVN + j] = 0.0
                 sb[_DEBT + j] = 0.0
                 sb[_APV + j] = 0.0
@@ -90,12 +123,12 @@ def _dispatch_kernel(k0, k1, stream, scen, fpar, ipar, der_id, rstart, cs, kreg,
                 sb[_AARB + j] = 0.0
             for t in range(n_t):
                 tt = np.uint64(t)
-                for j in range(n):
-                    o0, o1, o2, _o3 = philox4x32_10(tt, der_id[a + j], sc, stream, k0, k1)
+                for j in range(LANES):
+                    o0, o1, o2, _o3 = philox4x32_10(tt, wb[_IDS + j], sc, stream, k0, k1)
                     wb[j] = o0
                     wb[LANES + j] = o1
                     wb[2 * LANES + j] = o2
-                for j in range(n):
+                for j in range(LANES):
                     za, zb = box_muller(wb[j], wb[LANES + j])
                     sb[_Z0 + j] = za
                     sb[_Z1 + j] = zb
@@ -108,13 +141,15 @@ def _dispatch_kernel(k0, k1, stream, scen, fpar, ipar, der_id, rstart, cs, kreg,
                 pr = price[s, r, t]
                 ie = in_ev[s, r, t]
                 pe = pre_ev[s, r, t]
-                for j in range(n):
-                    i = a + j
+                for j in range(LANES):
                     (soc, evn, debt, pv, c, d, injv, imp, shed, dl) = der_hour_step(
-                        sb[_SOC + j], sb[_EVN + j], sb[_DEBT + j], fpar[0, i], fpar[1, i],
-                        fpar[2, i], fpar[3, i], fpar[4, i], fpar[5, i], fpar[6, i], fpar[7, i],
-                        ipar[0, i], ipar[1, i], fpar[8, i], fpar[9, i], fpar[10, i], c_s, k_r,
-                        hs, tp, pr, plo, phi, ie, pe, h, sb[_Z0 + j], sb[_Z1 + j], sb[_UU + j])
+                        sb[_SOC + j], sb[_EVN + j], sb[_DEBT + j], sb[_PAR + j],
+                        sb[_PAR + LANES + j], sb[_PAR + 2 * LANES + j], sb[_PAR + 3 * LANES + j],
+                        sb[_PAR + 4 * LANES + j], sb[_ETA + j], sb[_INV_ETA + j],
+                        sb[_PAR + 6 * LANES + j], sb[_PAR + 7 * LANES + j], sb[_ARR + j],
+                        sb[_DEP + j], sb[_PAR + 8 * LANES + j], sb[_PAR + 9 * LANES + j],
+                        sb[_COMMITTED + j], c_s, k_r, hs, tp, pr, plo, phi, ie, pe, h, sb[_Z0 + j], sb[_Z1 + j],
+                        sb[_UU + j])
                     sb[_SOC + j] = soc
                     sb[_EVN + j] = evn
                     sb[_DEBT + j] = debt
@@ -124,52 +159,84 @@ def _dispatch_kernel(k0, k1, stream, scen, fpar, ipar, der_id, rstart, cs, kreg,
                     sb[_AD + j] += d
                     sb[_AIMP + j] += imp
                     sb[_ASHED + j] += shed
-                    sb[_AARB + j] += pr * (d - c) / 1000.0
-                tot = 0.0
-                for j in range(n):
-                    tot += sb[_INJ + j]
-                inj[s, r, t] += tot
+                    sb[_AARB + j] += pr * (d - c)
+                # regional sum in a fixed order: 8 strided partial sums, then a tree
+                for q in range(_PARTS):
+                    part[q] = sb[_INJ + q]
+                for b in range(1, LANES // _PARTS):
+                    for q in range(_PARTS):
+                        part[q] += sb[_INJ + b * _PARTS + q]
+                inj[s, r, t] += (((part[0] + part[4]) + (part[2] + part[6]))
+                                 + ((part[1] + part[5]) + (part[3] + part[7])))
                 e = eid[s, r, t]
                 if e >= 0:
                     for j in range(n):
-                        evd[s, ipar[3, a + j], e] += min(sb[_DEL + j], fpar[10, a + j])
+                        evd[s, ipar[3, a + j], e] += min(sb[_DEL + j], sb[_COMMITTED + j])
             for j in range(n):
                 src[s, r, 0] += sb[_APV + j]
                 src[s, r, 1] += sb[_AD + j]
                 src[s, r, 2] += sb[_AIMP + j]
                 src[s, r, 3] += sb[_ASHED + j]
-                pacc[s, ipar[3, a + j], 0] += sb[_AARB + j]
+                pacc[s, ipar[3, a + j], 0] += sb[_AARB + j] / 1000.0
                 pacc[s, ipar[3, a + j], 1] += sb[_AD + j]
 
 
 @_jit(parallel=True)
 def _rng_kernel(k0, k1, stream, scen, der_id, rstart, n_t, out):
+    """The dispatch kernel's draws alone: Philox, Box-Muller normals and a uniform."""
     n_s = scen.shape[0]
     n_r = rstart.shape[0] - 1
     for job in prange(n_s * n_r):
         s = job // n_r
         r = job - s * n_r
         sc = scen[s]
+        wb = np.zeros(3 * LANES, dtype=np.uint64)
+        idb = np.zeros(LANES, dtype=np.uint64)
+        acc = np.zeros(LANES)
         for a in range(rstart[r], rstart[r + 1], LANES):
             n = min(LANES, rstart[r + 1] - a)
-            w0 = np.empty(n, dtype=np.uint64)
-            w1 = np.empty(n, dtype=np.uint64)
-            w2 = np.empty(n, dtype=np.uint64)
-            acc = np.zeros(n)
+            for j in range(LANES):
+                idb[j] = der_id[a + j] if j < n else np.uint64(0)
             for t in range(n_t):
                 tt = np.uint64(t)
-                for j in range(n):
-                    o0, o1, o2, _o3 = philox4x32_10(tt, der_id[a + j], sc, stream, k0, k1)
-                    w0[j] = o0
-                    w1[j] = o1
-                    w2[j] = o2
-                for j in range(n):
-                    za, zb = box_muller(w0[j], w1[j])
-                    acc[j] += za + zb + bits_to_uniform(w2[j])
-            tot = 0.0
-            for j in range(n):
-                tot += acc[j]
-            out[s, r] += tot
+                for j in range(LANES):
+                    o0, o1, o2, _o3 = philox4x32_10(tt, idb[j], sc, stream, k0, k1)
+                    wb[j] = o0
+                    wb[LANES + j] = o1
+                    wb[2 * LANES + j] = o2
+                for j in range(LANES):
+                    za, zb = box_muller(wb[j], wb[LANES + j])
+                    acc[j] += za + zb + bits_to_uniform(wb[2 * LANES + j])
+        tot = 0.0
+        for j in range(LANES):
+            tot += acc[j]
+        out[s, r] += tot
+
+
+@_jit(parallel=True)
+def _words_kernel(k0, k1, stream, scen, der_id, rstart, n_t, out):
+    """Philox4x32-10 alone: one block per DER-hour, words folded so none is optimised away."""
+    n_s = scen.shape[0]
+    n_r = rstart.shape[0] - 1
+    for job in prange(n_s * n_r):
+        s = job // n_r
+        r = job - s * n_r
+        sc = scen[s]
+        idb = np.zeros(LANES, dtype=np.uint64)
+        acc = np.zeros(LANES, dtype=np.uint64)
+        for a in range(rstart[r], rstart[r + 1], LANES):
+            n = min(LANES, rstart[r + 1] - a)
+            for j in range(LANES):
+                idb[j] = der_id[a + j] if j < n else np.uint64(0)
+            for t in range(n_t):
+                tt = np.uint64(t)
+                for j in range(LANES):
+                    o0, o1, o2, _o3 = philox4x32_10(tt, idb[j], sc, stream, k0, k1)
+                    acc[j] += o0 ^ o1 ^ o2
+        tot = np.uint64(0)
+        for j in range(LANES):
+            tot += acc[j]
+        out[s, r] += tot
 
 
 def dispatch_numba_cpu(fleet: FleetArrays, drv: DispatchDrivers, out: DispatchOut, *,
@@ -222,4 +289,35 @@ def rng_numba_cpu(fleet: FleetArrays, scenarios: np.ndarray, hours: int, *,
     out = np.zeros((len(scenarios), len(fleet.region_start) - 1))
     _rng_kernel(k0, k1, np.uint64(STREAMS["der"]), np.ascontiguousarray(scenarios, np.uint64),
                 fleet.der_id, fleet.region_start, int(hours), out)
+    return out
+
+
+def philox_words_numba_cpu(fleet: FleetArrays, scenarios: np.ndarray, hours: int, *,
+                           seed: int) -> np.ndarray:
+    """Run the Philox4x32-10 generator alone (benchmark reference: the word rate).
+
+    One Philox4x32-10 block (four 32-bit words; the dispatch kernel uses three of them) per
+    DER-hour, in the dispatch kernel's lane-blocked layout, with no transforms: the speed
+    the dispatch kernel is compared with.
+
+    Parameters
+    ----------
+    fleet : FleetArrays
+        Sorted DERs (only ``der_id`` and ``region_start`` are used).
+    scenarios : numpy.ndarray
+        Global scenario indices [1], shape (S,).
+    hours : int
+        Hours T [h].
+    seed : int
+        Seed [1].
+
+    Returns
+    -------
+    numpy.ndarray
+        (S, R) uint64 sums of the folded words [1].
+    """
+    k0, k1 = seed_key(seed)
+    out = np.zeros((len(scenarios), len(fleet.region_start) - 1), dtype=np.uint64)
+    _words_kernel(k0, k1, np.uint64(STREAMS["der"]), np.ascontiguousarray(scenarios, np.uint64),
+                  fleet.der_id, fleet.region_start, int(hours), out)
     return out

@@ -53,6 +53,7 @@ def _cuda_kernel(k0, k1, stream, scen, fpar, ipar, der_id, b_start, b_n, b_reg, 
     e_max = fpar[3, i]
     p_batt = fpar[4, i]
     eta = fpar[5, i]
+    inv_eta = 1.0 / eta
     ev_kw = fpar[6, i]
     ev_day = fpar[7, i]
     flex_kw = fpar[8, i]
@@ -80,7 +81,7 @@ def _cuda_kernel(k0, k1, stream, scen, fpar, ipar, der_id, b_start, b_n, b_reg, 
         u = bits_to_uniform(o2)
         pr = price[s, r, t]
         soc, evn, debt, pv, c, d, injv, imp, shed, dl = der_hour_step(
-            soc, evn, debt, pv_kw, base_kw, e_min, e_max, p_batt, eta, ev_kw, ev_day, arr,
+            soc, evn, debt, pv_kw, base_kw, e_min, e_max, p_batt, eta, inv_eta, ev_kw, ev_day, arr,
             dep, flex_kw, reb, com, cs[r, t], kreg[s, r, t], house[s, r, t], temp[s, r, t],
             pr, plo, phi, in_ev[s, r, t], pre_ev[s, r, t], t % 24, z0, z1, u)
         if valid:
@@ -88,7 +89,7 @@ def _cuda_kernel(k0, k1, stream, scen, fpar, ipar, der_id, b_start, b_n, b_reg, 
             a_d += d
             a_imp += imp
             a_shed += shed
-            a_arb += pr * (d - c) / 1000.0
+            a_arb += pr * (d - c)
             sh[j] = injv
         else:
             sh[j] = 0.0
@@ -110,7 +111,7 @@ def _cuda_kernel(k0, k1, stream, scen, fpar, ipar, der_id, b_start, b_n, b_reg, 
         cuda.atomic.add(src, (s, r, 1), a_d)
         cuda.atomic.add(src, (s, r, 2), a_imp)
         cuda.atomic.add(src, (s, r, 3), a_shed)
-        cuda.atomic.add(pacc, (s, pool, 0), a_arb)
+        cuda.atomic.add(pacc, (s, pool, 0), a_arb / 1000.0)
         cuda.atomic.add(pacc, (s, pool, 1), a_d)
 
 

@@ -60,7 +60,7 @@ def clip(x, lo, hi):
 
 def der_hour_step(
     soc, ev_need, debt,
-    pv_kw, base_kw, e_min, e_max, p_batt, eta, ev_kw, ev_kwh_day, arr, dep,
+    pv_kw, base_kw, e_min, e_max, p_batt, eta, inv_eta, ev_kw, ev_kwh_day, arr, dep,
     flex_kw, rebound, committed,
     cs, kreg, ld, temp, price, p_lo, p_hi, in_event, pre_event, h,
     z0, z1, u,
@@ -85,6 +85,9 @@ def der_hour_step(
         Battery charge/discharge power limit [kW].
     eta : float
         Round-trip efficiency [1], applied on charging.
+    inv_eta : float
+        ``1 / eta`` [1] (precomputed per DER: a division per DER-hour costs more than the rest
+        of the battery logic in a vectorised lane loop).
     ev_kw : float
         EV charger power [kW].
     ev_kwh_day : float
@@ -182,7 +185,7 @@ def der_hour_step(
     d_norm = select(dear, p_batt, select(cheap, 0.0, d_self))
     c = select(act, 0.0, select(pre, p_batt, c_norm))
     d = select(act, p_batt, select(pre, 0.0, d_norm))
-    c = fmin(c, fmax((e_max - soc) / eta, 0.0))
+    c = fmin(c, fmax((e_max - soc) * inv_eta, 0.0))
     d = fmin(d, fmax(soc - e_min, 0.0))
     soc = soc + c * eta - d
     # --- grid-side results

@@ -34,13 +34,16 @@ import numpy as np
 
 __all__ = [
     "STREAMS",
+    "bits_from_f64",
     "bits_to_uniform",
     "box_muller",
+    "f64_from_bits",
     "ln_u32",
     "philox4x32_10",
     "philox_array",
     "seed_key",
     "sincos_u32",
+    "u32_to_f64",
 ]
 
 # Philox4x32 multipliers and Weyl key increments (Salmon et al. 2011, Random123).
@@ -58,13 +61,28 @@ SQRT2 = math.sqrt(2.0)
 SQRT_HALF = math.sqrt(0.5)
 SHIFT30 = np.uint64(30)
 MASK30 = np.uint64(2**30 - 1)
+#: 2**29: half a quadrant of the angle word, to centre the angle on its quadrant.
+HALF_QUADRANT = np.uint64(2**29)
 HALF_PI_OVER_2_30 = (math.pi / 2.0) * 2.0**-30
-Q0, Q1, Q2 = np.uint64(0), np.uint64(1), np.uint64(2)
-#: Taylor coefficients of sin(θ)/θ and cos(θ) in powers of θ² (θ^0 … θ^20).
-SIN_COEF = tuple((-1.0) ** j / math.factorial(2 * j + 1) for j in range(11))
-COS_COEF = tuple((-1.0) ** j / math.factorial(2 * j) for j in range(11))
-(S1, S2, S3, S4, S5, S6, S7, S8, S9, S10) = SIN_COEF[1:]
-(C1, C2, C3, C4, C5, C6, C7, C8, C9, C10) = COS_COEF[1:]
+Q1 = np.uint64(1)
+SHIFT63 = np.uint64(63)
+#: Bits of the float64 2**52 (exponent 1075, zero mantissa): OR-ing an integer below 2**52
+#: into its mantissa and subtracting 2**52 converts it to float64 exactly with integer ops
+#: only (AVX2 has no vector uint64 -> float64 conversion).
+MAGIC_2_52 = np.uint64(0x4330000000000000)
+TWO_52 = 2.0**52
+#: float64 exponent field (shift, bias), mantissa mask and the bits of 1.0.
+SHIFT52 = np.uint64(52)
+MANTISSA = np.uint64(2**52 - 1)
+ONE_BITS = np.uint64(0x3FF0000000000000)
+#: Unbiasing of a float64 exponent field, plus the 2**-32 of the uniform's scale.
+EXP_BIAS_PLUS_32 = 1023.0 + 32.0
+#: Taylor coefficients of sin(θ)/θ and cos(θ) in powers of θ² (θ^0 … θ^14), for
+#: |θ| ≤ π/4 (remainders below 5e-17 and 1e-15).
+SIN_COEF = tuple((-1.0) ** j / math.factorial(2 * j + 1) for j in range(8))
+COS_COEF = tuple((-1.0) ** j / math.factorial(2 * j) for j in range(8))
+(S1, S2, S3, S4, S5, S6, S7) = SIN_COEF[1:]
+(C1, C2, C3, C4, C5, C6, C7) = COS_COEF[1:]
 INV3, INV5, INV7, INV9, INV11, INV13, INV15, INV17 = (1.0 / j for j in range(3, 18, 2))
 
 # Element-wise math, rebound per target by gridcap.kernels.targets.
@@ -73,6 +91,17 @@ sqrt = math.sqrt
 
 def select(c, a, b):
     return a if c else b
+
+
+def f64_from_bits(b):
+    """The float64 whose IEEE-754 bits are the uint64 ``b`` (a bit cast, no conversion)."""
+    return np.asarray(b, dtype=np.uint64).view(np.float64)[()]
+
+
+def bits_from_f64(x):
+    """The IEEE-754 bits of the float64 ``x`` as uint64 (a bit cast, no conversion)."""
+    return np.asarray(x, dtype=np.float64).view(np.uint64)[()]
+
 
 #: Random streams (counter word c3). Adding a stream never shifts the others.
 STREAMS: dict[str, int] = {
@@ -152,6 +181,28 @@ def philox4x32_10(c0, c1, c2, c3, k0, k1):
     return c0, c1, c2, c3
 
 
+def u32_to_f64(w):
+    """Exact float64 of a 32-bit word held in a uint64, with integer operations only.
+
+    Parameters
+    ----------
+    w : numpy.uint64 (scalar or array)
+        Word [1], < 2**52.
+
+    Returns
+    -------
+    float
+        ``float(w)`` [1], exactly.
+
+    Notes
+    -----
+    ``w`` goes into the mantissa of the float64 2**52 (bits ``0x433…``), which is then
+    subtracted: an OR, a bit cast and a subtraction, all of which vectorise on AVX2 (which has
+    no vector uint64 → float64 conversion; AVX-512DQ does).
+    """
+    return f64_from_bits(w | MAGIC_2_52) - TWO_52
+
+
 def bits_to_uniform(w):
     """Map a 32-bit word to a uniform number in the open interval (0, 1).
 
@@ -165,7 +216,7 @@ def bits_to_uniform(w):
     float
         :math:`u = (w + 1/2)\\,2^{-32}` [1], never 0 or 1.
     """
-    return (w + 0.5) * TWO_POW_M32
+    return (u32_to_f64(w) + 0.5) * TWO_POW_M32
 
 
 def ln_u32(w):
@@ -183,43 +234,26 @@ def ln_u32(w):
 
     Notes
     -----
-    Arithmetic only (no library ``log``), so it vectorises on every target and gives the
-    same bits on NumPy and Numba. With :math:`m = w + 1/2 = 2^k x`,
-    :math:`x \\in [\\sqrt{1/2}, \\sqrt 2)` found by a branch-free binary search on the
-    exponent, and :math:`s = (x-1)/(x+1)`,
+    Arithmetic and bit operations only (no library ``log``), so it vectorises on every target
+    and gives the same bits on NumPy and Numba. With :math:`m = w + 1/2 = 2^k x`: the
+    exponent :math:`k` and :math:`x \\in [1, 2)` are read from the bits of the float64
+    :math:`m`, :math:`x` is halved (and :math:`k` raised) when above :math:`\\sqrt 2`, and
+    with :math:`s = (x-1)/(x+1)`
 
     .. math:: \\ln u = 2\\sum_{j=0}^{8} \\frac{s^{2j+1}}{2j+1} + (k - 32)\\ln 2
 
     (|s| ≤ 0.1716, truncation error < 1e-15).
     """
-    # written out (no loops) so Numba's inliner leaves LLVM a straight-line lane loop
-    m = w + 0.5
-    c = m >= 65536.0
-    m = select(c, m * 2.0**-16, m)
-    k = select(c, 16.0, 0.0)
-    c = m >= 256.0
-    m = select(c, m * 2.0**-8, m)
-    k = k + select(c, 8.0, 0.0)
-    c = m >= 16.0
-    m = select(c, m * 2.0**-4, m)
-    k = k + select(c, 4.0, 0.0)
-    c = m >= 4.0
-    m = select(c, m * 0.25, m)
-    k = k + select(c, 2.0, 0.0)
-    c = m >= 2.0
-    m = select(c, m * 0.5, m)
-    k = k + select(c, 1.0, 0.0)
+    b = bits_from_f64(u32_to_f64(w) + 0.5)
+    m = f64_from_bits((b & MANTISSA) | ONE_BITS)
     c = m > SQRT2
     m = select(c, m * 0.5, m)
-    k = k + select(c, 1.0, 0.0)
-    c = m < SQRT_HALF
-    m = select(c, m * 2.0, m)
-    k = k - select(c, 1.0, 0.0)
+    k = u32_to_f64(b >> SHIFT52) - EXP_BIAS_PLUS_32 + select(c, 1.0, 0.0)
     s = (m - 1.0) / (m + 1.0)
     s2 = s * s
     p = (((((((INV17 * s2 + INV15) * s2 + INV13) * s2 + INV11) * s2 + INV9) * s2 + INV7) * s2
           + INV5) * s2 + INV3) * s2 + 1.0
-    return 2.0 * s * p + (k - 32.0) * LN2
+    return 2.0 * s * p + k * LN2
 
 
 def sincos_u32(w):
@@ -237,21 +271,25 @@ def sincos_u32(w):
 
     Notes
     -----
-    The top two bits of ``w`` give the quadrant, the low 30 bits the angle
-    :math:`\\theta \\in (0, \\pi/2)` inside it; sine and cosine of :math:`\\theta` are
-    their Taylor series to :math:`\\theta^{21}` and :math:`\\theta^{22}` in Horner form,
-    then rotated by the quadrant. Arithmetic only, so it vectorises on every target.
+    The angle is split as :math:`a = q\\,\\pi/2 + \\theta` with the quadrant
+    :math:`q` nearest to it (the top two bits of ``w + 2**29``) and
+    :math:`\\theta \\in [-\\pi/4, \\pi/4]` (the low 30 bits, less 2**29); sine and
+    cosine of :math:`\\theta` are their Taylor series to :math:`\\theta^{15}` and
+    :math:`\\theta^{14}` in Horner form, then rotated by the quadrant. Arithmetic only, so
+    it vectorises on every target.
     """
-    q = w >> SHIFT30
-    th = ((w & MASK30) + 0.5) * HALF_PI_OVER_2_30
+    v = (w + HALF_QUADRANT) & MASK32
+    q = v >> SHIFT30
+    th = (u32_to_f64(v & MASK30) + (0.5 - 2.0**29)) * HALF_PI_OVER_2_30
     t2 = th * th
-    sp = (((((((((S10 * t2 + S9) * t2 + S8) * t2 + S7) * t2 + S6) * t2 + S5) * t2 + S4) * t2
-             + S3) * t2 + S2) * t2 + S1) * t2 + 1.0
-    cn = (((((((((C10 * t2 + C9) * t2 + C8) * t2 + C7) * t2 + C6) * t2 + C5) * t2 + C4) * t2
-             + C3) * t2 + C2) * t2 + C1) * t2 + 1.0
+    sp = ((((((S7 * t2 + S6) * t2 + S5) * t2 + S4) * t2 + S3) * t2 + S2) * t2 + S1) * t2 + 1.0
+    cn = ((((((C7 * t2 + C6) * t2 + C5) * t2 + C4) * t2 + C3) * t2 + C2) * t2 + C1) * t2 + 1.0
     sn = th * sp
-    c = select(q == Q0, cn, select(q == Q1, -sn, select(q == Q2, -cn, sn)))
-    s = select(q == Q0, sn, select(q == Q1, cn, select(q == Q2, -sn, -cn)))
+    # quadrant q: (cos a, sin a) = (cn, sn), (-sn, cn), (-cn, -sn), (sn, -cn) for q = 0..3;
+    # swap on odd q, then flip sign bits (integer ops: select chains on q become branches)
+    swap = (q & Q1) == Q1
+    c = f64_from_bits(bits_from_f64(select(swap, sn, cn)) ^ (((q ^ (q >> Q1)) & Q1) << SHIFT63))
+    s = f64_from_bits(bits_from_f64(select(swap, cn, sn)) ^ ((q >> Q1) << SHIFT63))
     return c, s
 
 

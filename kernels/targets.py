@@ -3,8 +3,9 @@
 The per-element arithmetic of gridcap (Philox, Box-Muller, the DER hour step) is written once
 as plain Python in :mod:`gridcap.kernels.rng` and :mod:`gridcap.kernels.physics`, using only
 arithmetic operators and a handful of helper names looked up as module globals (``log``,
-``sqrt``, ``cos``, ``sin``, ``fmin``, ``fmax``, ``select``). For each target this module
-rebinds those names and compiles the same code object:
+``sqrt``, ``cos``, ``sin``, ``fmin``, ``fmax``, ``select``, and the bit casts
+``f64_from_bits`` / ``bits_from_f64``). For each target this module rebinds those names and
+compiles the same code object:
 
 ==============  =====================================================  ====================
 target          helpers                                                compiler
@@ -14,11 +15,16 @@ target          helpers                                                compiler
 ``numba-cpu``   ``math.log``, scalar ``min``/``max``/conditional      ``numba.njit``
 ``numba-cuda``  ``math.log``, scalar ``min``/``max``/conditional      ``cuda.jit(device)``
 ==============  =====================================================  ====================
+
+The bit casts are ``ndarray.view`` on NumPy/CuPy, a scalar ``.view`` (an LLVM ``bitcast``,
+which vectorises) on ``numba-cpu``, and libdevice's ``longlong_as_double`` /
+``double_as_longlong`` on ``numba-cuda`` (the plain-Python versions under the simulator).
 """
 
 from __future__ import annotations
 
 import math
+import os
 import types
 from functools import cache
 from typing import Any
@@ -30,6 +36,7 @@ __all__ = ["ELEMENT_FUNCTIONS", "Ops", "get_ops"]
 #: Names of the element functions, in dependency order (callees first).
 ELEMENT_FUNCTIONS: tuple[tuple[str, str], ...] = (
     ("gridcap.kernels.rng", "philox4x32_10"),
+    ("gridcap.kernels.rng", "u32_to_f64"),
     ("gridcap.kernels.rng", "bits_to_uniform"),
     ("gridcap.kernels.rng", "ln_u32"),
     ("gridcap.kernels.rng", "sincos_u32"),
@@ -54,6 +61,54 @@ def _scalar_helpers_py() -> dict[str, Any]:
         return a if c else b
 
     return {"fmin": fmin, "fmax": fmax, "select": select}
+
+
+@cache
+def _bitcast_intrinsics() -> tuple[Any, Any]:
+    """LLVM ``bitcast`` between uint64 and float64 as Numba intrinsics (vectorisable)."""
+    from llvmlite import ir
+    from numba import types as nt
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def _f64_from_bits(typingctx, b):
+        def codegen(context, builder, sig, args):
+            return builder.bitcast(args[0], ir.DoubleType())
+
+        return nt.float64(nt.uint64), codegen
+
+    @intrinsic
+    def _bits_from_f64(typingctx, x):
+        def codegen(context, builder, sig, args):
+            return builder.bitcast(args[0], ir.IntType(64))
+
+        return nt.uint64(nt.float64), codegen
+
+    return _f64_from_bits, _bits_from_f64
+
+
+def _bitcasts_numba_cpu() -> dict[str, Any]:
+    cast_f, cast_b = _bitcast_intrinsics()
+
+    def f64_from_bits(b):
+        return cast_f(np.uint64(b))
+
+    def bits_from_f64(x):
+        return cast_b(np.float64(x))
+
+    return {"f64_from_bits": f64_from_bits, "bits_from_f64": bits_from_f64}
+
+
+def _bitcasts_cuda() -> dict[str, Any]:  # pragma: no cover - needs a GPU
+    from numba.cuda import libdevice
+
+    def f64_from_bits(b):
+        return libdevice.longlong_as_double(np.int64(b))
+
+    def bits_from_f64(x):
+        return np.uint64(libdevice.double_as_longlong(x))
+
+    return {"f64_from_bits": f64_from_bits, "bits_from_f64": bits_from_f64}
 
 
 def _rebind(func: types.FunctionType, ns: dict[str, Any]) -> types.FunctionType:
@@ -88,7 +143,9 @@ def get_ops(target: str) -> Ops:
     if target in ("numpy", "cupy"):
         xp = np if target == "numpy" else importlib.import_module("cupy")
         ns.update(log=xp.log, sqrt=xp.sqrt, cos=xp.cos, sin=xp.sin, exp=xp.exp,
-                  fmin=xp.minimum, fmax=xp.maximum, select=xp.where)
+                  fmin=xp.minimum, fmax=xp.maximum, select=xp.where,
+                  f64_from_bits=lambda b: xp.asarray(b, dtype=xp.uint64).view(xp.float64),
+                  bits_from_f64=lambda x: xp.asarray(x, dtype=xp.float64).view(xp.uint64))
 
         def compile_(f: types.FunctionType) -> Any:
             return f
@@ -96,7 +153,8 @@ def get_ops(target: str) -> Ops:
         import numba
 
         ns.update(log=math.log, sqrt=math.sqrt, cos=math.cos, sin=math.sin, exp=math.exp)
-        for name, f in _scalar_helpers_py().items():
+        helpers = {**_scalar_helpers_py(), **_bitcasts_numba_cpu()}
+        for name, f in helpers.items():
             ns[name] = numba.njit(inline="always", error_model="numpy")(f)
 
         def compile_(f: types.FunctionType) -> Any:
@@ -105,7 +163,14 @@ def get_ops(target: str) -> Ops:
         from numba import cuda
 
         ns.update(log=math.log, sqrt=math.sqrt, cos=math.cos, sin=math.sin, exp=math.exp)
-        for name, f in _scalar_helpers_py().items():
+        helpers = _scalar_helpers_py()
+        if os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1":
+            from gridcap.kernels import rng
+
+            helpers.update(f64_from_bits=rng.f64_from_bits, bits_from_f64=rng.bits_from_f64)
+        else:  # pragma: no cover - needs a GPU
+            helpers.update(_bitcasts_cuda())
+        for name, f in helpers.items():
             ns[name] = cuda.jit(device=True)(f)
 
         def compile_(f: types.FunctionType) -> Any:
@@ -118,6 +183,6 @@ def get_ops(target: str) -> Ops:
     for m, name in ELEMENT_FUNCTIONS:
         f = vars(importlib.import_module(m))[name]
         ns[name] = out[name] = compile_(_rebind(f, ns))
-    for name in ("fmin", "fmax", "select"):
+    for name in ("fmin", "fmax", "select", "f64_from_bits", "bits_from_f64"):
         out[name] = ns[name]
     return Ops(**out)

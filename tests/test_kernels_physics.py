@@ -18,9 +18,10 @@ def _random_case(n: int, seed: int = 0) -> tuple:
     e_kwh = g.choice([0.0, 10.0, 13.5], n)
     e_min, e_max = 0.1 * e_kwh, 0.95 * e_kwh
     state = (g.uniform(e_min, e_max), g.uniform(0, 15, n), g.uniform(0, 3, n))
+    eta = g.uniform(0.7, 1.0, n)
     params = (
         g.uniform(0, 10, n), g.uniform(0, 3, n), e_min, e_max, np.where(e_kwh > 0, 5.0, 0.0),
-        g.uniform(0.7, 1.0, n), g.choice([0.0, 7.2], n), g.uniform(0, 20, n),
+        eta, 1.0 / eta, g.choice([0.0, 7.2], n), g.uniform(0, 20, n),
         g.integers(0, 24, n), g.integers(0, 24, n), g.uniform(0, 3, n), g.uniform(0, 1, n),
         g.choice([0.0, 2.0, 10.0], n),
     )
@@ -40,8 +41,8 @@ def test_step_energy_balance_bounds_and_deliveries():
     soc0 = state[0]
     soc, ev_need, debt, pv, c, d, inj, imp, shed, deliv = ops.der_hour_step(
         *state, *params, *drivers, *rand)
-    pv_kw, base_kw, e_min, e_max, p_batt, eta, ev_kw = params[:7]
-    flex_kw, committed = params[10], params[12]
+    pv_kw, base_kw, e_min, e_max, p_batt, eta, _inv_eta, ev_kw = params[:8]
+    flex_kw, committed = params[11], params[13]
     cs, in_event = drivers[0], drivers[7]
     # battery energy balance: charge x efficiency - discharge = change of SoC
     np.testing.assert_allclose(soc - soc0, c * eta - d, rtol=0, atol=1e-12)
