@@ -148,8 +148,8 @@ def _dispatch_kernel(k0, k1, stream, scen, fpar, ipar, der_id, rstart, cs, kreg,
                         sb[_PAR + 4 * LANES + j], sb[_ETA + j], sb[_INV_ETA + j],
                         sb[_PAR + 6 * LANES + j], sb[_PAR + 7 * LANES + j], sb[_ARR + j],
                         sb[_DEP + j], sb[_PAR + 8 * LANES + j], sb[_PAR + 9 * LANES + j],
-                        sb[_COMMITTED + j], c_s, k_r, hs, tp, pr, plo, phi, ie, pe, h, sb[_Z0 + j], sb[_Z1 + j],
-                        sb[_UU + j])
+                        sb[_COMMITTED + j], c_s, k_r, hs, tp, pr, plo, phi, ie, pe, h,
+                        sb[_Z0 + j], sb[_Z1 + j], sb[_UU + j])
                     sb[_SOC + j] = soc
                     sb[_EVN + j] = evn
                     sb[_DEBT + j] = debt
