@@ -44,3 +44,8 @@ class ModelInfeasibleError(GridcapInputError):
 
 class BackendUnavailableError(GridcapInputError):
     """A compute backend was requested that is not available here; the message says why."""
+
+
+class DecompositionUnavailableError(GridcapInputError):
+    """The scenario decomposition (mpi-sppy over MPI) was asked for but cannot run here; the
+    message says what is missing and that ``decomposition = "extensive"`` needs nothing more."""

@@ -82,6 +82,12 @@ HOURS_PER_YEAR = 8760.0
 #: Money enters the solver in millions of dollars (keeps HiGHS well scaled); results are in $.
 COST_SCALE = 1e-6
 PROFILES = ("firm", "solar", "wind", "storage")
+#: ``PlanOptions.decomposition`` choices: the extensive form, or progressive hedging on
+#: mpi-sppy (:mod:`gridcap.optimizer.planning.decomposition`).
+DECOMPOSITIONS = ("extensive", "ph")
+#: Cost components reported as ``cost_<name>_usd`` (the ``component`` of each cost term).
+COST_COMPONENTS = ("capital", "fixed_om", "conversion", "flex", "energy", "shortfall",
+                   "unserved_ai", "mining_forgone")
 
 
 @dataclass
@@ -158,6 +164,20 @@ class PlanOptions:
         Offer flexible (curtailable) interconnection of AI load and keep part of converted
         sites curtailable (:mod:`gridcap.optimizer.planning.flexible_ai`); ``None``: every
         AI MW is firm (the model without it).
+    decomposition : str
+        ``"extensive"`` (default: one extensive-form MILP in HiGHS) or ``"ph"``: scenario
+        decomposition by progressive hedging on mpi-sppy over MPI with certified lower and
+        upper bounds (:mod:`gridcap.optimizer.planning.decomposition`).
+    decomposition_gap : float
+        ``"ph"`` stops once ``(upper − lower)/|upper|`` is at most this [1].
+    decomposition_max_iterations : int
+        ``"ph"`` iteration limit (``time_limit_s`` limits its wall time) [1].
+    decomposition_rho : float
+        Multiplier of the cost-proportional PH penalty ρ [1].
+    decomposition_engine : str
+        How ``"ph"`` solves its subproblems: ``"mpisppy"`` (mpi-sppy's PH on Pyomo scenario
+        models through ``appsi_highs``, linearised proximal terms) or ``"matrix"`` (the same
+        PH on the planner's matrix path in HiGHS, for large studies).
     """
 
     cvar_alpha: float = param(
@@ -250,6 +270,23 @@ class PlanOptions:
         None, "", "flexible (curtailable) AI interconnection options; None: all AI load firm",
         config=False, nullable=True, kind=object,
         source="see gridcap.optimizer.planning.flexible_ai.FlexibleAIOptions")
+    decomposition: str = param(
+        "extensive", "", "extensive form (one HiGHS MILP) or 'ph': progressive hedging on "
+        "mpi-sppy over MPI with certified bounds", choices=DECOMPOSITIONS,
+        source="modelling choice (issue 19)")
+    decomposition_gap: float = param(
+        1e-4, "1", "'ph' stops at this relative gap (upper - lower)/|upper|", lo=0, hi=1,
+        lo_open=True, hi_open=True, source="modelling choice: the extensive form's accuracy")
+    decomposition_max_iterations: int = param(
+        500, "1", "'ph' iteration limit", lo=1, hi=1_000_000, kind=int,
+        source="modelling choice")
+    decomposition_rho: float = param(
+        1.0, "1", "multiplier of the cost-proportional PH penalty rho", lo=0, lo_open=True,
+        hi=1e6, source="Watson & Woodruff (2011) cost-proportional rho")
+    decomposition_engine: str = param(
+        "mpisppy", "", "'ph' subproblems: mpi-sppy PH on Pyomo models, or the same PH on the "
+        "planner's matrix path", choices=("mpisppy", "matrix"),
+        source="modelling choice (issue 19)")
 
     def validate(self) -> None:
         """Raise :class:`GridcapInputError` naming every option out of range."""
@@ -341,6 +378,12 @@ class PlanData:
     mining_cfads: np.ndarray        # [W,S,Y]
     chronological: bool
     selection: ScenarioSelection | None = None
+
+
+#: :class:`PlanData` fields whose first axis is the scenario (the scenario decomposition slices
+#: these to build one scenario's model; a new scenario-indexed field must be listed here).
+SCENARIO_FIELDS = ("scenarios", "weights", "peak", "mean_load", "price", "solar_cf", "wind_cf",
+                   "solar_cf_peak", "wind_cf_peak", "delivery", "util", "mining_cfads")
 
 
 REQUIRED_OUTCOMES = (
@@ -1487,10 +1530,34 @@ def _dense(fam_name: str, m: Model, x: np.ndarray, shape: tuple[int, ...],
     return out
 
 
+@dataclass
+class ScenarioSummary:
+    """Scenario costs and capacity values computed outside the extensive form (the scenario
+    decomposition's fixed-first-stage LPs), for :func:`assemble_plan`.
+
+    Attributes
+    ----------
+    scenario_cost : numpy.ndarray
+        Total cost of each scenario in the model [$], aligned with ``PlanData.scenarios``.
+    components : dict of str to float
+        Expected present value of each cost component [$].
+    capacity_value : numpy.ndarray
+        Capacity value per region and year [$/kW-yr].
+    """
+
+    scenario_cost: np.ndarray
+    components: dict[str, float]
+    capacity_value: np.ndarray
+
+
 def assemble_plan(pm: PlanModel, res: SolveResult, dual_res: SolveResult | None,
                   timings: dict[str, float], *, dual_source: str, mip_gap: float, status: str,
-                  objective: float) -> xr.Dataset:
-    """Turn a solution into the plan Dataset of docs/data-model.md §3."""
+                  objective: float, summary: ScenarioSummary | None = None) -> xr.Dataset:
+    """Turn a solution into the plan Dataset of docs/data-model.md §3.
+
+    With ``summary`` (scenario decomposition), ``res.x`` supplies the first-stage decisions
+    and ``summary`` the scenario costs, cost components and capacity values.
+    """
     m = pm.model
     d = pm.data
     o = pm.options
@@ -1508,21 +1575,25 @@ def assemble_plan(pm: PlanModel, res: SolveResult, dual_res: SolveResult | None,
     ai_placed = ai_new + ai_conv_region
 
     # costs ----------------------------------------------------------------------------
-    F = first_stage_cost_vector(m)
-    Q = scenario_cost_matrix(m, x.size)
-    fs = float(F @ x) / COST_SCALE
-    sc = fs + (Q @ x) / COST_SCALE                                                   # [W]
+    if summary is not None:
+        sc = np.asarray(summary.scenario_cost, dtype=float)
+        comps = dict(summary.components)
+    else:
+        F = first_stage_cost_vector(m)
+        Q = scenario_cost_matrix(m, x.size)
+        sc = float(F @ x) / COST_SCALE + (Q @ x) / COST_SCALE                           # [W]
+        comps = {}
+        for comp in COST_COMPONENTS:
+            comps[comp] = float(first_stage_cost_vector(m, comp) @ x + d.weights
+                                @ (scenario_cost_matrix(m, x.size, comp) @ x)) / COST_SCALE
     expected = float(d.weights @ sc)
     cvar = empirical_cvar(sc, d.weights, o.cvar_alpha)
-    comps = {}
-    for comp in ("capital", "fixed_om", "conversion", "flex", "energy", "shortfall",
-                 "unserved_ai", "mining_forgone"):
-        comps[comp] = float(first_stage_cost_vector(m, comp) @ x
-                            + d.weights @ (scenario_cost_matrix(m, x.size, comp) @ x)) / COST_SCALE
 
     # duals → capacity value ------------------------------------------------------------
     cap_value = np.full((R, Y), np.nan)
-    if dual_res is not None and dual_res.row_dual is not None:
+    if summary is not None:
+        cap_value = np.asarray(summary.capacity_value, dtype=float)
+    elif dual_res is not None and dual_res.row_dual is not None:
         rows = m.pos["adequacy_rows"]
         du = dual_res.row_dual[rows].reshape(W, R, Y, H)
         cap_value = du.sum(axis=(0, 3)) / d.discount[None, :] / 1000.0 / COST_SCALE
@@ -1663,5 +1734,18 @@ def plan(inputs: Any, outcomes: xr.Dataset, *, options: PlanOptions | None = Non
         (HiGHS IIS) and inputs involved.
     gridcap.errors.GridcapInputError
         Inputs or outcomes miss variables or hold invalid values.
+    gridcap.errors.DecompositionUnavailableError
+        ``options.decomposition = "ph"`` without mpi4py/mpi-sppy installed (install the
+        ``mpi`` extra, or use ``decomposition = "extensive"``).
+
+    Notes
+    -----
+    With ``options.decomposition = "ph"`` the plan comes from
+    :func:`gridcap.optimizer.planning.decomposition.solve_ph` (all ranks of ``mpiexec`` take part;
+    see that module for the bounds and how the binary conversions are treated).
     """
+    if options is not None and options.decomposition == "ph":
+        from gridcap.optimizer.planning.decomposition import solve_ph
+
+        return solve_ph(inputs, outcomes, options)
     return PlanModel(inputs, outcomes, options).solve()
