@@ -330,7 +330,8 @@ class PlanChain:
         """The plan for ``cfg`` (its optimizer settings) [plan Dataset]."""
         from gridcap.pipeline import plan_options, plan_stage
 
-        if self.cls is None:
+        if self.cls is None or cfg.optimizer.decomposition != "extensive":
+            # the scenario decomposition has no persistent model: each plan is its own run
             self.builds += 1
             return plan_stage(cfg, self.inputs, self.outcomes)
         settings = dataclasses.asdict(cfg.optimizer)

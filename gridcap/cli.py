@@ -97,6 +97,14 @@ def add_study_flags(parser: argparse.ArgumentParser) -> None:
         choices=CONFIG_CHOICES,
         help="representative periods when --hours < 8760 (default: config)",
     )
+    parser.add_argument(
+        "--mpi",
+        type=_positive_int,
+        metavar="N",
+        help="solve the plan by scenario decomposition (progressive hedging on mpi-sppy) with "
+        "all Monte Carlo scenarios in the model, over N MPI ranks (runs `mpiexec -n N gridcap "
+        "...` with the mpiexec of the mpich wheel; needs the mpi extra)",
+    )
 
 
 def load_study(args: argparse.Namespace):
@@ -106,6 +114,11 @@ def load_study(args: argparse.Namespace):
 
     cfg = load_config(args.study)
     overrides = study_overrides(args)
+    if mpi_launch() is not None:
+        # under `--mpi N` / `mpiexec -n N gridcap`: decompose, every scenario in the model
+        overrides["optimizer.decomposition"] = "ph"
+        overrides["optimizer.scenarios_in_model"] = overrides.get(
+            "monte_carlo.scenarios", cfg.monte_carlo.scenarios)
     if "monte_carlo.scenarios" in overrides:
         overrides["optimizer.scenarios_in_model"] = min(
             cfg.optimizer.scenarios_in_model, overrides["monte_carlo.scenarios"]
@@ -291,12 +304,71 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Environment variables that say this process is one rank of an MPI launch (MPICH's hydra,
+#: Open MPI) and which rank; ``GRIDCAP_MPI_RANKS`` is set by ``--mpi N``.
+_MPI_SIZE_VARS = ("GRIDCAP_MPI_RANKS", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE")
+_MPI_RANK_VARS = ("PMI_RANK", "OMPI_COMM_WORLD_RANK")
+
+
+def mpi_launch() -> tuple[int, int] | None:
+    """``(rank, size)`` when started by ``mpiexec`` (or ``--mpi``), else ``None``."""
+    import os
+
+    size = next((os.environ[v] for v in _MPI_SIZE_VARS if v in os.environ), None)
+    if size is None:
+        return None
+    rank = next((os.environ[v] for v in _MPI_RANK_VARS if v in os.environ), "0")
+    return int(rank), int(size)
+
+
+def spawn_mpi(argv: Sequence[str], ranks: int) -> int:
+    """``--mpi N``: rerun this command as ``mpiexec -n N python -m gridcap ...``."""
+    import os
+    import shutil
+    import subprocess
+
+    local = Path(sys.executable).parent / "mpiexec"
+    mpiexec = str(local) if local.exists() else shutil.which("mpiexec")
+    if mpiexec is None:
+        raise GridcapInputError(
+            f"--mpi {ranks}: no mpiexec found (looked for {local} and on PATH); install the "
+            "mpi extra (`pip install 'gridcap[mpi]'`: MPICH, mpi4py, mpi-sppy wheels), or drop "
+            "--mpi to solve the extensive form on one process")
+    rest: list[str] = []
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--mpi":
+            skip = True
+        elif not a.startswith("--mpi="):
+            rest.append(a)
+    env = dict(os.environ, GRIDCAP_MPI_RANKS=str(ranks))
+    cmd = [mpiexec, "-n", str(ranks), sys.executable, "-m", "gridcap", *rest]
+    console.print(f"[bold]mpi[/]: {' '.join(cmd)}")
+    return subprocess.run(cmd, env=env, check=False).returncode
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``gridcap`` console script; returns the exit code."""
+    """Entry point of the ``gridcap`` console script; returns the exit code.
+
+    Under ``mpiexec -n N gridcap ...`` (or ``--mpi N``), rank 0 runs the command and the other
+    ranks take part in each decomposed plan
+    (:func:`gridcap.optimizer.planning.decomposition.serve`).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    launch = mpi_launch()
+    if launch is not None and launch[1] > 1 and launch[0] != 0:
+        from gridcap.optimizer.planning.decomposition import serve
+
+        serve()
+        return EXIT_OK
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "mpi", None) and launch is None:
+        return spawn_mpi(argv, args.mpi)
     try:
-        return int(args.func(args) or EXIT_OK)
+        return _dispatch(args, launch)
     except GridcapInputError as err:
         console.print("[bold red]error:[/]", end=" ")
         console.print(str(err), markup=False, highlight=False)
@@ -308,6 +380,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.print("[bold red]internal error[/] (please report this with the traceback):")
         console.print(traceback.format_exc(), markup=False, highlight=False)
         return EXIT_INTERNAL
+
+
+def _dispatch(args: argparse.Namespace, launch: tuple[int, int] | None) -> int:
+    """Run the subcommand; rank 0 of an MPI launch releases the waiting ranks at the end."""
+    try:
+        return int(args.func(args) or EXIT_OK)
+    finally:
+        if launch is not None and launch[1] > 1:
+            from gridcap.optimizer.planning.decomposition import stop_workers
+
+            stop_workers()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,11 +1,12 @@
 """Scenario decomposition of the siting model: progressive hedging on mpi-sppy over MPI.
 
-The extensive form (:class:`gridcap.optimizer.planning.siting.PlanModel`) keeps every scenario in one
-HiGHS model, so a study reduces its Monte Carlo to a few dozen scenarios. Here each Monte Carlo
-scenario is its own model, built by the planner's own :data:`~gridcap.optimizer.planning.siting.BUILD_STEPS`
-from that scenario's slice of the data (:func:`scenario_data`), and mpi-sppy's progressive
-hedging (PH) [1]_ makes the first-stage decisions agree across scenarios, scenarios spread over
-the ranks of ``mpiexec`` (one rank works too).
+The extensive form (:class:`~gridcap.optimizer.planning.siting.PlanModel`) keeps every
+scenario in one HiGHS model, so a study reduces its Monte Carlo to a few dozen scenarios. Here
+each Monte Carlo scenario is its own model, built by the planner's own
+:data:`~gridcap.optimizer.planning.siting.BUILD_STEPS` from that scenario's slice of the data
+(:func:`scenario_data`), and mpi-sppy's progressive hedging (PH) [1]_ makes the first-stage
+decisions agree across scenarios, scenarios spread over the ranks of ``mpiexec`` (one rank
+works too).
 
 Scenario model (:func:`scenario_creator`)
 -----------------------------------------
@@ -115,9 +116,8 @@ def require_mpi() -> Any:
         mpi4py, an MPI library or mpi-sppy cannot be imported.
     """
     try:
-        from mpi4py import MPI
-
         import mpisppy.opt.ph  # noqa: F401
+        from mpi4py import MPI
     except (ImportError, RuntimeError, OSError) as exc:
         raise DecompositionUnavailableError(
             f"PlanOptions.decomposition = 'ph' (optimizer.decomposition / --mpi) needs mpi4py, "
@@ -304,16 +304,27 @@ class _Bounder:
             parts.append(p * bound)
         return float(self.allsum(math.fsum(parts))) / COST_SCALE
 
-    def upper(self, x_hat: np.ndarray) -> tuple[float, list[np.ndarray]]:
+    def upper(self, x_hat: np.ndarray) -> tuple[float, list[np.ndarray] | None]:
         """Expected objective with every first-stage column fixed at ``x_hat`` [$] (inf: a
-        scenario is infeasible there), and the local scenarios' solutions."""
-        parts, xs = [], []
+        scenario is infeasible there), and the weights these LPs' duals suggest.
+
+        The second value is ``W_w = −(d_w − Σ π d)`` with ``d_w`` the reduced costs of the
+        fixed first-stage columns in scenario w: at an optimal ``x_hat`` (and unique duals)
+        these are optimal nonanticipativity multipliers, so their Lagrangian bound closes the
+        gap; any ``W`` with ``Σ π W = 0`` gives a valid bound. ``None`` when a dual is missing.
+        """
+        parts, duals = [], []
         for p, s in zip(self.prob, self.ub, strict=True):
             s.h.changeColsBounds(self.cols.size, self.cols, x_hat, x_hat)
             res = s.solve()
             parts.append(p * res.objective if res.optimal else math.inf)
-            xs.append(res.x)
-        return float(self.allsum(math.fsum(parts))) / COST_SCALE, xs
+            duals.append(res.col_dual[self.cols] if (res.optimal and res.col_dual is not None)
+                         else None)
+        upper = float(self.allsum(math.fsum(parts))) / COST_SCALE
+        if not self.comm.allreduce(all(d is not None for d in duals), op=_land()):
+            return upper, None
+        dbar = self.expect([np.asarray(d) for d in duals])
+        return upper, [dbar - np.asarray(d) for d in duals]
 
 
 def _cost_rho(bounder: _Bounder, xs: list[np.ndarray], multiplier: float) -> np.ndarray:
@@ -601,9 +612,11 @@ def run_ph(data: PlanData, options: PlanOptions, comm: Any) -> tuple[PHResult, _
         best_lb = max(best_lb, bounder.lower(weights))
         frac = np.minimum(np.abs(xbar[bounder.conv_pos]), np.abs(1 - xbar[bounder.conv_pos]))
         near = float(np.max(frac, initial=0.0))
-        ub, _ = bounder.upper(xbar)
+        ub, dual_weights = bounder.upper(xbar)
         if (not has_int or near <= INTEGRAL_TOL) and ub < best_ub:
             best_ub, x_best = ub, xbar.copy()
+        if dual_weights is not None and math.isfinite(ub):
+            best_lb = max(best_lb, bounder.lower(dual_weights))
         elapsed = time.perf_counter() - t0
         history.append((it, elapsed, best_lb, best_ub))
         if relative_gap(best_lb, best_ub) <= options.decomposition_gap:
@@ -745,7 +758,7 @@ class _View:
     model: Model
     data: PlanData
     options: PlanOptions
-    outcomes: xr.Dataset
+    outcomes: xr.Dataset | None
     lp: Any
 
 
@@ -753,11 +766,7 @@ def _run_job(data: PlanData, options: PlanOptions, comm: Any,
              outcomes: xr.Dataset | None, t_prep: float) -> xr.Dataset | None:
     """Collective: PH, final LPs, gather; rank 0 assembles and returns the plan."""
     result, bounder = run_ph(data, options, comm)
-    if result.x_hat is None:
-        ok = False
-    else:
-        ok = True
-    if not comm.allreduce(ok):
+    if result.x_hat is None:  # the same on every rank: every rank raises
         raise ModelInfeasibleError(
             "the scenario decomposition found no feasible first-stage plan within "
             f"{result.iterations} iteration(s) ({result.stop_reason}); raise "
@@ -812,15 +821,19 @@ def solve_ph(inputs: Any, outcomes: xr.Dataset, options: PlanOptions,
     comm = _world(comm)
     options = replace(options)
     options.validate()
+    if options.flexible_ai is not None:
+        raise GridcapInputError(
+            "PlanOptions.flexible_ai is not supported with decomposition = 'ph' yet: expected "
+            "flexible_ai = None, or decomposition = 'extensive'")
     if comm.Get_rank() != 0:
         return _serve_one(comm)
     t0 = time.perf_counter()
     try:
         data = prepare_data(inputs, outcomes, options)
     except Exception:
-        comm.bcast(("error", None, None), root=0)
+        _send_job(comm, ("error", None, None))
         raise
-    comm.bcast(("plan", data, options), root=0)
+    _send_job(comm, ("plan", data, options))
     return _finish(comm, lambda: _run_job(data, options, comm, outcomes,
                                           time.perf_counter() - t0))
 
@@ -846,8 +859,27 @@ def _land() -> Any:
     return MPI.LAND
 
 
+#: MPI tag of the jobs rank 0 sends to the waiting ranks.
+JOB_TAG = 19
+
+
+def _send_job(comm: Any, job: tuple[str, Any, Any]) -> None:
+    """Rank 0: hand a job (``"plan"``, ``"error"`` or ``"stop"``) to every other rank."""
+    for r in range(1, comm.Get_size()):
+        comm.send(job, dest=r, tag=JOB_TAG)
+
+
+def _receive_job(comm: Any) -> tuple[str, Any, Any]:
+    """Ranks > 0: wait for rank 0's next job, sleeping between polls (a blocking MPI receive
+    would spin a core for the whole Monte Carlo that rank 0 runs first)."""
+    while not comm.Iprobe(source=0, tag=JOB_TAG):
+        time.sleep(0.05)
+    job: tuple[str, Any, Any] = comm.recv(source=0, tag=JOB_TAG)
+    return job
+
+
 def _serve_one(comm: Any) -> Any:
-    kind, data, options = comm.bcast(None, root=0)
+    kind, data, options = _receive_job(comm)
     if kind == "error":
         raise GridcapInputError("rank 0 could not prepare the plan's data (see rank 0)")
     if kind == "stop":
@@ -860,7 +892,7 @@ def serve(comm: Any = None) -> None:
     that rank 0 asks for, until :func:`stop_workers`."""
     comm = _world(comm)
     while True:
-        kind, data, options = comm.bcast(None, root=0)
+        kind, data, options = _receive_job(comm)
         if kind == "stop":
             return
         if kind == "error":
@@ -875,4 +907,4 @@ def stop_workers(comm: Any = None) -> None:
     """Rank 0: release the ranks waiting in :func:`serve`."""
     comm = _world(comm)
     if comm.Get_size() > 1 and comm.Get_rank() == 0:
-        comm.bcast(("stop", None, None), root=0)
+        _send_job(comm, ("stop", None, None))
