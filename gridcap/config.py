@@ -198,6 +198,13 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
             hi_open=True,
         ),
         _choice(
+            "mezzanine_tranche",
+            "on",
+            ("on", "off"),
+            "size a project mezzanine tranche ('on'), or none ('off': junior capital sits at "
+            "the parent, as in most mine-conversion financings)",
+        ),
+        _choice(
             "coupon_basis",
             "terms",
             ("terms", "credit"),

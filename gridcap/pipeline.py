@@ -76,6 +76,7 @@ def finance_terms(cfg: StudyConfig) -> xr.Dataset:
     # optional term read by gridcap.optimizer.financing.project.FinanceTerms
     data["senior_maturity_years"] = ((), cfg.finance.senior_maturity_years, {"units": "yr"})
     data["coupon_basis"] = ((), cfg.finance.coupon_basis)
+    data["mezzanine_tranche"] = ((), cfg.finance.mezzanine_tranche)
     data["exit_cap_rate"] = ((), cfg.finance.exit_cap_rate, {"units": "1/yr"})
     return xr.Dataset(data, coords={"tranche": list(tranches)})
 
@@ -345,6 +346,10 @@ def assemble_results(
     plan_names = set(plan_ds.data_vars)
     mc = _prefixed(_drop_attrs(outcomes), "mc__", set())
     fin = finance_ds.rename({v: f"fin__{v}" for v in finance_ds.data_vars if v in plan_names})
+    if "year" in fin.dims and "year" in plan_ds.dims and not np.array_equal(
+            fin["year"].values, plan_ds["year"].values):
+        # the finance horizon runs past the plan years: its own axis, as in the outcomes
+        fin = fin.rename({"year": "finance_year"})
     parts = [inputs_ds, mc, _drop_attrs(plan_ds), _drop_attrs(fin)]
     if chain_ds is not None:
         parts.append(_drop_attrs(chain_ds))

@@ -62,9 +62,13 @@ class Figure:
 
 
 def _first(ds: xr.Dataset, *names: str) -> xr.DataArray | None:
+    """The first variable present; finance's own time axis (``finance_year``) read as year."""
     for name in names:
         if name in ds.variables:
-            return ds[name]
+            da = ds[name]
+            if "finance_year" in da.dims and "year" not in da.dims:
+                da = da.rename({"finance_year": "year"})
+            return da
     return None
 
 
@@ -537,7 +541,8 @@ def fig_cashflow_fan(ds: xr.Dataset) -> Figure:
                   "service where available. Where the lower band dips under debt service, "
                   "reserves and the junior tranche take the hit.")
     cash, what = _cashflow(ds)
-    years = _years(ds)
+    years = (np.asarray(cash["year"].values).astype(int)
+             if cash is not None and "year" in cash.coords else _years(ds))
     if cash is None or years is None:
         fig_.note = "needs cfads_usd(scenario, year) or mc__site_cfads_usd, and years"
         return fig_
@@ -887,6 +892,30 @@ def _summary_rows(ds: xr.Dataset) -> list[tuple[str, str]]:
                         continue
                     line += ", " + fmt.format(val)
             rows.append((f"{t} tranche", line))
+    rows += _market_rows(ds)
+    return rows
+
+
+def _market_rows(ds: xr.Dataset) -> list[tuple[str, str]]:
+    """One headline row per financed site: its metrics next to the deals table's range."""
+    if "financed_site" not in ds.dims or "site_debt_per_mw_usd" not in ds:
+        return []
+    lo = ds["market_min"].to_series()
+    hi = ds["market_max"].to_series()
+    rows = []
+    for site in ds["financed_site"].values:
+        r = ds.sel(financed_site=site)
+        flags = [f"{m} {st}" for m, st in r["market_status"].to_series().items()
+                 if st not in ("inside", "n/a")]
+        rows.append((
+            f"market check: {site}",
+            f"debt {_money(float(r['site_debt_per_mw_usd']))}/MW-IT "
+            f"(deals {_money(lo['debt_per_mw_usd'])}–{_money(hi['debt_per_mw_usd'])}), "
+            f"loan-to-cost {float(r['site_loan_to_cost']):.0%}, "
+            f"min DSCR {float(r['site_min_dscr']):.2f}, "
+            f"coupon {float(r['site_coupon']):.2%} (deals {lo['coupon']:.2%}–{hi['coupon']:.2%}), "
+            f"implied rating {r['site_implied_rating'].values.item()}: "
+            + ("; ".join(flags) if flags else "inside the market range")))
     return rows
 
 

@@ -138,3 +138,22 @@ def test_terminal_value_closed_form():
     assert (tv["irr"].sel(tranche=eq).values >= base["irr"].sel(tranche=eq).values).all()
     with pytest.raises(GridcapInputError, match=r"finance.exit_cap_rate = 1.5: expected"):
         FinanceTerms(finance_terms(exit_cap_rate=1.5), 5)
+
+
+def test_mezzanine_off():
+    from gridcap.optimizer import finance
+
+    rng = np.random.default_rng(2)
+    out = xr.Dataset({"site_cfads_usd": (("scenario", "site", "year"),
+                                         rng.normal(1e7, 2e6, (32, 1, 5)))},
+                     coords={"scenario": np.arange(32), "site": ["a"],
+                             "year": np.arange(2026, 2031)})
+    plan = xr.Dataset({"converted": ("site", [1]), "capex_usd": ("site", [6e7])},
+                      coords={"site": ["a"]})
+    for sizing in ("dscr", "milp"):
+        ds = finance(plan, out, finance_terms(mezzanine_tranche="off"), sizing=sizing)
+        assert float(ds["tranche_size_usd"].sel(tranche="mezzanine")) == 0.0
+        assert float(ds["tranche_size_usd"].sel(tranche="senior")) > 0.0
+        assert (ds["size_by_method_usd"].sel(debt_tranche="mezzanine").values == 0).all()
+    with pytest.raises(GridcapInputError, match=r"finance.mezzanine_tranche = 'maybe': expected"):
+        FinanceTerms(finance_terms(mezzanine_tranche="maybe"), 5)

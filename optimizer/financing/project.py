@@ -169,6 +169,14 @@ class FinanceTerms:
                 "'credit' (priced from the financed sites' credit)"
             )
         self.coupon_basis = basis
+        mezz = (str(terms["mezzanine_tranche"].values) if "mezzanine_tranche" in terms
+                else "on")
+        if mezz not in ("on", "off"):
+            raise GridcapInputError(
+                f"finance.mezzanine_tranche = {mezz!r}: expected 'on' (size a project mezzanine "
+                "tranche) or 'off' (the structure has none)"
+            )
+        self.mezzanine = mezz == "on"
         cap = scalar("exit_cap_rate", OPTIONAL_TERMS["exit_cap_rate"])
         if not 0 <= cap < 1:
             raise GridcapInputError(
@@ -560,6 +568,12 @@ def _terminal_value(cf: np.ndarray, final: np.ndarray, cap_rate: float) -> np.nd
     return np.maximum(np.maximum(cf[:, -1], 0.0) / cap_rate - owed, 0.0)
 
 
+def _no_mezzanine(cf: np.ndarray, terms: FinanceTerms) -> DebtSchedule:
+    """A zero mezzanine schedule: the structure has none (finance.mezzanine_tranche = off)."""
+    return size_debt(np.zeros_like(np.asarray(cf, dtype=float)), terms.dscr[1], terms.rate[1],
+                     tenor_years=terms.tenor[1], tranche="mezzanine")
+
+
 def _portfolio_credit(outcomes: xr.Dataset, plan: xr.Dataset) -> str:
     """Weakest priced credit among the converted contracted sites ("" when there is none)."""
     from gridcap.optimizer.financing.pricing import effective_rating, worse
@@ -683,7 +697,7 @@ def _size_tranches(
             profile=profile,
             time_limit=time_limit,
         )
-        mez = size_to_risk(
+        mez = _no_mezzanine(p50, terms) if not terms.mezzanine else size_to_risk(
             sub,
             terms.rate[1],
             target=terms.pd_target[1],
@@ -696,6 +710,8 @@ def _size_tranches(
             time_limit=time_limit,
         )
         out[method] = (sen, mez)
+    if not terms.mezzanine:
+        out["dscr"] = (out["dscr"][0], _no_mezzanine(p50, terms))
     out["chosen"] = out["dscr" if sizing == "dscr" else sizing]
     out["sizing_scenarios"] = len(sub)
     return out
