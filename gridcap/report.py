@@ -138,6 +138,10 @@ def _ai_sources(ds: xr.Dataset) -> list[tuple[str, np.ndarray, Any]]:
     if new is not None and "year" in new.dims:
         out.append(("at new-build data centers", _values(_sum_except(new, ("year",))),
                     "#636363"))
+    flexible = _first(ds, "ai_flexible_new_build_mw")
+    if flexible is not None and "year" in flexible.dims:
+        out.append(("at flexible (curtailable) connections",
+                    _values(_sum_except(flexible, ("year",))), "#7570b3"))
     if not out:
         placed = _first(ds, "ai_placed_mw")
         if placed is not None and "year" in placed.dims:

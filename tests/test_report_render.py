@@ -25,7 +25,7 @@ from gridcap.report import (
 )
 
 EXPECTED = ["capacity_timeline", "time_to_power", "site_map", "flex_delivery", "flex_price",
-            "cashflow_fan", "tranche_losses"]
+            "firm_flexible", "headroom_curve", "cashflow_fan", "tranche_losses"]
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,9 @@ def results_path(tmp_path_factory):
     # carries senior debt and the DSCR figures have something to show
     cfg = load_config("quickstart", {"monte_carlo.scenarios": 6, "monte_carlo.batch_size": 6,
                                      "optimizer.scenarios_in_model": 6,
-                                     "compute.gpu_capex_usd": 25_000.0})
+                                     "compute.gpu_capex_usd": 25_000.0,
+                                     # flexible AI load and the headroom curve (issue 16)
+                                     "flexible_ai.enabled": True, "flexible_ai.headroom": True})
     out = tmp_path_factory.mktemp("run")
     run_study(cfg, out_dir=out)
     return out / "results.nc"
@@ -150,6 +152,7 @@ def test_cli_report(results_path, tmp_path, capsys):
     from gridcap.cli import main
 
     assert main(["report", str(results_path), "--out", str(tmp_path / "r")]) == 0
-    assert "7 of 7 figures" in capsys.readouterr().out
+    n = len(FIGURES)
+    assert f"{n} of {n} figures" in capsys.readouterr().out
     assert (tmp_path / "r" / "report.html").is_file()
     assert main(["report", str(tmp_path / "nope.nc"), "--out", str(tmp_path / "x")]) == 2
