@@ -54,6 +54,8 @@ KEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "financings.csv": ("deal",),
     "der_enrollment.csv": ("anchor",),
     "interconnection_paths.csv": ("path", "region"),
+    "capacity_prices.csv": ("market", "delivery_year"),
+    "scarcity_pricing.csv": ("market", "parameter"),
 }
 
 _PROVENANCE_FIELDS = ("source", "source_url", "date", "unit", "licence", "status", "notes")

@@ -328,7 +328,7 @@ class PlanChain:
 
     def solve(self, cfg: StudyConfig) -> xr.Dataset:
         """The plan for ``cfg`` (its optimizer settings) [plan Dataset]."""
-        from gridcap.pipeline import plan_options, plan_stage
+        from gridcap.pipeline import plan_options, plan_stage, with_market_prices
 
         if self.cls is None or cfg.optimizer.decomposition != "extensive":
             # the scenario decomposition has no persistent model: each plan is its own run
@@ -348,7 +348,7 @@ class PlanChain:
             self.model = self.cls(self.inputs, self.outcomes, options=plan_options(cfg))
             self.builds += 1
         self.settings = settings
-        return self.model.solve()
+        return with_market_prices(self.model.solve())
 
 
 def solve_chain(

@@ -272,7 +272,23 @@ def plan_stage(cfg: StudyConfig, inputs: StudyInputs, outcomes: xr.Dataset) -> x
     """Solve the siting and build plan (Pyomo + HiGHS) over the Monte Carlo outcomes."""
     from gridcap.optimizer import plan
 
-    return plan(inputs, outcomes, options=plan_options(cfg))
+    return with_market_prices(plan(inputs, outcomes, options=plan_options(cfg)))
+
+
+def with_market_prices(plan_ds: xr.Dataset) -> xr.Dataset:
+    """The plan with each region-year's market figure beside its capacity value.
+
+    Adds :func:`gridcap.datasets.markets.market_prices` (cited capacity-auction clearing
+    prices and energy-only scarcity parameters, $/kW-yr) on the plan's region and year
+    coordinates; see docs/capacity-prices.md for why a dual differs from a clearing price.
+    """
+    from gridcap.datasets.markets import market_prices
+
+    if "region" not in plan_ds.coords or "year" not in plan_ds.coords:
+        return plan_ds
+    market = market_prices(plan_ds["region"].values, plan_ds["year"].values)
+    return plan_ds.merge(market.drop_vars([c for c in ("region", "year") if c in market.coords
+                                           and c not in market.dims]))
 
 
 def finance_stage(

@@ -460,9 +460,11 @@ def fig_flex_price(ds: xr.Dataset) -> Figure:
                   "region's aggregator pools, band = their range), the annualized cost of the "
                   "cheapest new-build accredited kW that could be online by then (dashed; "
                   "missing where nothing can be built in time) and the capacity value, the "
-                  "shadow price of adequacy (dotted). Flexibility is the cheaper resource where "
-                  "its price line lies below the dashed line. Log scale when values span "
-                  "decades.")
+                  "shadow price of adequacy (dotted), beside the published capacity-auction "
+                  "clearing price of the delivery year (diamonds, where one exists; see "
+                  "docs/capacity-prices.md for why a dual and a clearing price differ). "
+                  "Flexibility is the cheaper resource where its price line lies below the "
+                  "dashed line. Log scale when values span decades.")
     price = _first(ds, "flex_price_usd_per_kw_yr")
     alt = _first(ds, "alternative_cost_usd_per_kw_yr")
     cap = _first(ds, "capacity_value_usd_per_kw_yr")
@@ -500,6 +502,13 @@ def fig_flex_price(ds: xr.Dataset) -> Figure:
             ax.plot(years, cv, color="#d95f02", ls=":", marker="^", lw=1.5,
                     label="capacity value")
             series.append(cv)
+        mkt = _first(ds, "capacity_market_price_usd_per_kw_yr")
+        if mkt is not None and "region" in mkt.dims and region in _labels(mkt["region"]):
+            mv = _values(mkt.sel(region=region).reindex(year=years))
+            if np.isfinite(mv).any():
+                ax.plot(years, mv, color="#1b9e77", ls="none", marker="D", ms=7,
+                        label="capacity-auction clearing price")
+                series.append(mv)
         for s in series:
             positive += [float(v) for v in np.ravel(s) if np.isfinite(v) and v > 0]
         ax.set_xticks(years)
@@ -866,6 +875,28 @@ FIGURES: tuple[Callable[[xr.Dataset], Figure], ...] = (
 # --------------------------------------------------------------------------- tables
 
 
+def _market_rows(ds: xr.Dataset) -> list[tuple[str, str]]:
+    """Capacity value beside the market figure, per region-year with a clearing price."""
+    need = ("capacity_value_usd_per_kw_yr", "capacity_market_price_usd_per_kw_yr")
+    if not all(n in ds for n in need) or "region" not in ds["capacity_value_usd_per_kw_yr"].dims:
+        return []
+    cv, mk = ds[need[0]], ds[need[1]]
+    if "variant" in cv.dims:
+        return []
+    rows = []
+    for region in _labels(ds["region"]):
+        for y in np.asarray(mk["year"].values).astype(int).tolist():
+            m = float(mk.sel(region=region, year=y))
+            if not np.isfinite(m):
+                continue
+            label = (str(ds["capacity_market_label"].sel(region=region, year=y).values)
+                     if "capacity_market_label" in ds else "market")
+            rows.append((f"capacity value vs market, {region} {y}",
+                         f"${float(cv.sel(region=region, year=y)):,.1f}/kW-yr (model dual) vs "
+                         f"${m:,.1f}/kW-yr ({label})"))
+    return rows
+
+
 def _summary_rows(ds: xr.Dataset) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     for name, label in (("expected_cost_usd", "expected system cost"),
@@ -880,6 +911,7 @@ def _summary_rows(ds: xr.Dataset) -> list[tuple[str, str]]:
         conv = ds["converted"].max("year") if "year" in ds["converted"].dims else ds["converted"]
         rows.append(("mine sites converted", f"{int((conv.fillna(0) > 0.5).sum())} of "
                                              f"{conv.size}"))
+    rows += _market_rows(ds)
     if "tranche_size_usd" in ds and "tranche" in ds["tranche_size_usd"].dims:
         for t in _tranche_order(_labels(ds["tranche"])):
             size = float(ds["tranche_size_usd"].sel(tranche=t))

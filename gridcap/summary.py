@@ -109,6 +109,56 @@ def prices_table(results: xr.Dataset) -> Table | None:
     return table
 
 
+def _flex_price_by_region(results: xr.Dataset, region: str, year: int) -> float:
+    fp = results["flex_price_usd_per_kw_yr"].sel(year=year)
+    if "pool" in fp.dims and "pool_region" in results.coords:
+        mask = np.asarray(results["pool_region"].values).astype(str) == region
+        return float(fp.isel(pool=np.flatnonzero(mask)).mean()) if mask.any() else np.nan
+    return float(fp.sel(region=region)) if "region" in fp.dims else float(fp)
+
+
+def capacity_market_table(results: xr.Dataset) -> Table | None:
+    """Capacity value and flexibility price beside the market figure, per region and year.
+
+    Rows are the planning years with a published clearing price; a region without one in the
+    horizon gets one row (first planning year) with its latest price or its energy-only
+    scarcity design. See docs/capacity-prices.md for why the figures differ.
+    """
+    need = ("capacity_value_usd_per_kw_yr", "capacity_market_price_usd_per_kw_yr")
+    if not all(n in results for n in need) or "region" not in results.dims:
+        return None
+    table = Table(title="Capacity value beside the market [$/kW-yr] (docs/capacity-prices.md)")
+    for col in ("region", "year", "capacity value", "flex price", "market", "market basis"):
+        table.add_column(col, justify="left" if col in ("region", "market basis") else "right")
+    cv = results["capacity_value_usd_per_kw_yr"]
+    mk = results["capacity_market_price_usd_per_kw_yr"]
+    years = [int(y) for y in results["year"].values]
+    has_fp = "flex_price_usd_per_kw_yr" in results
+    for region in results.region.values:
+        r = str(region)
+        shown = [y for y in years if np.isfinite(float(mk.sel(region=r, year=y)))]
+        basis = (str(results["capacity_market_product"].sel(region=r).values)
+                 if "capacity_market_product" in results else "")
+        rows = shown or years[:1]
+        for y in rows:
+            market = float(mk.sel(region=r, year=y))
+            note = (str(results["capacity_market_label"].sel(region=r, year=y).values)
+                    if "capacity_market_label" in results and shown else basis)
+            if not shown and "capacity_market_latest_year" in results:
+                ly = int(results["capacity_market_latest_year"].sel(region=r))
+                if ly >= 0:
+                    lv = float(results["capacity_market_latest_usd_per_kw_yr"].sel(region=r))
+                    note = f"none in horizon; latest {_fmt(lv)} for {ly}/{(ly + 1) % 100:02d}"
+                elif "net_cone_usd_per_kw_yr" in results and np.isfinite(
+                        float(results["net_cone_usd_per_kw_yr"].sel(region=r))):
+                    market = float(results["net_cone_usd_per_kw_yr"].sel(region=r))
+                    note = basis
+            table.add_row(r, str(y), _fmt(float(cv.sel(region=r, year=y))),
+                          _fmt(_flex_price_by_region(results, r, y)) if has_fp else "–",
+                          _fmt(market), note)
+    return table
+
+
 def finance_table(results: xr.Dataset) -> Table | None:
     """Tranche sizes and risk metrics."""
     if "tranche" not in results.dims:
@@ -246,6 +296,7 @@ def summary_tables(results: xr.Dataset) -> list[Table]:
         prices_table(results),
         firm_flexible_table(results),
         headroom_table(results),
+        capacity_market_table(results),
         finance_table(results),
         market_table(results),
         chain_table(results),

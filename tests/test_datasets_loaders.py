@@ -214,7 +214,7 @@ def test_shipped_studies_validate():
     assert len(quick.study.regions) == 2 and quick.monte_carlo.scenarios == 32
     assert 3 <= quick.study.horizon_years <= 5 and quick.fleet.n_der == 200
     flag = load_config(loaders.study_path("us-ai-power-2030"))
-    assert flag.years == [2026, 2027, 2028, 2029, 2030]
+    assert flag.years == list(range(2026, 2036))  # to 2035: new builds compete with conversions
     assert flag.fleet.n_der == 10_000 and flag.monte_carlo.scenarios >= 200
     assert 5 <= len(flag.study.regions) <= 6
     sites, _ = loaders.read_mine_sites()
