@@ -272,7 +272,7 @@ step install 120 install_wheels
 step backends 60 gpy -m gridcap info
 step pytest-gpu 150 pytest_gpu
 if [ "$DRY" = 1 ]; then
-  step bench-kernels 120 bench kernels 100 --quick
+  step bench-kernels 200 bench kernels 180 --quick  # cold Numba compile of the installed copy
 else
   step bench-kernels 160 bench kernels 140 --skip-largest
 fi
