@@ -103,10 +103,14 @@ def reference(study):
     return ref
 
 
-def test_ph_matches_extensive_form(study, reference):
-    """PH on mpi-sppy (one rank) certifies the extensive form's MILP optimum within 1e-4;
-    the binary conversions are rounded from the relaxation's average, fixed and verified."""
-    ds = plan(*study, options=_options(decomposition="ph", decomposition_gap=GAP))
+@pytest.mark.parametrize("engine", ["mpisppy", "matrix"])
+def test_ph_matches_extensive_form(study, reference, engine):
+    """PH (one rank; mpi-sppy's PH object, or the same PH on the matrix path) certifies the
+    extensive form's MILP optimum within 1e-4; the binary conversions are rounded from the
+    relaxation's average or taken from the L-shaped master, and verified."""
+    ds = plan(*study, options=_options(decomposition="ph", decomposition_gap=GAP,
+                                       decomposition_engine=engine))
+    assert ds.attrs["decomposition_engine"] == engine
     _check_against_extensive(ds, reference)
     assert ds.attrs["decomposition"] == "ph"
     assert ds.attrs["decomposition_stop_reason"] == "gap"

@@ -70,12 +70,14 @@ References
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import xarray as xr
 
 from gridcap.errors import DecompositionUnavailableError, GridcapInputError, ModelInfeasibleError
@@ -103,6 +105,9 @@ __all__ = ["FIRST_STAGE", "PHResult", "require_mpi", "run_ph", "scenario_creator
 FIRST_STAGE = (*PlanModel.FIRST_STAGE, "cvar_eta")
 #: Pyomo solver name of the PH subproblems (HiGHS, persistent, in memory).
 PH_SOLVER = "appsi_highs"
+#: The Lagrangian bound (one MIP per scenario) is computed at iterations 1-3 and every this
+#: many iterations; the L-shaped bound every iteration [1].
+LAGRANGIAN_EVERY = 5
 #: A conversion counts as integral within this tolerance [1].
 INTEGRAL_TOL = 1e-6
 
@@ -190,6 +195,7 @@ def scenario_creator(name: str, store: ScenarioStore) -> Any:
     w = int(name.removeprefix("scen"))
     m = build_model(scenario_data(store.data, w), store.options)
     pm = m.b.model
+    pm.name = name  # mpi-sppy's messages name the scenario
     varlist = [getattr(pm, f) for f in nonant_families(m)]
     lam = m.params["cvar_lambda"]
     f = (1.0 + lam) * first_stage_cost_vector(m)
@@ -313,18 +319,89 @@ class _Bounder:
         these are optimal nonanticipativity multipliers, so their Lagrangian bound closes the
         gap; any ``W`` with ``Σ π W = 0`` gives a valid bound. ``None`` when a dual is missing.
         """
-        parts, duals = [], []
-        for p, s in zip(self.prob, self.ub, strict=True):
+        parts: list[float] = []
+        duals: list[np.ndarray | None] = []
+        cuts: list[tuple[int, float, np.ndarray]] = []
+        for name, p, s in zip(self.names, self.prob, self.ub, strict=True):
             s.h.changeColsBounds(self.cols.size, self.cols, x_hat, x_hat)
             res = s.solve()
             parts.append(p * res.objective if res.optimal else math.inf)
-            duals.append(res.col_dual[self.cols] if (res.optimal and res.col_dual is not None)
-                         else None)
+            if res.optimal and res.col_dual is not None:
+                d = np.asarray(res.col_dual)[self.cols]
+                duals.append(d)
+                cuts.append((int(name[4:]), float(res.objective), d))
+            else:
+                duals.append(None)
         upper = float(self.allsum(math.fsum(parts))) / COST_SCALE
+        self._add_cuts(x_hat, cuts)
         if not self.comm.allreduce(all(d is not None for d in duals), op=_land()):
             return upper, None
         dbar = self.expect([np.asarray(d) for d in duals])
         return upper, [dbar - np.asarray(d) for d in duals]
+
+    # ------------------------------------------------------------ L-shaped bound
+    def start_master(self, floors: list[float]) -> None:
+        """Rank 0: the multi-cut L-shaped master ``min Σ π_w θ_w`` over the first-stage rows
+        (those of a scenario LP that touch nonanticipative columns only), ``θ_w`` at least
+        scenario w's own optimum (iteration 0); conversions binary as in the MILP."""
+        from gridcap.optimizer.planning.solver import LinearProgram
+
+        allf = self.comm.gather(list(zip(self.names, self.prob, floors, strict=True)), root=0)
+        if self.comm.Get_rank() != 0:
+            return
+        items = sorted((int(n[4:]), p, f) for part in allf for n, p, f in part)
+        self.n_scen = len(items)
+        lp = self.ub[0].lp
+        A = sp.csr_array(lp.A)
+        is_first = np.zeros(A.shape[1], bool)
+        is_first[self.cols] = True
+        touches_other = np.add.reduceat((~is_first[A.indices]).astype(int), A.indptr[:-1]) if (
+            A.nnz) else np.zeros(A.shape[0], int)
+        empty = np.diff(A.indptr) == 0
+        rows = np.flatnonzero((touches_other == 0) & ~empty)
+        sub = A[rows][:, self.cols]
+        nj, W = self.cols.size, self.n_scen
+        m = LinearProgram(
+            c=np.concatenate([np.zeros(nj), np.array([p for _, p, _ in items])]),
+            A=sp.hstack([sub, sp.csr_array((rows.size, W))], format="csc"),
+            row_lower=lp.row_lower[rows], row_upper=lp.row_upper[rows],
+            col_lower=np.concatenate([self.ub[0].lp.col_lower[self.cols],
+                                      np.array([f for _, _, f in items])]),
+            col_upper=np.concatenate([self.ub[0].lp.col_upper[self.cols], np.full(W, np.inf)]),
+            integrality=np.concatenate([np.isin(self.cols, self.conv_cols).astype(np.int32)
+                                        if self.mip_bound else np.zeros(nj, np.int32),
+                                        np.zeros(W, np.int32)]))
+        self.master = HighsSolver(m, threads=1)
+
+    def _add_cuts(self, x_hat: np.ndarray, cuts: list[tuple[int, float, np.ndarray]]) -> None:
+        """Optimality cuts ``θ_w ≥ V_w(x̂) + d_w·(x − x̂)`` (d_w: reduced costs of the fixed
+        first-stage columns, a subgradient of scenario w's LP value) into the master."""
+        allc = self.comm.gather(cuts, root=0)
+        if self.comm.Get_rank() != 0 or not hasattr(self, "master"):
+            return
+        flat = [c for part in allc for c in part]
+        if not flat:
+            return
+        nj = self.cols.size
+        k = len(flat)
+        idx = np.concatenate([np.concatenate([np.arange(nj), [nj + w]]) for w, _, _ in flat])
+        val = np.concatenate([np.concatenate([-d, [1.0]]) for _, _, d in flat])
+        lo = np.array([v - float(d @ x_hat) for _, v, d in flat])
+        starts = np.arange(0, k * (nj + 1), nj + 1, dtype=np.int32)
+        self.master.h.addRows(k, lo, np.full(k, np.inf), int(idx.size), starts,
+                              idx.astype(np.int32), val)
+
+    def master_bound(self) -> tuple[float, np.ndarray | None]:
+        """The L-shaped master's bound [$] and its first-stage solution (all ranks)."""
+        out: tuple[float, np.ndarray | None] = (-math.inf, None)
+        if self.comm.Get_rank() == 0 and hasattr(self, "master"):
+            res = self.master.solve()
+            if res.optimal:
+                bound = (float(self.master.h.getInfo().mip_dual_bound) if res.is_mip
+                         else res.objective)
+                out = (bound / COST_SCALE, res.x[:self.cols.size].copy())
+        lb, x = self.comm.bcast(out, root=0)
+        return lb, x
 
 
 def _cost_rho(bounder: _Bounder, xs: list[np.ndarray], multiplier: float) -> np.ndarray:
@@ -461,6 +538,7 @@ class _MatrixEngine:
             objs.append(p * res.objective)
             xs.append(res.x[bounder.cols])
         self.trivial = float(self.comm.allreduce(math.fsum(objs))) / COST_SCALE
+        self.floors = [o / p for o, p in zip(objs, bounder.prob, strict=True)]
         self.x = xs
         self.bounder = bounder
 
@@ -599,9 +677,11 @@ def run_ph(data: PlanData, options: PlanOptions, comm: Any) -> tuple[PHResult, _
         bounder = _Bounder(engine.names, engine.store, not options.relax_integers, comm)
         engine.start(bounder)
     has_int = bool(bounder.conv_pos.size) and not options.relax_integers
+    bounder.start_master(getattr(engine, "floors", None) or _floors(bounder))
     engine.set_rho(_cost_rho(bounder, engine.nonants(), options.decomposition_rho))
     m0 = bounder.models[0]
-    best_lb, best_ub, x_best = -math.inf, math.inf, None
+    # iteration 0's wait-and-see value (relaxed conversions) is itself a valid lower bound
+    best_lb, best_ub, x_best = engine.trivial, math.inf, None
     fixed_at = -1
     history: list[tuple[int, float, float, float]] = []
     stop = "iteration_limit"
@@ -609,14 +689,23 @@ def run_ph(data: PlanData, options: PlanOptions, comm: Any) -> tuple[PHResult, _
     it = 0
     for it in range(1, options.decomposition_max_iterations + 1):
         xbar, weights = engine.xbar_and_weights(it)
-        best_lb = max(best_lb, bounder.lower(weights))
+        if it <= 3 or it % LAGRANGIAN_EVERY == 0:
+            best_lb = max(best_lb, bounder.lower(weights))
         frac = np.minimum(np.abs(xbar[bounder.conv_pos]), np.abs(1 - xbar[bounder.conv_pos]))
         near = float(np.max(frac, initial=0.0))
-        ub, dual_weights = bounder.upper(xbar)
+        ub, _dual_weights = bounder.upper(xbar)
         if (not has_int or near <= INTEGRAL_TOL) and ub < best_ub:
             best_ub, x_best = ub, xbar.copy()
-        if dual_weights is not None and math.isfinite(ub):
-            best_lb = max(best_lb, bounder.lower(dual_weights))
+        # L-shaped bound from every evaluated plan's cuts; its plan is a candidate too
+        lb_master, x_master = bounder.master_bound()
+        best_lb = max(best_lb, lb_master)
+        if x_master is not None:
+            if fixed_at > 0:
+                x_master[bounder.conv_pos] = x_best[bounder.conv_pos] if x_best is not None \
+                    else xbar[bounder.conv_pos]
+            ub_m, _ = bounder.upper(x_master)
+            if ub_m < best_ub:
+                best_ub, x_best = ub_m, x_master.copy()
         elapsed = time.perf_counter() - t0
         history.append((it, elapsed, best_lb, best_ub))
         if relative_gap(best_lb, best_ub) <= options.decomposition_gap:
@@ -637,6 +726,16 @@ def run_ph(data: PlanData, options: PlanOptions, comm: Any) -> tuple[PHResult, _
                       wall_s=time.perf_counter() - t0, trivial_bound=engine.trivial,
                       stop_reason=stop, conversions_fixed_at=fixed_at, history=history)
     return result, bounder
+
+
+def _floors(bounder: _Bounder) -> list[float]:
+    """Each local scenario's own optimum (relaxed, no weights) [objective units]: the master's
+    lower limit on θ_w."""
+    out = []
+    for s in bounder.ub:
+        res = s.solve()
+        out.append(res.objective if res.optimal else -math.inf)
+    return out
 
 
 def _lor() -> Any:
@@ -729,6 +828,9 @@ def _assemble(pm_like: Any, res: Any, finals: list[_Final], result: PHResult,
         "decomposition_trivial_bound_usd": float(result.trivial_bound),
         "decomposition_ranks": int(n_ranks),
         "decomposition_conversions_fixed_at_iteration": int(result.conversions_fixed_at),
+        "decomposition_engine": options.decomposition_engine,
+        "decomposition_history": json.dumps([[int(i), round(t, 3), lo, up]
+                                             for i, t, lo, up in result.history]),
         "decomposition_lower_bound": ("Lagrangian bound with the PH weights (conversions "
                                       "binary in each scenario's subproblem)"),
         "decomposition_upper_bound": ("cost of the first-stage plan with every scenario's LP "
