@@ -105,3 +105,45 @@ def test_cli_bad_input_exits_2(argv, capsys):
 
 def test_parse_limits():
     assert parse_limits("5, 0.25,1,0.5,1") == [0.25, 0.5, 1.0, 5.0]
+
+
+def _write_year(path, ba: str, tz: str, hours: int, seed: int) -> None:
+    """A BALANCE-layout file for one BA from 2023-01-01 00:00 local, ``hours`` hours."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(tz)
+    start = pd.Timestamp("2023-01-01", tz=zone).tz_convert("UTC")
+    end_utc = start + pd.to_timedelta(np.arange(1, hours + 1), unit="h")
+    end_loc = end_utc.tz_convert(zone).tz_localize(None)
+    rng = np.random.default_rng(seed)
+    doy = (end_loc.day_of_year.to_numpy() - 1) / 365.0
+    demand = (30_000 + 8_000 * np.cos(2 * np.pi * (doy - 0.55)) ** 2
+              + 4_000 * np.cos(2 * np.pi * (end_loc.hour.to_numpy() - 17) / 24)
+              + rng.gamma(3.0, 300.0, hours))
+
+    def fmt(t):
+        return t.strftime("%m/%d/%Y ") + t.strftime("%I:%M:%S %p").lstrip("0")
+
+    frame = pd.DataFrame({
+        "Balancing Authority": ba,
+        "Local Time at End of Hour": [fmt(t) for t in end_loc],
+        "UTC Time at End of Hour": [fmt(t) for t in end_utc.tz_localize(None)],
+        "Demand (MW)": [f"{round(x):,}" for x in demand],
+    })
+    frame.to_csv(path, index=False)
+
+
+def test_historical_headroom_uses_complete_local_years_only(tmp_path):
+    """2023 complete (8,760 local hours) + 100 h of 2024: only 2023 counts, at L·8760."""
+    path = tmp_path / "EIA930_BALANCE_2023_all.csv"
+    _write_year(path, "PJM", "America/New_York", 8760 + 100, seed=3)
+    ds = historical_headroom([path], ["PJM"], [0.5, 1.0])
+    assert ds.sizes["year"] == 1 and int(ds.year.values[0]) == 2023
+    assert ds.attrs["notes"] == "complete years only"
+    e = read_eia930(path)
+    month, year = local_calendar(e)
+    keep = year[0] == 2023
+    assert keep.sum() == 8760
+    direct = headroom(e.demand_mw.values[0][keep], month[0][keep], year[0][keep], [0.5, 1.0])
+    np.testing.assert_allclose(ds.headroom_mw.values[0], direct.headroom_mw[0], rtol=1e-12)
+    assert (ds.headroom_mw.values > 0).all()
