@@ -1,11 +1,18 @@
-"""Benchmark of the Monte Carlo kernels (issue #4).
+"""Benchmark of the Monte Carlo kernels (issues #4, #17).
 
 Figures, in DER-scenario-hours per second:
 
-* the full DER dispatch kernel per backend, and the Philox generator alone drawing the same
-  random numbers (same calls, same lane-blocked layout) in the same run, with their ratio
-  (``kernel_vs_philox``; target ≥ 0.40 on numba-cpu), at 1,000 × 100 × 8,760 and
-  10,000 × 100 × 8,760 DERs × scenarios × hours;
+* the full DER dispatch kernel per backend, and in the same run, same lane-blocked layout:
+
+  - the Philox4x32-10 generator's **word rate** alone: one 4-word block per DER-hour (what
+    the kernel consumes), no transforms (``philox_words_der_scenario_hours_per_s``), with the
+    ratio ``kernel_vs_words`` (target ≥ 0.40 on numba-cpu, #17);
+  - Philox **plus the transforms** (Box–Muller normals and a uniform) drawing the kernel's
+    exact random numbers (``philox_der_scenario_hours_per_s``), ratio ``kernel_vs_philox``
+    (target ≥ 0.40, #4);
+
+  at 1,000 × 100 × 8,760 and 10,000 × 100 × 8,760 DERs × scenarios × hours; each timed as
+  the best of alternating repeats, wall clock and this process's CPU time;
 * the numpy backend against a plain Python loop over the same element functions on a tiny
   case (``numpy_vs_python``; target ≥ 20×);
 * peak resident memory of a whole ``simulate`` of 10,000 DERs × 1,000 scenarios in a child
@@ -67,6 +74,13 @@ def _time(f: Any, reps: int) -> float:
     return best
 
 
+def _time_both(f: Any) -> tuple[float, float]:
+    """Wall-clock and CPU time [s] of one call (CPU time of every thread of this process)."""
+    w0, c0 = time.perf_counter(), time.process_time()
+    f()
+    return time.perf_counter() - w0, time.process_time() - c0
+
+
 def _zeros(fleet: Any, dd: Any, xp: Any = np) -> Any:
     from gridcap.kernels.dispatch import DispatchOut
     from gridcap.kernels.events import MAX_EVENTS
@@ -79,7 +93,11 @@ def _size_case(n_der: int, n_scen: int, hours: int, reps: int) -> dict[str, Any]
     import numba
 
     from gridcap.kernels import backend_status
-    from gridcap.kernels.numba_cpu import dispatch_numba_cpu, rng_numba_cpu
+    from gridcap.kernels.numba_cpu import (
+        dispatch_numba_cpu,
+        philox_words_numba_cpu,
+        rng_numba_cpu,
+    )
 
     t0 = time.perf_counter()
     fleet, dd = _prepare(n_der, n_scen, hours)
@@ -89,18 +107,32 @@ def _size_case(n_der: int, n_scen: int, hours: int, reps: int) -> dict[str, Any]
     small = _prepare(64, 1, 24)
     dispatch_numba_cpu(small[0], small[1], _zeros(*small), seed=1)
     rng_numba_cpu(small[0], small[1].scenarios, 24, seed=1)
-    t_rng = t_k = float("inf")
+    philox_words_numba_cpu(small[0], small[1].scenarios, 24, seed=1)
+    runs = {
+        "words": lambda: philox_words_numba_cpu(fleet, dd.scenarios, hours, seed=1),
+        "rng": lambda: rng_numba_cpu(fleet, dd.scenarios, hours, seed=1),
+        "kernel": lambda: dispatch_numba_cpu(fleet, dd, _zeros(fleet, dd), seed=1),
+    }
+    wall = dict.fromkeys(runs, float("inf"))
+    cpu = dict.fromkeys(runs, float("inf"))
     for _ in range(reps):  # alternate, keep the best of each (shared, noisy machine)
-        t_rng = min(t_rng, _time(lambda: rng_numba_cpu(fleet, dd.scenarios, hours, seed=1), 1))
-        t_k = min(t_k, _time(lambda: dispatch_numba_cpu(fleet, dd, _zeros(fleet, dd), seed=1),
-                             1))
+        for k, f in runs.items():
+            w, c = _time_both(f)
+            wall[k] = min(wall[k], w)
+            cpu[k] = min(cpu[k], c)
+    t_w, t_rng, t_k = wall["words"], wall["rng"], wall["kernel"]
     out: dict[str, Any] = {
         "der": n_der, "scenarios": n_scen, "hours": hours, "threads": numba.get_num_threads(),
         "drivers_and_events_s": prep_s,
         "numba_cpu": {
             "dispatch_s": t_k, "der_scenario_hours_per_s": work / t_k,
+            "philox_words_s": t_w, "philox_words_der_scenario_hours_per_s": work / t_w,
+            "kernel_vs_words": t_w / t_k,
             "philox_alone_s": t_rng, "philox_der_scenario_hours_per_s": work / t_rng,
             "kernel_vs_philox": t_rng / t_k,
+            # the same ratios on CPU time: less sensitive to other processes on the machine
+            "cpu_time_kernel_vs_words": cpu["words"] / cpu["kernel"],
+            "cpu_time_kernel_vs_philox": cpu["rng"] / cpu["kernel"],
         },
     }
     status = backend_status()
@@ -205,6 +237,7 @@ def run(quick: bool = False, full: bool = True) -> dict[str, Any]:
     -------
     dict
         Nested figures: per size ``numba_cpu.der_scenario_hours_per_s``,
+        ``numba_cpu.philox_words_der_scenario_hours_per_s``, ``numba_cpu.kernel_vs_words``,
         ``numba_cpu.philox_der_scenario_hours_per_s``, ``numba_cpu.kernel_vs_philox`` [1];
         ``tiny.numpy_vs_python`` [×]; ``memory.peak_rss_mib`` [MiB].
     """
@@ -217,8 +250,11 @@ def run(quick: bool = False, full: bool = True) -> dict[str, Any]:
         result["sizes"][key] = case = _size_case(n, s, t, reps=reps)
         c = case["numba_cpu"]
         print(f"[kernels] {key}: numba-cpu dispatch {c['der_scenario_hours_per_s']:.3e} "
-              f"DER-scenario-h/s, Philox alone {c['philox_der_scenario_hours_per_s']:.3e}, "
-              f"ratio {c['kernel_vs_philox']:.2f} ({case['threads']} threads)")
+              f"DER-scenario-h/s; Philox words alone "
+              f"{c['philox_words_der_scenario_hours_per_s']:.3e} (ratio "
+              f"{c['kernel_vs_words']:.2f}, CPU time {c['cpu_time_kernel_vs_words']:.2f}); "
+              f"Philox + transforms {c['philox_der_scenario_hours_per_s']:.3e} (ratio "
+              f"{c['kernel_vs_philox']:.2f}) ({case['threads']} threads)")
         if "numba_cuda" in case:  # pragma: no cover
             g = case["numba_cuda"]
             print(f"[kernels] {key}: numba-cuda {g['der_scenario_hours_per_s']:.3e} "

@@ -209,6 +209,10 @@ def test_real_targets_find_the_figures_the_benchmarks_report():
                             "der_scenario_hours_per_s": 5e8,
                             "philox_der_scenario_hours_per_s": 9e8,
                             "kernel_vs_philox": 0.55,
+                            "philox_words_der_scenario_hours_per_s": 2e9,
+                            "kernel_vs_words": 0.25,
+                            "cpu_time_kernel_vs_words": 0.3,
+                            "cpu_time_kernel_vs_philox": 0.6,
                         },
                         "numba_cuda": {"der_scenario_hours_per_s": 2e11},
                     },
@@ -243,6 +247,11 @@ def test_real_targets_find_the_figures_the_benchmarks_report():
     k1, k2 = "sizes.der1000_scen100_h8760", "sizes.der10000_scen100_h8760"
     assert checks[("kernel_vs_philox", f"{k1}.numba_cpu.kernel_vs_philox")] == "PASS"
     assert checks[("kernel_vs_philox", f"{k2}.numba_cpu.kernel_vs_philox")] == "FAIL"
+    assert (("kernel_vs_philox", f"{k1}.numba_cpu.cpu_time_kernel_vs_philox")) not in checks
+    assert checks[("kernel_vs_words", f"{k1}.numba_cpu.kernel_vs_words")] == "FAIL"
+    assert (("kernel_vs_words", f"{k1}.numba_cpu.cpu_time_kernel_vs_words")) not in checks
+    assert checks[("philox_words_throughput",
+                   f"{k1}.numba_cpu.philox_words_der_scenario_hours_per_s")] == "info"
     assert checks[("numpy_vs_python", "tiny.numpy_vs_python")] == "PASS"
     assert checks[("gpu_throughput", f"{k1}.numba_cuda.der_scenario_hours_per_s")] == "PASS"
     assert checks[("memory_large_case", "memory.peak_rss_mib")] == "FAIL"
@@ -262,7 +271,7 @@ def test_real_targets_find_the_figures_the_benchmarks_report():
     # the CPU-time variant is shown, but is not the (wall-time) target
     assert checks[("waterfall_vs_python_cpu_time", "numpy_vs_python_cpu_time")] == "info"
     assert ("waterfall_vs_python", "numpy_vs_python_cpu_time") not in checks
-    assert len(rows) == 16
+    assert len(rows) == 18
     # on a machine without a GPU the GPU target is n/a, saying why
     cpu_rows = suite.evaluate_targets(sections, gpus=[])
     [gpu] = [c for c in cpu_rows if c["id"] == "gpu_throughput"]

@@ -14,5 +14,8 @@ def test_bench_kernels_quick_runs_and_reports_every_figure():
     c = case["numba_cpu"]
     assert c["der_scenario_hours_per_s"] > 0 and c["philox_der_scenario_hours_per_s"] > 0
     assert c["kernel_vs_philox"] == pytest.approx(c["philox_alone_s"] / c["dispatch_s"])
+    assert c["philox_words_der_scenario_hours_per_s"] > 0
+    assert c["kernel_vs_words"] == pytest.approx(c["philox_words_s"] / c["dispatch_s"])
+    assert c["cpu_time_kernel_vs_words"] > 0
     assert r["tiny"]["numpy_vs_python"] > 1.0
     assert r["memory"]["ok"] and r["memory"]["peak_rss_mib"] > 0
