@@ -194,3 +194,35 @@ def test_two_ranks_under_pip_mpich(tmp_path, reference):
     assert abs(r["objective"] - opt) <= (GAP + 1e-6) * abs(opt)
     assert r["converted"] == ref["converted"].values.tolist()
     np.testing.assert_allclose(r["ai_placed"], ref["ai_placed_mw"].values, atol=0.5)
+
+
+def test_cli_mpi_flag_spawns_mpiexec_without_the_flag(monkeypatch):
+    """`gridcap run STUDY --mpi 3 ...` reruns itself under the venv's mpiexec with 3 ranks and
+    without --mpi; the ranks then see an MPI launch (decomposition on, all scenarios)."""
+    import subprocess as sp
+
+    from gridcap import cli
+
+    seen = {}
+
+    def fake_run(cmd, env, check):
+        seen["cmd"], seen["env"] = cmd, env
+        return sp.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr(sp, "run", fake_run)
+    for v in ("GRIDCAP_MPI_RANKS", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE"):
+        monkeypatch.delenv(v, raising=False)
+    assert cli.mpi_launch() is None
+    assert cli.main(["run", "quickstart", "--mpi", "3", "--out", "x", "-q"]) == 0
+    cmd = seen["cmd"]
+    assert cmd[1:3] == ["-n", "3"] and cmd[0].endswith("mpiexec")
+    assert cmd[3:] == [sys.executable, "-m", "gridcap", "run", "quickstart", "--out", "x", "-q"]
+    assert seen["env"]["GRIDCAP_MPI_RANKS"] == "3"
+    monkeypatch.setenv("PMI_SIZE", "3")
+    monkeypatch.setenv("PMI_RANK", "0")
+    assert cli.mpi_launch() == (0, 3)
+    monkeypatch.setattr(sys, "argv", ["gridcap"])
+    args = cli.build_parser().parse_args(["run", "quickstart"])
+    cfg = cli.load_study(args)
+    assert cfg.optimizer.decomposition == "ph"
+    assert cfg.optimizer.scenarios_in_model == cfg.monte_carlo.scenarios

@@ -831,8 +831,10 @@ def _assemble(pm_like: Any, res: Any, finals: list[_Final], result: PHResult,
         "decomposition_engine": options.decomposition_engine,
         "decomposition_history": json.dumps([[int(i), round(t, 3), lo, up]
                                              for i, t, lo, up in result.history]),
-        "decomposition_lower_bound": ("Lagrangian bound with the PH weights (conversions "
-                                      "binary in each scenario's subproblem)"),
+        "decomposition_lower_bound": ("best of: iteration 0's wait-and-see bound, the "
+                                      "Lagrangian bound with the PH weights (conversions binary "
+                                      "in each scenario's subproblem), and the multi-cut "
+                                      "L-shaped master's bound (conversions binary)"),
         "decomposition_upper_bound": ("cost of the first-stage plan with every scenario's LP "
                                       "solved at it"),
         "n_variables": int(sum(f.n_cols for f in finals)),
