@@ -59,8 +59,9 @@ REVENUE_MODES: dict[str, int] = {"merchant_gpu": 0, "colocation_lease": 1, "gpu_
 #: Corporate Default And Rating Transition Study", 2024-03-28,
 #: https://www.spglobal.com/ratings/en/research/articles/240328-default-transition-and-recovery-2023-annual-global-corporate-default-and-rating-transition-study-13047827
 #: (table of global corporate average cumulative default rates, year-1 column). Values
-#: transcribed to two decimals; ``NR`` (an unrated tenant such as an AI neocloud) is an
-#: assumption: treated as ``B``.
+#: transcribed to two decimals from that table as remembered: the study's text was found, its
+#: table could not be read back when this was written, so check the figures against it.
+#: ``NR`` (an unrated tenant such as an AI neocloud) is an assumption: treated as ``B``.
 DEFAULT_RATE_1Y: dict[str, float] = {
     "AAA": 0.0000,
     "AA": 0.0002,
