@@ -26,6 +26,12 @@ from typing import Any, cast
 from gridcap.errors import ConfigError
 from gridcap.kernels.compute import ComputeAssumptions
 from gridcap.kernels.periods import PeriodSampling, allowed_hours_summary
+from gridcap.optimizer.financing.options import (
+    FinanceOptions,
+    MezzanineTerms,
+    ProjectTerms,
+    SeniorTerms,
+)
 from gridcap.optimizer.planning.flexible_ai import FlexibleAIOptions
 from gridcap.optimizer.planning.siting import PlanOptions
 from gridcap.params import param_table
@@ -179,59 +185,8 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
     ),
     # owner: gridcap.optimizer.PlanOptions (gridcap/optimizer/planning/siting.py)
     "optimizer": keys_from(PlanOptions),
-    "finance": (
-        _num(
-            "discount_rate", float, 0.08, 0, 1, "WACC for annualizing capital [1/yr]", hi_open=True
-        ),
-        _num("equity_irr_target", float, 0.15, 0, 1, "equity hurdle rate [1/yr]", hi_open=True),
-        _num("dsra_months", float, 6.0, 0, 36, "debt-service reserve target [month]"),
-        _num("lockup_dscr", float, 1.10, 0, 10, "cash lock-up covenant DSCR [1]", lo_open=True),
-        _num("max_gearing", float, 0.75, 0, 1, "maximum debt / capex [1]", lo_open=True),
-        _num(
-            "exit_cap_rate",
-            float,
-            0.0,
-            0,
-            1,
-            "equity terminal value at the end of the finance horizon = last-year CFADS / exit "
-            "cap rate [1/yr] (0: none)",
-            hi_open=True,
-        ),
-        _choice(
-            "mezzanine_tranche",
-            "on",
-            ("on", "off"),
-            "size a project mezzanine tranche ('on'), or none ('off': junior capital sits at "
-            "the parent, as in most mine-conversion financings)",
-        ),
-        _choice(
-            "coupon_basis",
-            "terms",
-            ("terms", "credit"),
-            "senior coupon: finance.senior.rate ('terms'), or priced from the weakest credit of "
-            "the financed contracted sites: risk-free + ICE BofA OAS + the deals' premium "
-            "('credit', gridcap.optimizer.financing.pricing)",
-        ),
-        _num(
-            "senior_maturity_years",
-            int,
-            0,
-            0,
-            40,
-            "legal maturity of the senior notes [yr]; the balance left then is a balloon "
-            "refinanced against the remaining contract (0: maturity = tenor, no balloon)",
-        ),
-        _num("unit_size_usd", float, 1000.0, 0, 1e12, "token unit face value [$]", lo_open=True),
-        _num("min_ticket_usd", float, 1000.0, 0, 1e12, "minimum investment [$]", lo_open=True),
-        _num(
-            "settlement_lag_hours",
-            float,
-            0.05,
-            0,
-            24 * 30,
-            "distribution settlement lag [h] (stablecoin ~minutes, T+2 = 48)",
-        ),
-    ),
+    # owner: gridcap.optimizer.financing.options.ProjectTerms
+    "finance": keys_from(ProjectTerms),
     # owner: gridcap.kernels.compute.ComputeAssumptions
     "compute": keys_from(ComputeAssumptions),
     "flexible_ai": (
@@ -249,18 +204,9 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
                    "1 and 5 %"),
         *keys_from(FlexibleAIOptions),
     ),
-    "finance.senior": (
-        _num("rate", float, 0.065, 0, 1, "interest rate [1/yr]", hi_open=True),
-        _num("dscr_target", float, 1.35, 0, 10, "sculpting DSCR [1]", lo_open=True),
-        _num("tenor_years", int, 5, 1, 40, "tenor [yr], at most the finance horizon"),
-        _num("pd_target", float, 0.001, 0, 1, "target PD [1]", lo_open=True, hi_open=True),
-    ),
-    "finance.mezzanine": (
-        _num("rate", float, 0.11, 0, 1, "interest rate [1/yr]", hi_open=True),
-        _num("dscr_target", float, 1.15, 0, 10, "sculpting DSCR [1]", lo_open=True),
-        _num("tenor_years", int, 5, 1, 40, "tenor [yr], at most the finance horizon"),
-        _num("pd_target", float, 0.02, 0, 1, "target PD [1]", lo_open=True, hi_open=True),
-    ),
+    # owners: gridcap.optimizer.financing.options.SeniorTerms / MezzanineTerms
+    "finance.senior": keys_from(SeniorTerms),
+    "finance.mezzanine": keys_from(MezzanineTerms),
 }
 
 SECTION_DOCS = {
@@ -343,6 +289,10 @@ class StudyConfig:
             return None
         names = {p.name for p in param_table(FlexibleAIOptions, config_only=True)}
         return FlexibleAIOptions(**{n: getattr(self.flexible_ai, n) for n in names})
+
+    def finance_options(self) -> FinanceOptions:
+        """The finance stage's options for this study (no study key sets them yet)."""
+        return FinanceOptions()
 
     def compute_assumptions(self) -> ComputeAssumptions:
         """The ``[compute]`` table as the domain's :class:`ComputeAssumptions`."""

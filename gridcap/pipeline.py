@@ -297,7 +297,7 @@ def finance_stage(
     """Size, run and price the capital stack of the plan's portfolio."""
     from gridcap.optimizer import finance
 
-    return finance(plan_ds, outcomes, inputs.finance, sites=inputs.sites)
+    return finance(inputs, outcomes, plan_ds, cfg.finance_options())
 
 
 def chain_stage(

@@ -35,6 +35,8 @@ _EXPORTS = {
     "synthetic_study": "planning.synthetic",
     "deterministic_study": "planning.synthetic",
     "finance": "financing.project",
+    "finance_project": "financing.project",
+    "FinanceOptions": "financing.options",
     "size_debt": "financing.project",
     "finance_terms": "financing.project",
     "write_finance_files": "financing.project",

@@ -1,4 +1,4 @@
-"""finance(plan, outcomes, terms): the Dataset contract, cash accounting across tranches,
+"""finance_project(plan, outcomes, terms): the Dataset contract, cash accounting across tranches,
 project selection, conversion-year shift, files, and errors for bad terms."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from numpy.testing import assert_allclose
 
 from gridcap.errors import GridcapInputError
 from gridcap.optimizer.financing.project import (
-    finance,
+    finance_project,
     finance_terms,
     project_cfads,
     write_finance_files,
@@ -58,7 +58,7 @@ def _plan(conversion_year: list[int] | None = None) -> xr.Dataset:
 
 @pytest.fixture(scope="module")
 def result() -> xr.Dataset:
-    return finance(_plan(), _outcomes(), finance_terms(pd_target=(0.01, 0.05), sweep_fraction=0.25))
+    return finance_project(_plan(), _outcomes(), finance_terms(pd_target=(0.01, 0.05), sweep_fraction=0.25))
 
 
 def test_contract_variables_dims_and_units(result: xr.Dataset) -> None:
@@ -173,17 +173,17 @@ def test_files_replay_and_netcdf(result: xr.Dataset, tmp_path) -> None:
 )
 def test_bad_terms_raise_clear_errors(override: dict, match: str) -> None:
     with pytest.raises(GridcapInputError, match=match):
-        finance(_plan(), _outcomes(S=20), finance_terms(**override))
+        finance_project(_plan(), _outcomes(S=20), finance_terms(**override))
 
 
 def test_other_sizings_and_projects_run() -> None:
     out = _outcomes(S=60)
-    ds = finance(_plan(), out, finance_terms(), sizing="dscr", project="sites")
+    ds = finance_project(_plan(), out, finance_terms(), sizing="dscr", project="sites")
     assert_allclose(
         ds["tranche_size_usd"].sel(tranche=["senior", "mezzanine"]).values,
         ds["size_by_method_usd"].sel(sizing_method="dscr").values,
     )
-    pools = finance(_plan(), out, finance_terms(), project="pools", sizing="cvar")
+    pools = finance_project(_plan(), out, finance_terms(), project="pools", sizing="cvar")
     assert np.isnan(float(pools["tranche_size_usd"].sel(tranche="equity")))
     assert pools.attrs["capex_usd"] == -1.0
 

@@ -9,16 +9,25 @@ import pytest
 from gridcap.config import SECTIONS, parse_config, schema_markdown
 from gridcap.errors import GridcapInputError
 from gridcap.kernels.compute import ComputeAssumptions
-from gridcap.optimizer import PlanOptions
+from gridcap.optimizer import FinanceOptions, PlanOptions
+from gridcap.optimizer.financing.options import MezzanineTerms, ProjectTerms, SeniorTerms
 from gridcap.params import check_params, param_table, params_markdown, undocumented_fields
 
 MINIMAL = {"study": {"name": "t", "start_year": 2026, "horizon_years": 5, "regions": ["ERCOT"]}}
 
 #: config section -> the domain table that owns its defaults
-OWNERS = {"optimizer": PlanOptions, "compute": ComputeAssumptions}
+OWNERS = {
+    "optimizer": PlanOptions,
+    "compute": ComputeAssumptions,
+    "finance": ProjectTerms,
+    "finance.senior": SeniorTerms,
+    "finance.mezzanine": MezzanineTerms,
+}
+#: option tables with no config section (yet): documented all the same
+TABLES = [*OWNERS.values(), FinanceOptions]
 
 
-@pytest.mark.parametrize("table", list(OWNERS.values()), ids=list(OWNERS))
+@pytest.mark.parametrize("table", TABLES, ids=lambda t: t.__name__)
 def test_every_field_is_documented_with_unit_and_meaning(table):
     assert undocumented_fields(table) == []
     for p in param_table(table):
@@ -46,6 +55,17 @@ def test_study_without_optimizer_table_plans_with_the_options_defaults():
     cfg = parse_config(MINIMAL)
     assert cfg.plan_options() == dataclasses.replace(PlanOptions(), seed=cfg.study.seed)
     assert cfg.compute_assumptions() == ComputeAssumptions()
+    assert cfg.finance_options() == FinanceOptions()
+
+
+def test_finance_terms_defaults_are_the_config_defaults():
+    from gridcap.optimizer import finance_terms
+    from gridcap.pipeline import finance_terms as study_terms
+
+    mine, study = finance_terms(), study_terms(parse_config(MINIMAL))
+    assert mine.drop_attrs().identical(study.drop_attrs())
+    assert all(mine[v].attrs.get("units", "") == study[v].attrs.get("units", "")
+               for v in study.data_vars)
 
 
 def test_study_values_reach_the_options_object():

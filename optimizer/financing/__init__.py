@@ -13,6 +13,8 @@ from gridcap._lazy import lazy_getattr
 
 _EXPORTS = {
     "finance": "project",
+    "finance_project": "project",
+    "FinanceOptions": "options",
     "size_debt": "project",
     "finance_terms": "project",
     "write_finance_files": "project",

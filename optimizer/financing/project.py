@@ -17,13 +17,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
 
 from gridcap.errors import GridcapInputError
 from gridcap.optimizer.financing import tokens as tok
+from gridcap.optimizer.financing.options import (
+    DEBT,
+    FinanceOptions,
+    MezzanineTerms,
+    ProjectTerms,
+    SeniorTerms,
+)
 from gridcap.optimizer.financing.sizing import (
     DebtSchedule,
     check_positive,
@@ -36,27 +43,32 @@ from gridcap.optimizer.financing.sizing import (
 )
 from gridcap.optimizer.financing.tranche_risk import IDEALIZED_PD_1Y, IRR_QUANTILES, tranche_metrics
 from gridcap.optimizer.financing.waterfall import run_waterfall, structure_from_schedules, to_cents
+from gridcap.params import param_table
+
+if TYPE_CHECKING:
+    from gridcap.schema import StudyInputs
 
 __all__ = [
     "DebtSchedule",
     "FinanceTerms",
     "finance",
+    "finance_project",
     "finance_terms",
     "project_cfads",
     "size_debt",
     "write_finance_files",
 ]
 
-DEBT = ("senior", "mezzanine")
 TRANCHES = ("senior", "mezzanine", "equity")
-#: Optional finance terms (not in the study schema) and their defaults.
+_TERMS = ProjectTerms()
+#: Optional finance terms (a terms Dataset may leave them out) and their defaults (owner:
+#: :class:`~gridcap.optimizer.financing.options.ProjectTerms`).
 OPTIONAL_TERMS: dict[str, float] = {
-    "default_grace_years": 1.0,  # [yr] consecutive periods of unpaid interest tolerated
-    "sweep_fraction": 0.0,  # [1] share of trapped cash swept on a covenant breach
-    "risk_free_rate": 0.04,  # [1/yr] base rate of the par spread (assumption)
-    "senior_maturity_years": 0.0,  # [yr] legal maturity of senior notes (0: = tenor, no balloon)
-    "exit_cap_rate": 0.0,  # [1/yr] equity terminal value = last-year CFADS / cap (0: none)
+    name: float(getattr(_TERMS, name))
+    for name in ("default_grace_years", "sweep_fraction", "risk_free_rate", "senior_maturity_years",
+                 "exit_cap_rate")
 }
+_OPTIONS = FinanceOptions()
 
 
 class FinanceTerms:
@@ -187,7 +199,12 @@ class FinanceTerms:
 
 
 def finance_terms(**overrides: Any) -> xr.Dataset:
-    """A finance terms Dataset with the shipped defaults (quickstart study), for notebooks.
+    """A finance terms Dataset with the default terms, for notebooks.
+
+    The defaults are those of :class:`~gridcap.optimizer.financing.options.ProjectTerms`,
+    :class:`~gridcap.optimizer.financing.options.SeniorTerms` and
+    :class:`~gridcap.optimizer.financing.options.MezzanineTerms` (the study config's defaults
+    too); the optional terms (``default_grace_years``, ...) are left out unless given.
 
     Parameters
     ----------
@@ -199,27 +216,14 @@ def finance_terms(**overrides: Any) -> xr.Dataset:
     xarray.Dataset
         Terms per docs/data-model.md §1.
     """
-    per = {
-        "rate": ((0.065, 0.11), "1/yr"),
-        "dscr_target": ((1.35, 1.15), "1"),
-        "tenor_years": ((5, 5), "yr"),
-        "pd_target": ((0.001, 0.02), "1"),
-    }
-    scal = {
-        "discount_rate": (0.08, "1/yr"),
-        "equity_irr_target": (0.15, "1/yr"),
-        "dsra_months": (6.0, "month"),
-        "lockup_dscr": (1.10, "1"),
-        "max_gearing": (0.75, "1"),
-        "unit_size_usd": (1000.0, "$"),
-        "min_ticket_usd": (1000.0, "$"),
-        "settlement_lag_hours": (0.05, "h"),
-    }
+    senior = {p.name: p for p in param_table(SeniorTerms)}
+    mezz = {p.name: p for p in param_table(MezzanineTerms)}
     data: dict[str, Any] = {}
-    for k, (v, u) in per.items():
-        data[k] = ("tranche", np.asarray(overrides.pop(k, v)), {"units": u})
-    for k, (value, unit) in scal.items():
-        data[k] = ((), overrides.pop(k, value), {"units": unit})
+    for k, p in senior.items():
+        value = overrides.pop(k, (p.default, mezz[k].default))
+        data[k] = ("tranche", np.asarray(value), {"units": p.unit})
+    for p in param_table(ProjectTerms, config_only=True):
+        data[p.name] = ((), overrides.pop(p.name, p.default), {"units": p.unit})
     for k, v in overrides.items():
         data[k] = (("tranche",), np.asarray(v)) if isinstance(v, tuple) else ((), v)
     return xr.Dataset(data, coords={"tranche": list(DEBT)})
@@ -725,21 +729,71 @@ def _pick_ledger_scenario(cf: np.ndarray) -> int:
 
 
 def finance(
+    inputs: StudyInputs,
+    outcomes: xr.Dataset,
+    plan: xr.Dataset,
+    options: FinanceOptions | None = None,
+) -> xr.Dataset:
+    """The finance stage: size, run and price the capital stack of the study's plan.
+
+    The same call the pipeline (``gridcap run``) makes; see :func:`finance_project` for the
+    method and the returned variables.
+
+    Parameters
+    ----------
+    inputs : gridcap.schema.StudyInputs
+        Study inputs: ``finance`` (terms, docs/data-model.md §1) and ``sites`` (conversion
+        capex when the plan has no ``capex_usd``) are read.
+    outcomes : xarray.Dataset
+        Monte Carlo outcomes (docs/data-model.md §2).
+    plan : xarray.Dataset
+        Siting plan (docs/data-model.md §3).
+    options : FinanceOptions, optional
+        Stage options (``cfg.finance_options()`` for a study); default
+        :class:`~gridcap.optimizer.financing.options.FinanceOptions`.
+
+    Returns
+    -------
+    xarray.Dataset
+        Sizes, schedules, waterfall results, risk metrics, prices and token units.
+    """
+    o = FinanceOptions() if options is None else options
+    return finance_project(
+        plan,
+        outcomes,
+        inputs.finance,
+        sites=inputs.sites,
+        project=o.project,
+        sizing=o.sizing,
+        sizing_profile=o.sizing_profile,
+        capex_usd=o.capex_usd,
+        sizing_scenarios=o.sizing_scenarios,
+        time_limit_s=o.time_limit_s,
+        method=o.method,
+        ledger_scenario=o.ledger_scenario,
+    )
+
+
+def finance_project(
     plan: xr.Dataset,
     outcomes: xr.Dataset,
     terms: xr.Dataset,
     *,
-    project: str = "portfolio",
-    sizing: str = "milp",
-    sizing_profile: str = "free",
+    project: str = _OPTIONS.project,
+    sizing: str = _OPTIONS.sizing,
+    sizing_profile: str = _OPTIONS.sizing_profile,
     sites: xr.Dataset | None = None,
-    capex_usd: float | None = None,
-    sizing_scenarios: int = 1000,
-    time_limit_s: float = 60.0,
-    method: str = "auto",
-    ledger_scenario: int | None = None,
+    capex_usd: float | None = _OPTIONS.capex_usd,
+    sizing_scenarios: int = _OPTIONS.sizing_scenarios,
+    time_limit_s: float = _OPTIONS.time_limit_s,
+    method: str = _OPTIONS.method,
+    ledger_scenario: int | None = _OPTIONS.ledger_scenario,
 ) -> xr.Dataset:
     """Size, run and price the capital stack of a plan's project over every scenario.
+
+    The building block under :func:`finance`, for a plan, outcomes and terms without study
+    inputs; keyword defaults are those of
+    :class:`~gridcap.optimizer.financing.options.FinanceOptions`.
 
     Parameters
     ----------
@@ -792,7 +846,7 @@ def finance(
     ...     "site": ["a"], "year": np.arange(2026, 2031)})
     >>> plan = xr.Dataset({"converted": ("site", [1]), "capex_usd": ("site", [6e7])},
     ...                   coords={"site": ["a"]})
-    >>> ds = finance(plan, out, finance_terms())
+    >>> ds = finance_project(plan, out, finance_terms())
     >>> bool(ds["tranche_size_usd"].sel(tranche="senior") > 0)
     True
     """
