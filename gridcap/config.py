@@ -25,6 +25,7 @@ from typing import Any, cast
 
 from gridcap.errors import ConfigError
 from gridcap.kernels.compute import ComputeAssumptions
+from gridcap.kernels.options import BACKEND_CHOICES, SimulateOptions
 from gridcap.kernels.periods import PeriodSampling, allowed_hours_summary
 from gridcap.optimizer.financing.options import (
     FinanceOptions,
@@ -36,7 +37,7 @@ from gridcap.optimizer.planning.flexible_ai import FlexibleAIOptions
 from gridcap.optimizer.planning.siting import PlanOptions
 from gridcap.params import param_table
 
-BACKENDS = ("auto", "numpy", "numba-cpu", "numba-cuda", "cupy")
+BACKENDS = BACKEND_CHOICES  # owner: gridcap.kernels.options
 
 REQUIRED = object()  # sentinel default: the key must be given
 
@@ -103,7 +104,7 @@ def _choice(name: str, default: str, choices: tuple[str, ...], doc: str) -> Key:
     return Key(name, str, default, lambda v: v in choices, f"one of {list(choices)}", doc)
 
 
-def keys_from(table: type) -> tuple[Key, ...]:
+def keys_from(table: type, names: tuple[str, ...] | None = None) -> tuple[Key, ...]:
     """Config keys generated from a domain parameter table (the one owner of the defaults).
 
     Every field of ``table`` declared with :func:`gridcap.params.param` and ``config=True``
@@ -113,13 +114,16 @@ def keys_from(table: type) -> tuple[Key, ...]:
     ----------
     table : type
         A dataclass such as :class:`gridcap.optimizer.PlanOptions`.
+    names : tuple of str, optional
+        Only these fields, in this order (a table whose keys live in several sections).
 
     Returns
     -------
     tuple of Key
     """
     keys = []
-    for p in param_table(table, config_only=True):
+    rows = {p.name: p for p in param_table(table, config_only=True)}
+    for p in rows.values() if names is None else [rows[n] for n in names]:
         doc = f"{p.doc} [{p.unit}]" if p.unit else p.doc
         keys.append(Key(p.name, p.kind, p.default, p.ok, p.expected(), doc, source=p.source))
     return tuple(keys)
@@ -140,11 +144,11 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
             "grid regions in the study",
             item_kind=str,
         ),
-        _num("seed", int, 0, 0, 2**63 - 1, "master seed of every random stream"),
-        _choice("backend", "auto", BACKENDS, "Monte Carlo backend"),
+        # owner: gridcap.kernels.options.SimulateOptions
+        *keys_from(SimulateOptions, ("seed", "backend")),
     ),
     "monte_carlo": (
-        _num("scenarios", int, 64, 1, 1_000_000, "number of Monte Carlo scenarios"),
+        *keys_from(SimulateOptions, ("scenarios",)),
         *(
             # the range check is the table's; the message lists the exact allowed values
             dataclasses.replace(k, expected=allowed_hours_summary("monte_carlo.representative"))
@@ -289,6 +293,16 @@ class StudyConfig:
             return None
         names = {p.name for p in param_table(FlexibleAIOptions, config_only=True)}
         return FlexibleAIOptions(**{n: getattr(self.flexible_ai, n) for n in names})
+
+    def simulate_options(self) -> SimulateOptions:
+        """The Monte Carlo stage's options: scenarios, seed, backend, periods, compute."""
+        return SimulateOptions(
+            scenarios=self.monte_carlo.scenarios,
+            seed=self.study.seed,
+            backend=self.study.backend,
+            periods=PeriodSampling(self.monte_carlo.hours, self.monte_carlo.representative),
+            compute=self.compute_assumptions(),
+        )
 
     def finance_options(self) -> FinanceOptions:
         """The finance stage's options for this study (no study key sets them yet)."""

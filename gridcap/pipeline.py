@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -197,19 +197,10 @@ def simulate_stage(
     from gridcap.checkpoint import map_scenario_batches
     from gridcap.kernels import simulate
 
-    gpu = site_gpu_assumptions(cfg)
+    options = cfg.simulate_options()
 
     def compute(offset: int, count: int) -> xr.Dataset:
-        return simulate(
-            inputs,
-            scenarios=count,
-            seed=cfg.study.seed,
-            backend=cfg.study.backend,
-            scenario_offset=offset,
-            hours=cfg.monte_carlo.hours,
-            representative=cfg.monte_carlo.representative,
-            **gpu,
-        )
+        return simulate(inputs, replace(options, scenarios=count, scenario_offset=offset))
 
     return map_scenario_batches(
         compute,
@@ -272,7 +263,7 @@ def plan_stage(cfg: StudyConfig, inputs: StudyInputs, outcomes: xr.Dataset) -> x
     """Solve the siting and build plan (Pyomo + HiGHS) over the Monte Carlo outcomes."""
     from gridcap.optimizer import plan
 
-    return with_market_prices(plan(inputs, outcomes, options=plan_options(cfg)))
+    return with_market_prices(plan(inputs, outcomes, cfg.plan_options()))
 
 
 def with_market_prices(plan_ds: xr.Dataset) -> xr.Dataset:
@@ -310,7 +301,7 @@ def chain_stage(
     """Trace kWh → GPU-hours → tokens → cash per tranche (``gridcap.optimizer.chain.trace``)."""
     from gridcap.optimizer.chain.trace import trace_chain
 
-    return trace_chain(inputs, outcomes, plan_ds, finance_ds, cfg.compute)
+    return trace_chain(inputs, outcomes, plan_ds, finance_ds, cfg.compute_assumptions())
 
 
 # --------------------------------------------------------------------------- results

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
@@ -43,14 +43,15 @@ from gridcap.kernels.events import (
     find_events,
     order_statistic,
 )
-from gridcap.kernels.periods import DEFAULT_REPRESENTATIVE, slice_index, time_axis
+from gridcap.kernels.options import UNSET, SimulateOptions, merge_options
+from gridcap.kernels.periods import slice_index, time_axis
 from gridcap.kernels.sites import (
-    GPU_COST_USD_PER_GPU_HOUR,
-    GPU_LIFE_YEARS,
-    GPUS_PER_MW_IT,
     pool_economics,
     site_economics,
 )
+
+if TYPE_CHECKING:
+    from gridcap.schema import StudyInputs
 
 __all__ = ["default_chunk_size", "prepare_fleet", "simulate"]
 
@@ -304,27 +305,34 @@ def _to_np(a: Any) -> np.ndarray:
 
 
 def simulate(
-    inputs: Any,
+    inputs: StudyInputs,
+    options: SimulateOptions | None = None,
     *,
-    scenarios: int,
-    seed: int,
-    backend: str = "auto",
-    scenario_offset: int = 0,
-    hours: int = 8760,
-    representative: str = DEFAULT_REPRESENTATIVE,
+    scenarios: int | None = None,
+    seed: int | None = None,
+    backend: str | None = None,
+    scenario_offset: int | None = None,
+    hours: int | None = None,
+    representative: str | None = None,
     chunk_size: int | None = None,
-    gpus_per_mw: float = GPUS_PER_MW_IT,
-    gpu_cost_usd_per_gpu_hour: float = GPU_COST_USD_PER_GPU_HOUR,
-    contracts: Any = "auto",
+    gpus_per_mw: float | None = None,
+    gpu_cost_usd_per_gpu_hour: float | None = None,
+    contracts: Any = UNSET,
     finance_years: int | None = None,
-    gpu_life_years: float = GPU_LIFE_YEARS,
+    gpu_life_years: float | None = None,
 ) -> xr.Dataset:
     """Run the Monte Carlo scenario engine.
+
+    Call it as ``simulate(inputs, options)`` (``options = cfg.simulate_options()`` for a
+    study: the call ``gridcap run`` makes), or with keywords, which override the matching
+    fields of ``options`` (defaults: :class:`~gridcap.kernels.options.SimulateOptions`).
 
     Parameters
     ----------
     inputs : gridcap.schema.StudyInputs
         Study inputs; ``fleet``, ``sites``, ``regions`` and ``years`` are used.
+    options : SimulateOptions, optional
+        Scenarios, seed, backend, periods and compute assumptions in one object.
     scenarios : int
         Number of scenarios S [1], ≥ 1.
     seed : int
@@ -383,6 +391,18 @@ def simulate(
     """
     from gridcap import __version__
 
+    o = merge_options(options, scenarios=scenarios, seed=seed, backend=backend,
+                      scenario_offset=scenario_offset, hours=hours,
+                      representative=representative, chunk_size=chunk_size,
+                      gpus_per_mw=gpus_per_mw, gpu_life_years=gpu_life_years,
+                      contracts=contracts, finance_years=finance_years)
+    scenarios, seed, backend = o.scenarios, o.seed, o.backend
+    scenario_offset, chunk_size = o.scenario_offset, o.chunk_size
+    hours, representative = o.periods.hours, o.periods.representative
+    gpus_per_mw, gpu_life_years = o.compute.gpus_per_mw, o.compute.gpu_life_years
+    contracts, finance_years = o.contracts, o.finance_years
+    if gpu_cost_usd_per_gpu_hour is None:
+        gpu_cost_usd_per_gpu_hour = o.compute.gpu_cost_usd_per_gpu_hour
     n_sc = _check_int("scenarios", scenarios, 1)
     seed = _check_int("seed", seed, 0, 2**64 - 1)
     offset = _check_int("scenario_offset", scenario_offset, 0, 2**32 - 1 - n_sc)

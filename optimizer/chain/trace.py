@@ -119,7 +119,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -128,6 +128,9 @@ import xarray as xr
 from gridcap.errors import GridcapInputError
 from gridcap.kernels.compute import ComputeAssumptions
 from gridcap.params import param_table
+
+if TYPE_CHECKING:
+    from gridcap.schema import StudyInputs
 
 HOURS_PER_YEAR = 8760.0
 #: Default facility/IT energy ratio when the compute section has no ``pue`` [1] (see [3]).
@@ -814,11 +817,11 @@ def _discount_rate(inputs: Any, finance: xr.Dataset | None) -> float:
 
 
 def trace_chain(
-    inputs: Any,
+    inputs: StudyInputs,
     outcomes: xr.Dataset,
     plan: xr.Dataset | None,
     finance: xr.Dataset | None,
-    compute: Any,
+    compute: ComputeAssumptions | Any = None,
     *,
     emission_factors: Mapping[str, Mapping[str, float]] | None = None,
 ) -> xr.Dataset:

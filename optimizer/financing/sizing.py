@@ -448,6 +448,10 @@ def _solve(m: Any, *, time_limit: float, mip_gap: float, what: str) -> dict:
     import pyomo.environ as pyo
     from pyomo.contrib.solver.common.factory import SolverFactory
 
+    from gridcap.optimizer.planning.solver import mute_highs_banner
+
+    mute_highs_banner()
+
     opt = SolverFactory("highs")
     if not opt.available():
         raise GridcapInputError("HiGHS is not available to Pyomo: pip install highspy")

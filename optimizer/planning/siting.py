@@ -58,7 +58,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -75,6 +75,9 @@ from gridcap.optimizer.planning.scenario_selection import (
 )
 from gridcap.optimizer.planning.solver import INF, HighsSolver, ModelBuilder, SolveResult, paused_gc
 from gridcap.params import check_params, param
+
+if TYPE_CHECKING:
+    from gridcap.schema import StudyInputs
 
 __all__ = ["BUILD_STEPS", "PlanModel", "PlanOptions", "capital_recovery_factor", "plan"]
 
@@ -408,7 +411,7 @@ def _get(ds: xr.Dataset, name: str, table: str, default: Any = None) -> np.ndarr
     return np.asarray(default)
 
 
-def prepare_data(inputs: Any, outcomes: xr.Dataset, options: PlanOptions) -> PlanData:
+def prepare_data(inputs: StudyInputs, outcomes: xr.Dataset, options: PlanOptions) -> PlanData:
     """Align the study inputs and the Monte Carlo outcomes into numpy arrays.
 
     Raises
@@ -1325,7 +1328,8 @@ class PlanModel:
     SETTABLE = ("cvar_lambda", "cvar_alpha", "voll", "ai_lost_margin", "flex_cost",
                 "capex:<tech>", "firm_capacity_mw:<region>")
 
-    def __init__(self, inputs: Any, outcomes: xr.Dataset, options: PlanOptions | None = None,
+    def __init__(self, inputs: StudyInputs, outcomes: xr.Dataset,
+                 options: PlanOptions | None = None,
                  *, build_pyomo: bool = True) -> None:
         self.options = options = replace(options) if options is not None else PlanOptions()
         options.validate()
@@ -1708,7 +1712,9 @@ def assemble_plan(pm: PlanModel, res: SolveResult, dual_res: SolveResult | None,
     return ds
 
 
-def plan(inputs: Any, outcomes: xr.Dataset, *, options: PlanOptions | None = None) -> xr.Dataset:
+def plan(
+    inputs: StudyInputs, outcomes: xr.Dataset, options: PlanOptions | None = None
+) -> xr.Dataset:
     """Solve the siting and build plan.
 
     Parameters

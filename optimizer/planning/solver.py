@@ -525,6 +525,51 @@ class SolveResult:
     extra: dict = field(default_factory=dict)
 
 
+_BANNER_MUTED = False
+
+
+@contextmanager
+def _c_stdout_to_devnull() -> Iterator[None]:
+    """Send file descriptor 1 (C-level stdout) to ``/dev/null`` for the block."""
+    import ctypes
+    import os
+    import sys
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        ctypes.CDLL(None).fflush(None)  # C stdio buffers go to /dev/null, not to the caller
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+def mute_highs_banner() -> None:
+    """Keep HiGHS's once-per-process "Running HiGHS … Copyright" banner off the terminal.
+
+    HiGHS (1.16) prints it from the first ``Highs()`` constructor of the process, before any
+    option can be set (ERGO-Code/HiGHS#1702, #1932: "it can't be switched off
+    independently"), so one instance is constructed here with C stdout sent to /dev/null;
+    later instances, including Pyomo's, print nothing unless their ``output_flag`` is on.
+    Called by the solvers when not verbose.
+    """
+    global _BANNER_MUTED
+    if _BANNER_MUTED:
+        return
+    import highspy
+
+    try:
+        with _c_stdout_to_devnull():
+            highspy.Highs()
+    except OSError:  # pragma: no cover - no file descriptor 1 (embedded interpreters)
+        pass
+    _BANNER_MUTED = True
+
+
 class HighsSolver:
     """One persistent in-memory HiGHS instance for one :class:`LinearProgram`.
 
@@ -549,6 +594,8 @@ class HighsSolver:
 
         self._hs = highspy
         self.lp = lp
+        if not verbose:
+            mute_highs_banner()
         self.h = highspy.Highs()
         h = self.h
         h.setOptionValue("output_flag", bool(verbose))
