@@ -677,7 +677,7 @@ def summary_table(results: xr.Dataset) -> Any:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """``gridcap sweep STUDY --param KEY=V1,V2 ... --out DIR``."""
-    from gridcap.cli import RichProgress, console, load_study, stdout
+    from gridcap.terminal import RichProgress, console, load_study, stdout
 
     params: dict[str, list[Any]] = {}
     for text in args.param:
@@ -704,7 +704,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``sweep`` to the ``gridcap`` CLI (``subparsers`` from ``add_subparsers``)."""
-    from gridcap.cli import _positive_int, add_study_flags
+    from gridcap.terminal import add_study_flags
+    from gridcap.terminal import positive_int as _positive_int
 
     parser = subparsers.add_parser(
         "sweep", help="run a grid of study variants (checkpointed, resumable, Dask-ready)",

@@ -275,7 +275,7 @@ def _summary(ds: xr.Dataset) -> Any:
 
 def cmd_headroom(args: argparse.Namespace) -> int:
     """``gridcap headroom [STUDY] --curtailment 0.25,0.5,1,5 [--eia930 FILES --ba BAs]``."""
-    from gridcap.cli import EXIT_OK, load_study, stdout
+    from gridcap.terminal import EXIT_OK, load_study, stdout
 
     limits = parse_limits(args.curtailment) if args.curtailment else None
     if not args.study and not args.eia930:
@@ -304,7 +304,8 @@ def cmd_headroom(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``headroom`` to the ``gridcap`` CLI."""
-    from gridcap.cli import _nonneg_int, add_study_flags
+    from gridcap.terminal import add_study_flags
+    from gridcap.terminal import nonneg_int as _nonneg_int
 
     parser = subparsers.add_parser(
         "headroom", help="curtailment-enabled headroom per region (simulated and/or EIA-930)",

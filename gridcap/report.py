@@ -1100,7 +1100,7 @@ def _write_report(
 
 def cmd_report(args: argparse.Namespace) -> int:
     """``gridcap report RESULTS --out DIR``."""
-    from gridcap.cli import stdout
+    from gridcap.terminal import stdout
 
     path, figures = _write_report(args.results, args.out, variant=args.variant)
     for fig in figures:

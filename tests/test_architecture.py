@@ -5,10 +5,11 @@ inside functions and under ``TYPE_CHECKING``):
 
 1. foundation — ``gridcap`` (package), ``gridcap._lazy``, ``errors``, ``params``, ``io``,
    ``schema``: imported by everyone, import only each other;
-2. domain — ``gridcap.datasets`` < ``gridcap.kernels`` < ``gridcap.optimizer`` (datasets
-   import neither of the others; kernels do not import the optimizer);
+2. domain — ``gridcap.datasets`` and ``gridcap.kernels`` (peers: the Monte Carlo reads solar
+   data, the deals table builds site contracts), then ``gridcap.optimizer``, which neither
+   of them imports;
 3. application — ``gridcap.config``, ``pipeline``, ``checkpoint``, ``batch``, ``summary``,
-   ``report``, ``headroom``, ``gridcap.benchmarks`` and, on top, ``gridcap.cli`` /
+   ``report``, ``headroom``, ``terminal``, ``gridcap.benchmarks`` and, on top, ``gridcap.cli`` /
    ``gridcap.__main__``, which no other module imports.
 
 Module-level imports (those that run when a module is imported) form no cycle.
@@ -32,7 +33,8 @@ PACKAGES = {
 }
 FOUNDATION = {"gridcap", "gridcap._lazy", "gridcap.errors", "gridcap.params", "gridcap.io",
               "gridcap.schema"}
-DOMAIN_ORDER = ("gridcap.datasets", "gridcap.kernels", "gridcap.optimizer")
+#: domain package -> rank (a package may import packages of its rank or lower)
+DOMAIN_RANK = {"gridcap.datasets": 0, "gridcap.kernels": 0, "gridcap.optimizer": 1}
 CLI = {"gridcap.cli", "gridcap.__main__"}
 
 
@@ -95,9 +97,9 @@ GRAPH = {m: _imports(m, p) for m, p in MODULES.items()}
 def _layer(module: str) -> tuple[int, int]:
     if module in FOUNDATION:
         return (0, 0)
-    for i, pkg in enumerate(DOMAIN_ORDER):
+    for pkg, rank in DOMAIN_RANK.items():
         if module == pkg or module.startswith(pkg + "."):
-            return (1, i)
+            return (1, rank)
     if module in CLI:
         return (3, 0)
     return (2, 0)
