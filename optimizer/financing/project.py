@@ -729,10 +729,11 @@ def _pick_ledger_scenario(cf: np.ndarray) -> int:
 
 
 def finance(
-    inputs: StudyInputs,
+    inputs: StudyInputs | xr.Dataset,
     outcomes: xr.Dataset,
     plan: xr.Dataset,
     options: FinanceOptions | None = None,
+    **legacy: Any,
 ) -> xr.Dataset:
     """The finance stage: size, run and price the capital stack of the study's plan.
 
@@ -751,12 +752,22 @@ def finance(
     options : FinanceOptions, optional
         Stage options (``cfg.finance_options()`` for a study); default
         :class:`~gridcap.optimizer.financing.options.FinanceOptions`.
+    **legacy
+        Only for the earlier form ``finance(plan, outcomes, terms, **keywords)`` (a plan
+        Dataset first), kept working: it is :func:`finance_project`.
 
     Returns
     -------
     xarray.Dataset
         Sizes, schedules, waterfall results, risk metrics, prices and token units.
     """
+    if isinstance(inputs, xr.Dataset):  # earlier call shape: (plan, outcomes, terms, **kw)
+        return finance_project(inputs, outcomes, plan, **legacy)
+    if legacy:
+        raise GridcapInputError(
+            f"finance(inputs, outcomes, plan, options): unexpected keywords {sorted(legacy)}; "
+            "put them in FinanceOptions"
+        )
     o = FinanceOptions() if options is None else options
     return finance_project(
         plan,
