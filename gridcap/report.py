@@ -875,7 +875,29 @@ FIGURES: tuple[Callable[[xr.Dataset], Figure], ...] = (
 # --------------------------------------------------------------------------- tables
 
 
-def _market_rows(ds: xr.Dataset) -> list[tuple[str, str]]:
+def _flex_rows(ds: xr.Dataset) -> list[tuple[str, str]]:
+    """DER flexibility contracted in the plan's last year, with its sampling error, and the
+    enrolled population the samples stand for."""
+    rows: list[tuple[str, str]] = []
+    fc = _first(ds, "flex_contracted_kw")
+    if fc is None or "year" not in fc.dims or "variant" in fc.dims:
+        return rows
+    last = fc.dropna("year", how="all")["year"].values[-1] if fc.sizes["year"] else None
+    if last is None:
+        return rows
+    text = f"{float(fc.sel(year=last).sum()) / 1000:,.0f} MW"
+    se = _first(ds, "flex_contracted_kw_se")
+    if se is not None and "year" in se.dims:
+        text += f" ± {float(np.sqrt((se.sel(year=last) ** 2).sum())) / 1000:,.0f} MW (s.e.)"
+    pop, n = _first(ds, "mc__flex_population"), _first(ds, "mc__flex_samples")
+    if pop is not None and n is not None:
+        text += (f"; {float(pop.sum()):,.0f} enrolled premises represented by "
+                 f"{float(n.sum()):,.0f} samples")
+    rows.append((f"DER flexibility contracted in {int(last)}", text))
+    return rows
+
+
+def _capacity_market_rows(ds: xr.Dataset) -> list[tuple[str, str]]:
     """Capacity value beside the market figure, per region-year with a clearing price."""
     need = ("capacity_value_usd_per_kw_yr", "capacity_market_price_usd_per_kw_yr")
     if not all(n in ds for n in need) or "region" not in ds["capacity_value_usd_per_kw_yr"].dims:
@@ -911,7 +933,8 @@ def _summary_rows(ds: xr.Dataset) -> list[tuple[str, str]]:
         conv = ds["converted"].max("year") if "year" in ds["converted"].dims else ds["converted"]
         rows.append(("mine sites converted", f"{int((conv.fillna(0) > 0.5).sum())} of "
                                              f"{conv.size}"))
-    rows += _market_rows(ds)
+    rows += _flex_rows(ds)
+    rows += _capacity_market_rows(ds)
     if "tranche_size_usd" in ds and "tranche" in ds["tranche_size_usd"].dims:
         for t in _tranche_order(_labels(ds["tranche"])):
             size = float(ds["tranche_size_usd"].sel(tranche=t))

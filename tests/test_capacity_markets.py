@@ -56,3 +56,14 @@ def test_plan_gets_market_figures_and_the_summary_shows_them_side_by_side():
     assert ("PJM", "2026", "40", "30", "120", "PJM Base Residual Auction 2026/27") in rows
     ercot = [r for r in rows if r[0] == "ERCOT"]
     assert len(ercot) == 1 and ercot[0][4] == "105" and "energy-only" in ercot[0][5]
+
+
+def test_report_headline_rows_put_the_dual_beside_the_auction_price():
+    from gridcap.report import _capacity_market_rows
+
+    plan = xr.Dataset(
+        {"capacity_value_usd_per_kw_yr": (("region", "year"), [[40.0, 45.0]])},
+        coords={"region": ["PJM"], "year": [2026, 2027]})
+    rows = dict(_capacity_market_rows(with_market_prices(plan)))
+    assert rows["capacity value vs market, PJM 2027"] == (
+        "$45.0/kW-yr (model dual) vs $121.7/kW-yr (PJM Base Residual Auction 2027/28)")
