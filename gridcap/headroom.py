@@ -233,12 +233,30 @@ def tidy_table(ds: xr.Dataset) -> pd.DataFrame:
     return df
 
 
-def write_headroom(results: list[xr.Dataset], out_dir: str | Path) -> list[Path]:
-    """Write ``headroom.csv`` (all sources) and ``headroom_<source>.nc``, atomically."""
-    from gridcap.io import atomic_write, write_netcdf
+def _bytes_writer(data: bytes) -> Any:
+    def write(path: Path) -> None:
+        path.write_bytes(data)
 
+    return write
+
+
+def write_headroom(results: list[xr.Dataset], out_dir: str | Path) -> list[Path]:
+    """Write ``headroom.csv`` (all sources), ``headroom_<source>.nc`` and the headroom curve
+    ``headroom_<source>.png`` (MW vs curtailment share per region), each atomically."""
+    import matplotlib
+
+    from gridcap.io import atomic_write, write_netcdf
+    from gridcap.report import fig_headroom_curve
+
+    matplotlib.use("Agg", force=True)
     out = Path(out_dir)
-    written = [write_netcdf(ds, out / f"headroom_{ds.attrs['source']}.nc") for ds in results]
+    written = []
+    for ds in results:
+        src = ds.attrs["source"]
+        written.append(write_netcdf(ds, out / f"headroom_{src}.nc"))
+        png = fig_headroom_curve(as_results_variables(ds)).png
+        if png is not None:
+            written.append(atomic_write(out / f"headroom_{src}.png", _bytes_writer(png)))
     table = pd.concat([tidy_table(ds) for ds in results], ignore_index=True)
     written.append(atomic_write(out / "headroom.csv",
                                 lambda p: table.to_csv(p, index=False, float_format="%.6g")))
@@ -322,7 +340,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
                         help="curtailment limits in %% of annual energy (default: the study's "
                              "[flexible_ai] headroom_limits_pct, else 0.25,0.5,1,5)")
     parser.add_argument("--out", metavar="DIR",
-                        help="write DIR/headroom.csv and DIR/headroom_<source>.nc")
+                        help="write DIR/headroom.csv, DIR/headroom_<source>.nc and the curve "
+                             "DIR/headroom_<source>.png")
     parser.add_argument("--eia930", nargs="+", metavar="FILE",
                         help="EIA-930 six-month BALANCE CSV files (any number, any years)")
     parser.add_argument("--ba", nargs="+", metavar="BA",

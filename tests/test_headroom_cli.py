@@ -68,6 +68,7 @@ def test_cli_simulated_writes_csv_and_netcdf(tmp_path, capsys):
     assert row.headroom_mw.iloc[0] == pytest.approx(
         float(ds.headroom_mw.isel(region=0).sel(limit_pct=1.0)), rel=1e-5)
     assert "Curtailment-enabled headroom" in capsys.readouterr().out
+    assert (tmp_path / "headroom_simulated.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_cli_eia930_matches_the_functions(tmp_path):
