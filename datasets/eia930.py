@@ -90,8 +90,10 @@ def _read_one(path: Path, demand: str) -> pd.DataFrame:
     if not path.is_file():
         raise GridcapInputError(f"EIA-930 file {str(path)!r}: not found; expected a six-month "
                                 "BALANCE CSV such as EIA930_BALANCE_2024_Jan_Jun.csv")
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    wanted = set(EIA930_COLUMNS.values())
+    try:  # only the columns used: a six-month file of every BA has ~40 columns, ~300k rows
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
+                          usecols=lambda c: c.strip() in wanted)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise GridcapInputError(f"EIA-930 file {path}: not a readable CSV ({exc})") from exc
     raw.columns = [c.strip() for c in raw.columns]
@@ -103,7 +105,7 @@ def _read_one(path: Path, demand: str) -> pd.DataFrame:
     if missing:
         raise GridcapInputError(
             f"EIA-930 file {path}: missing column(s) {missing}; expected EIA's BALANCE header "
-            f"with {list(cols.values())} (found {list(raw.columns)[:8]}...)")
+            f"with {list(cols.values())} (found {list(raw.columns)} of those)")
     out = pd.DataFrame({
         "ba": raw[cols["ba"]].str.strip(),
         "utc": _parse_times(raw[cols["utc"]], path, cols["utc"]),
