@@ -157,3 +157,39 @@ def test_mezzanine_off():
         assert (ds["size_by_method_usd"].sel(debt_tranche="mezzanine").values == 0).all()
     with pytest.raises(GridcapInputError, match=r"finance.mezzanine_tranche = 'maybe': expected"):
         FinanceTerms(finance_terms(mezzanine_tranche="maybe"), 5)
+
+
+def test_gpu_contract_debt_per_mw_not_compared_with_colocation_deals():
+    from gridcap.kernels.contracts import REVENUE_MODES, SiteContracts, contract_cashflows
+    from gridcap.optimizer import finance
+
+    c = SiteContracts(
+        site=["g"], mode=[REVENUE_MODES["gpu_contract"]], contracted_mw=[100.0],
+        rent_usd_per_mw_yr=[9.7e6], term_years=[5.0], escalator=[0.0], owner_opex_share=[0.15],
+        commencement_months=[0.0], ramp_years=[0.0], renewal_probability=[0.0],
+        renewal_years=[0.0], renewal_rent_factor=[1.0], void_months=[12.0],
+        relet_haircut=[0.25], delay_probability=[0.0], delay_months=[0.0],
+        tenant_hazard=[0.0], guarantor_hazard=[0.0], backstop_usd=[0.0],
+        prepayment_share=[0.2], gpu_cost_usd_per_mw_yr=[1.3e6], gpu_life_years=[5.0])
+    cc = contract_cashflows(np, c, seed=1, scenarios=np.arange(8), finance_years=6)
+    y = np.arange(2026, 2032)
+    out = xr.Dataset(
+        {"site_cfads_usd": (("scenario", "site", "year"), cc["cfads"]),
+         "site_contract_cfads_usd": (("scenario", "site", "finance_year"), cc["cfads"]),
+         "site_contract_mode": (("site",), c.mode),
+         "site_contract_mw": (("site",), c.contracted_mw),
+         "site_contract_capex_usd": (("site",), [100.0 * 35e6]),
+         "site_prepayment_usd": (("site",), cc["prepayment_usd"])},
+        coords={"scenario": np.arange(8), "site": ["g"], "year": y, "finance_year": y},
+        attrs={"site_contracts": '{"tenant_rating": ["AAA"], "guarantor_rating": [""]}'})
+    # take-or-pay revenue net of the 20% prepayment, less power and opex, while the GPUs live
+    assert_allclose(cc["cfads"][0, 0, :5], 100 * (9.7e6 * 0.8 - 1.3e6), rtol=1e-12)
+    assert_allclose(cc["cfads"][0, 0, 5], 0.0)
+    assert_allclose(cc["prepayment_usd"], [0.2 * 9.7e6 * 100 * 5])
+    plan = xr.Dataset({"converted": ("site", [1])}, coords={"site": ["g"]})
+    fin = finance(plan, out, finance_terms(tenor_years=(5, 5)), sizing="dscr")
+    site = fin.sel(financed_site="g")
+    st = dict(zip(site["market_metric"].values, site["market_status"].values, strict=True))
+    assert st["debt_per_mw_usd"] == "n/a" and st["rent_usd_per_mw_yr"] == "n/a"
+    assert float(site["site_debt_per_mw_usd"]) > 0
+    assert float(fin.attrs["capex_usd"]) == pytest.approx(100 * 35e6 - 0.2 * 9.7e6 * 100 * 5)
