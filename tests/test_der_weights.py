@@ -128,3 +128,16 @@ def test_enrollment_path_is_cited_and_below_doe_high_case():
     implied_gw = float(anchors["us_vpp_capacity_gw"]) * 1.14**5
     assert float(anchors["doe_vpp_2030_gw_low"]) * 0.8 < implied_gw
     assert implied_gw < float(anchors["doe_vpp_2030_gw_high"])
+
+
+def test_weighted_aggregates_and_errors_agree_across_backends():
+    inp = tiny_inputs(40, seed=1)
+    inp.fleet = _with_weight(inp.fleet, 300.0)
+    kw = dict(scenarios=3, seed=1, hours=96, representative="days")
+    a = simulate(inp, backend="numpy", **kw)
+    b = simulate(inp, backend="numba-cpu", **kw)
+    for name in ("event_delivered_kw", "event_delivered_kw_se", "flex_delivery_ratio_se",
+                 "pool_cfads_usd", "pool_cfads_usd_se", "energy_by_source_mwh"):
+        np.testing.assert_allclose(a[name].values, b[name].values, rtol=1e-6, atol=1e-6,
+                                   equal_nan=True, err_msg=name)
+    assert float(np.nanmax(a.event_delivered_kw_se.values)) > 0.0
