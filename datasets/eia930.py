@@ -86,7 +86,8 @@ def _parse_times(values: pd.Series, path: Path, column: str) -> pd.Series:
     return t
 
 
-def _read_one(path: Path, demand: str) -> pd.DataFrame:
+def _read_one(path: Path, demand: str, bas: Sequence[str] | None = None,
+              seen: set[str] | None = None) -> pd.DataFrame:
     if not path.is_file():
         raise GridcapInputError(f"EIA-930 file {str(path)!r}: not found; expected a six-month "
                                 "BALANCE CSV such as EIA930_BALANCE_2024_Jan_Jun.csv")
@@ -106,8 +107,13 @@ def _read_one(path: Path, demand: str) -> pd.DataFrame:
         raise GridcapInputError(
             f"EIA-930 file {path}: missing column(s) {missing}; expected EIA's BALANCE header "
             f"with {list(cols.values())} (found {list(raw.columns)} of those)")
+    raw[cols["ba"]] = raw[cols["ba"]].str.strip()
+    if seen is not None:
+        seen.update(raw[cols["ba"]].dropna().unique().tolist())
+    if bas is not None:  # drop other BAs before parsing times and numbers
+        raw = raw[raw[cols["ba"]].isin(list(bas))].reset_index(drop=True)
     out = pd.DataFrame({
-        "ba": raw[cols["ba"]].str.strip(),
+        "ba": raw[cols["ba"]],
         "utc": _parse_times(raw[cols["utc"]], path, cols["utc"]),
         "local": _parse_times(raw[cols["local"]], path, cols["local"]),
     })
@@ -245,14 +251,15 @@ def read_eia930(
     files = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
     if not files:
         raise GridcapInputError("EIA-930: no files given; expected one or more BALANCE CSVs")
-    frame = pd.concat([_read_one(p, demand) for p in files], ignore_index=True)
+    want = None if bas is None else [str(b).strip() for b in bas]
+    seen: set[str] = set()
+    frame = pd.concat([_read_one(p, demand, want, seen) for p in files], ignore_index=True)
     present = sorted(frame["ba"].unique())
-    if bas is not None:
-        want = [str(b).strip() for b in bas]
-        unknown = [b for b in want if b not in present]
+    if want is not None:
+        unknown = [b for b in want if b not in seen]
         if unknown:
             raise GridcapInputError(f"EIA-930: balancing authority {unknown} not in the files; "
-                                    f"present: {present}")
+                                    f"present: {sorted(seen)}")
         frame = frame[frame["ba"].isin(want)]
         present = want
     frame, n_exact = _dedupe(frame)
