@@ -17,13 +17,35 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 
 from gridcap.errors import GridcapInputError
+from gridcap.params import param
 
-__all__ = ["DEFAULT_MIX", "DER_KINDS", "DISTRIBUTIONS", "allocate_samples", "synthetic_fleet"]
+__all__ = ["DEFAULT_MIX", "DER_KINDS", "DISTRIBUTIONS", "FleetOptions", "allocate_samples",
+           "synthetic_fleet"]
+
+
+@dataclass(frozen=True)
+class FleetOptions:
+    """The study's ``[fleet]`` parameter table (each field: default, unit, range, meaning)."""
+
+    n_der: int = param(
+        200, "1", "synthetic DER samples N (more samples: smaller sampling errors, ~1/sqrt(N))",
+        lo=0, hi=10_000_000, source="study choice: samples traded for accuracy")
+    population: str = param(
+        "enrolled", "", "'enrolled': samples are weighted to the region's enrolled DER "
+        "population (gridcap.datasets.enrollment); 'samples': each sample is one premise",
+        choices=("enrolled", "samples"),
+        source="datasets/data/der_enrollment.csv (EIA-861, Wood Mackenzie, EIA peak)")
+    seed_offset: int = param(1, "1", "fleet seed = study seed + seed_offset", lo=0, hi=2**31)
+    commitment_share: float = param(
+        0.8, "1", "share of each DER's flexible kW committed to its pool", lo=0, hi=1,
+        source="gridcap assumption (aggregator contracts leave a margin below the physical "
+        "flexibility)")
 
 #: DER kinds, as in the data model.
 DER_KINDS = ("rooftop_pv", "home_battery", "pv_battery", "ev_charger", "flexible_load")

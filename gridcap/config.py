@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from gridcap.datasets.fleet import FleetOptions
 from gridcap.errors import ConfigError
 from gridcap.kernels.compute import ComputeAssumptions
 from gridcap.kernels.options import BACKEND_CHOICES, SimulateOptions
@@ -171,22 +172,8 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
         ),
         _num("max_sites", int, 0, 0, 100_000, "keep at most this many sites (0: no limit)"),
     ),
-    "fleet": (
-        _num("n_der", int, 200, 0, 10_000_000,
-             "synthetic DER samples N (more samples: smaller sampling errors, ~1/sqrt(N))"),
-        _choice("population", "enrolled", ("enrolled", "samples"),
-                "'enrolled': samples are weighted to the region's enrolled DER population "
-                "(datasets/data/der_enrollment.csv); 'samples': each sample is one premise"),
-        _num("seed_offset", int, 1, 0, 2**31, "fleet seed = study seed + seed_offset"),
-        _num(
-            "commitment_share",
-            float,
-            0.8,
-            0,
-            1,
-            "share of each DER's flexible kW committed to its pool [1]",
-        ),
-    ),
+    # owner: gridcap.datasets.fleet.FleetOptions
+    "fleet": keys_from(FleetOptions),
     # owner: gridcap.optimizer.PlanOptions (gridcap/optimizer/planning/siting.py)
     "optimizer": keys_from(PlanOptions),
     # owner: gridcap.optimizer.financing.options.ProjectTerms
