@@ -385,7 +385,7 @@ def simulate(
 
     Examples
     --------
-    >>> out = simulate(inputs, scenarios=4, seed=1, backend="numpy", hours=168)  # doctest: +SKIP
+    >>> out = simulate(inputs, scenarios=4, seed=1, backend="numpy", hours=672)  # doctest: +SKIP
     >>> out.peak_net_load_mw.dims  # doctest: +SKIP
     ('scenario', 'region', 'year', 'slice')
     """
