@@ -215,6 +215,14 @@ class PlanOptions:
         "constraint", lo=0, nullable=True,
         source="modelling choice: above every US energy offer cap ($5,000/MWh ERCOT) so "
         "shortfall is a last resort")
+    market: str = param(
+        "price", "", "energy bought from the existing fleet / wholesale market: 'price' buys "
+        "any amount at the Monte Carlo slice price (outcomes.price_usd_per_mwh, in a "
+        "deterministic study its backstop price); 'off' buys none, so every MWh of net load "
+        "and AI load comes from the plan's capacity (infeasible without enough)",
+        choices=("price", "off"),
+        source="modelling choice: the existing fleet sells at the simulated price (issue 15: "
+        "the backstop is priced from the outcomes or switched off, never hidden)")
     peak_shortfall_hours: float = param(
         4.0, "h", "how long a shortfall at a slice's peak is assumed to last", lo=0,
         source="modelling choice: the length of the flexibility events and of a typical "
@@ -224,8 +232,10 @@ class PlanOptions:
         source="modelling choice: GPU-hour revenue per MWh of IT load, order of magnitude")
     flex_cost_usd_per_kw_yr: float = param(
         40.0, "$/kW-yr", "payment per contracted kW of DER flexibility", lo=0,
-        source="utility DR capacity programmes pay ~$30-100/kW-yr (see kernels/sites.py "
-        "FLEX_PAYMENT_USD_PER_KW_YR)")
+        source="utility DR capacity programmes pay ~$30-100/kW-yr. NOT yet one owner: the "
+        "Monte Carlo credits the DER pools FLEX_PAYMENT_USD_PER_KW_YR = 60 (kernels/sites.py) "
+        "for the same payment; unifying on 60 makes the quickstart contract 0 kW instead of "
+        "944 MW (measured, issue 15 note), so it waits for the DER-flexibility work")
     new_build_lead_years: float = param(
         3.0, "yr", "decision-to-power time of a new-build AI data center", lo=0,
         source="modelling choice: typical 2-4 yr build + energisation")
@@ -1052,9 +1062,12 @@ def add_dispatch(m: Model) -> None:
         doc="generation ≤ capacity factor × online [MW]",
         inputs=("outcomes.solar_cf", "outcomes.wind_cf", "technologies.availability"))
     m.cost("energy", g.start + i, _slice_cost(d, w, y, h) * d.vom[k], scen=w)
+    if m.options.market == "off":  # PlanOptions.market: no purchases at all
+        return
     wm, rm, ym, hm = np.nonzero(np.ones((W, R, Y, H), bool))
     mk = m.b.add_variables("market", {"scenario": wm, "region": rm, "year": ym, "slice": hm},
-                           doc="energy bought from the existing fleet/market [MW]")
+                           doc="energy bought from the existing fleet/market at the slice "
+                           "price (PlanOptions.market) [MW]")
     m.cost("energy", mk.cols, _slice_cost(d, wm, ym, hm) * d.price[wm, rm, ym, hm], scen=wm)
 
 
@@ -1118,11 +1131,12 @@ def add_energy_balance(m: Model) -> None:
             rows.append(row(si[0], si[1], si[3], si[4]))
             cols.append(f.cols)
             vals.append(np.full(f.n, sign))
-    mk = m.b.var_families["market"]
-    c = mk.coords
-    rows.append(row(c["scenario"], c["region"], c["year"], c["slice"]))
-    cols.append(mk.cols)
-    vals.append(np.ones(mk.n))
+    if "market" in m.b.var_families:
+        mk = m.b.var_families["market"]
+        c = mk.coords
+        rows.append(row(c["scenario"], c["region"], c["year"], c["slice"]))
+        cols.append(mk.cols)
+        vals.append(np.ones(mk.n))
     w, r, y, h = np.nonzero(np.ones((W, R, Y, H), bool))
     upos = m.pos["unserved_ai"]
     rows.append(row(w, r, y, h))

@@ -210,9 +210,10 @@ def deterministic_study(*, hours: int = 8760, start_hour: int = 0, year: int = 2
     the year (a whole year by default; a shorter window has its capital and fixed costs
     scaled by ``hours/8760`` so it keeps a year's economics); extendable
     technologies with no lead time (gas, solar, wind, a battery with a chronological state of
-    charge) and a backstop supply at ``backstop_usd_per_mwh`` (the market variable). Existing
-    firm capacity is large, so the adequacy rows do not bind and the LP is the textbook
-    "greenfield" problem that PyPSA and linopy pose.
+    charge) and a backstop supply at ``backstop_usd_per_mwh`` (the planner's market variable,
+    ``PlanOptions.market = "price"``; ``"off"`` removes it). Existing firm capacity is large,
+    so the adequacy rows do not bind and the LP is the textbook "greenfield" problem that
+    PyPSA and linopy pose.
 
     Returns
     -------
