@@ -12,10 +12,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from .suite import RESULTS_DIR, SECTION_NAMES, SECTIONS
+from .suite import RESULTS_DIR, SECTION_NAMES, SECTIONS, resolve_out_dir
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out",
         default=str(RESULTS_DIR),
         metavar="DIR",
-        help="where to write the JSON + Markdown record (default: benchmarks/results)",
+        help="where to write the JSON + Markdown record (default: ./benchmarks/results under "
+        "the current folder; never inside the installed package)",
     )
     parser.add_argument(
         "--note",
@@ -106,7 +106,8 @@ def handler(args: argparse.Namespace) -> int:
     print(headline_table(record))
     files = record.get("files", {})
     if files:
-        print(f"\nrecord written: {Path(args.out) / files['json']} and {files['md']}")
+        out = resolve_out_dir(args.out)
+        print(f"\nrecord written: {out / files['json']} and {files['md']}")
     if args.strict:
         bad_sections = [
             n for n, s in record["sections"].items() if s["status"] in ("error", "timed out")

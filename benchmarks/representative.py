@@ -26,7 +26,7 @@ from typing import Any
 from .e2e import _stage_seconds
 from .machine import machine_info
 from .measure import jsonable, run_child
-from .suite import RESULTS_DIR
+from .suite import RESULTS_DIR, resolve_out_dir
 
 
 def _cpu_children_s() -> float:
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_info(backends=False)
     result = run(args.repeats, args.hours, args.study)
     record = {"machine": machine, "result": result, "notes": args.note}
-    out = Path(args.out)
+    out = resolve_out_dir(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = f"{machine['date'][:10]}_{machine['slug']}_representative"
     (out / f"{stem}.json").write_text(json.dumps(jsonable(record), indent=1) + "\n")

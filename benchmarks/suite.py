@@ -39,8 +39,57 @@ from .measure import jsonable, run_child, unit_from_key
 SCHEMA = "gridcap-bench/1"
 #: Seconds of a section's time limit kept back from the budget it is told (start-up, exit).
 SECTION_MARGIN_S = 20.0
-#: Default folder of the records: ``benchmarks/results`` next to this file.
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+#: Default folder of the records: ``benchmarks/results`` under the CURRENT WORKING DIRECTORY
+#: (the checkout or project folder the user runs from), resolved when the suite runs; never
+#: next to this file, which in a regular install is inside site-packages.
+RESULTS_DIR = Path("benchmarks") / "results"
+#: Folder names that mark an installed (not editable) package location.
+INSTALL_ROOTS = ("site-packages", "dist-packages")
+
+
+def installed_package_dirs() -> list[Path]:
+    """Folders of the gridcap packages when they sit in an installed location.
+
+    Returns
+    -------
+    list of Path
+        The resolved folders of ``gridcap`` and ``gridcap.benchmarks`` that lie under a
+        ``site-packages`` / ``dist-packages`` folder (a regular ``pip install``); empty for an
+        editable install from a checkout, whose ``benchmarks/results`` is the user's own.
+    """
+    import gridcap
+
+    dirs = {Path(gridcap.__file__).resolve().parent, Path(__file__).resolve().parent}
+    return sorted(d for d in dirs if any(part in INSTALL_ROOTS for part in d.parts))
+
+
+def resolve_out_dir(out_dir: str | Path) -> Path:
+    """Where a record goes: ``out_dir`` made absolute against the current working directory.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        The ``--out`` folder (relative paths are relative to the current working directory).
+
+    Returns
+    -------
+    Path
+        The absolute folder.
+
+    Raises
+    ------
+    GridcapInputError
+        If the folder lies inside an installed gridcap package (``gridcap bench`` never writes
+        into the installed package; pass ``--out`` with a folder you own).
+    """
+    path = Path(out_dir).expanduser().resolve()
+    for pkg in installed_package_dirs():
+        if path == pkg or pkg in path.parents:
+            raise GridcapInputError(
+                f"--out {out_dir}: resolves to {path}, inside the installed gridcap package "
+                f"({pkg}); expected a folder outside it, e.g. --out ./benchmarks/results"
+            )
+    return path
 
 
 @dataclass(frozen=True)
@@ -798,7 +847,8 @@ def run_suite(
     only : iterable of str, optional
         Run only these sections (names in :data:`SECTION_NAMES`).
     out_dir : str or Path or None
-        Where to write ``{stem}.json``, ``{stem}.md`` (and the scaling PNG); None: nowhere.
+        Where to write ``{stem}.json``, ``{stem}.md`` (and the scaling PNG); relative to the
+        current working directory (default ``./benchmarks/results``); None: nowhere.
     isolate : bool, optional
         Run each section in its own child process (default: yes for the full suite, no for
         ``quick``).
@@ -828,8 +878,10 @@ def run_suite(
     Raises
     ------
     GridcapInputError
-        If ``only`` names an unknown section.
+        If ``only`` names an unknown section, or ``out_dir`` lies inside the installed
+        package.
     """
+    out_path = resolve_out_dir(out_dir) if out_dir is not None else None
     names = [s.name for s in sections]
     selected = list(names)
     if only:
@@ -864,7 +916,6 @@ def run_suite(
         "machine": machine_info(),
         "notes": list(notes),
     }
-    out_path = Path(out_dir) if out_dir is not None else None
     stem = record_stem(record)
     plot_path = out_path / f"{stem}_scaling.png" if out_path is not None else None
     entries: dict[str, dict[str, Any]] = {}

@@ -356,3 +356,49 @@ def test_largest_cases_get_their_own_time_limit_and_budget(fakes: Path, largest:
     # default budget 870 s plus the extra 270 s: the limit is not cut, less the 20 s margin
     assert told["told_budget_s"] == pytest.approx(max(limit - suite.SECTION_MARGIN_S,
                                                       0.5 * limit))
+
+
+def test_default_record_folder_is_under_the_working_directory(
+    fakes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """``gridcap bench`` with no ``--out`` writes ``./benchmarks/results`` of the folder it runs
+    from, not next to the installed ``gridcap.benchmarks`` package."""
+    work = tmp_path / "project"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert not suite.RESULTS_DIR.is_absolute()
+    record = suite.run_suite(
+        quick=True, isolate=False, sections=_sections("ok"), targets=TARGETS,
+        echo=lambda line: None,
+    )
+    written = sorted(p.name for p in (work / "benchmarks" / "results").iterdir())
+    assert written == sorted(record["files"].values())
+    package_results = Path(suite.__file__).resolve().parent / "results"
+    stem = record["files"]["json"]
+    assert not (package_results / stem).exists()
+
+
+def test_bench_refuses_to_write_into_an_installed_package(
+    fakes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A regular install (package under site-packages): an ``--out`` inside it is a clear
+    input error (exit 2) and nothing is written there; a folder outside it still works."""
+    site = tmp_path / "lib" / "python3.11" / "site-packages"
+    pkg = site / "gridcap" / "benchmarks"
+    pkg.mkdir(parents=True)
+    import gridcap
+
+    monkeypatch.setattr(gridcap, "__file__", str(site / "gridcap" / "__init__.py"))
+    monkeypatch.setattr(suite, "__file__", str(pkg / "suite.py"))
+    assert suite.installed_package_dirs() == [site / "gridcap", pkg]
+    monkeypatch.chdir(site / "gridcap")  # a relative default would land inside the package
+    with pytest.raises(GridcapInputError, match=r"--out benchmarks/results: .*installed gridcap"):
+        suite.run_suite(quick=True, isolate=False, sections=_sections("ok"),
+                        targets=TARGETS, echo=lambda line: None)
+    from gridcap.benchmarks.cli import main
+
+    assert main(["--quick", "--out", str(pkg / "results")]) == 2
+    assert not (pkg / "results").exists()
+    assert not (site / "gridcap" / "benchmarks" / "results").exists()
+    # outside the package: fine
+    assert suite.resolve_out_dir(tmp_path / "mine") == (tmp_path / "mine").resolve()
