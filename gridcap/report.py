@@ -438,7 +438,9 @@ def fig_flex_delivery(ds: xr.Dataset) -> Figure:
             conf = None
     ax.axvline(mean * 100, color="black", ls="--", label=f"mean {mean:.0%}")
     if conf is not None:
-        q = float(np.quantile(ratio, 1 - conf))
+        from gridcap.optimizer.planning.flexibility import RELIABILITY_QUANTILE
+
+        q = float(np.quantile(ratio, 1 - conf, method=RELIABILITY_QUANTILE))
         ax.axvline(q * 100, color="#d95f02", ls=":", lw=2,
                    label=f"{1 - conf:.0%} quantile {q:.0%} (flex_confidence {conf:g})")
     ax.set_xlabel(f"delivered / committed flexibility [%] ({what})")

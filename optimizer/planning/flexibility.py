@@ -27,12 +27,19 @@ the solar/wind capacity factor at the hour of the year's highest peak net load.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import xarray as xr
 
 __all__ = ["alternative_cost", "delivery_ratios", "flex_price", "reliability"]
+
+
+#: Quantile convention of the reliability (a decision figure): the empirical, non-interpolated
+#: quantile (an observed delivery ratio, never above one the scenarios showed). Descriptive
+#: P10/P50/P90 (chain costs, IRR bands, report bands) interpolate linearly (numpy's default);
+#: anything that restates the reliability (the report's marker) uses this one.
+RELIABILITY_QUANTILE: Final = "inverted_cdf"
 
 
 def delivery_ratios(outcomes: xr.Dataset, pools: np.ndarray | None = None) -> np.ndarray:
@@ -102,7 +109,7 @@ def reliability(outcomes: xr.Dataset, confidence: float,
     for p in range(r.shape[1]):
         v = r[:, p][np.isfinite(r[:, p])]
         if v.size:
-            out[p] = float(np.quantile(v, 1.0 - confidence, method="inverted_cdf"))
+            out[p] = float(np.quantile(v, 1.0 - confidence, method=RELIABILITY_QUANTILE))
     return out
 
 
