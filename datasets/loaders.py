@@ -75,6 +75,7 @@ _SITES_COLUMNS: dict[str, tuple[str, str]] = {
     "announced_conversion": ("bool", ""),
     "conversion_months": ("float", "month"),
     "conversion_capex_usd_per_kw": ("float", "$/kW"),
+    "capex_is_estimate": ("bool", ""),
     "fleet_efficiency_j_per_th": ("float", "J/TH"),
     "hashprice_breakeven_usd_per_mwh": ("float", "$/MWh"),
     "ai_conversion_note": ("str", ""),
@@ -83,7 +84,7 @@ _SITES_COLUMNS: dict[str, tuple[str, str]] = {
     "source_date": ("str", ""),
 }
 _SITES_OPTIONAL = {
-    "mining_load_is_estimate", "fleet_efficiency_j_per_th", "ai_conversion_note",
+    "mining_load_is_estimate", "capex_is_estimate", "fleet_efficiency_j_per_th", "ai_conversion_note",
     "source", "source_url", "source_date",
 }
 
@@ -319,6 +320,7 @@ def read_mine_sites(path: str | Path | None = None) -> tuple[xr.Dataset, dict[st
         [MW], ``mining_load_mw`` [MW], ``conversion_months`` [month],
         ``conversion_capex_usd_per_kw`` [$/kW], ``hashprice_breakeven_usd_per_mwh`` [$/MWh],
         ``announced_conversion``, ``capacity_is_estimate``; plus ``mining_load_is_estimate``,
+        ``capex_is_estimate``,
         ``fleet_efficiency_j_per_th`` [J/TH], ``ai_conversion_note`` and the per-row citation
         ``source``, ``source_url``, ``source_date``.
     dict
