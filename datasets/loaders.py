@@ -84,7 +84,8 @@ _SITES_COLUMNS: dict[str, tuple[str, str]] = {
     "source_date": ("str", ""),
 }
 _SITES_OPTIONAL = {
-    "mining_load_is_estimate", "capex_is_estimate", "fleet_efficiency_j_per_th", "ai_conversion_note",
+    "mining_load_is_estimate", "capex_is_estimate", "fleet_efficiency_j_per_th",
+    "ai_conversion_note",
     "source", "source_url", "source_date",
 }
 

@@ -72,7 +72,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     """``gridcap validate STUDY``: check the config and every input table it names."""
     from gridcap.config import load_config, schema_markdown
-    from gridcap.pipeline import build_inputs
+    from gridcap.pipeline import build_inputs, check_site_contracts
 
     if args.schema:
         stdout.print(schema_markdown(), markup=False)
@@ -81,6 +81,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         raise GridcapInputError("validate: STUDY is required (or pass --schema)")
     cfg = load_config(args.study)
     inputs = build_inputs(cfg)
+    check_site_contracts(cfg, inputs)
     stdout.print(
         f"[green]OK[/] {cfg.source}: {len(cfg.study.regions)} regions, "
         f"{inputs.fleet.sizes.get('der', 0)} DERs, {inputs.sites.sizes.get('site', 0)} sites, "

@@ -26,6 +26,7 @@ from typing import Any, cast
 from gridcap.datasets.fleet import FleetOptions
 from gridcap.errors import ConfigError
 from gridcap.kernels.compute import ComputeAssumptions
+from gridcap.kernels.contracts import ContractTerms
 from gridcap.kernels.options import BACKEND_CHOICES, SimulateOptions
 from gridcap.kernels.periods import PeriodSampling, allowed_hours_summary
 from gridcap.optimizer.financing.options import (
@@ -258,6 +259,8 @@ class StudyConfig:
     finance_mezzanine: Any
     flexible_ai: Any
     source: str = "<dict>"
+    #: ``[contracts.<site_id>]`` tables: per-site contract terms (site id -> ContractTerms)
+    contracts: Mapping[str, ContractTerms] = field(default_factory=dict)
 
     @property
     def years(self) -> list[int]:
@@ -312,7 +315,13 @@ class StudyConfig:
                 out.setdefault(parent, {})[child] = values
             else:
                 out.setdefault(section, {}).update(values)
+        if self.contracts:
+            out["contracts"] = {site: t.site_variables() for site, t in self.contracts.items()}
         return out
+
+    def site_contract_terms(self) -> dict[str, dict[str, Any]]:
+        """``[contracts.<site_id>]`` as site id -> {term name: value} (only the keys set)."""
+        return {site: t.site_variables() for site, t in self.contracts.items()}
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> StudyConfig:
         """Return a new validated config with dotted keys replaced.
@@ -433,7 +442,7 @@ def parse_config(raw: Mapping[str, Any], source: str = "<dict>") -> StudyConfig:
         Listing every problem found, each with its key path, value and allowed range.
     """
     problems: list[str] = []
-    top_level = {s.split(".")[0] for s in SECTIONS}
+    top_level = {s.split(".")[0] for s in SECTIONS} | {"contracts"}
     for name, value in raw.items():
         if name not in top_level:
             problems.append(f"[{name}]: unknown section; allowed sections are {sorted(top_level)}")
@@ -447,11 +456,46 @@ def parse_config(raw: Mapping[str, Any], source: str = "<dict>") -> StudyConfig:
         if not isinstance(node, Mapping):
             node = {}
         sections[section.replace(".", "_")] = _parse_section(section, node, problems)
-    cfg = StudyConfig(**sections, source=source)
+    contracts = _parse_contracts(raw.get("contracts", {}), problems)
+    cfg = StudyConfig(**sections, source=source, contracts=contracts)
     problems += _cross_checks(cfg)
     if problems:
         raise ConfigError(source, problems)
     return cfg
+
+
+CONTRACT_KEYS: tuple[Key, ...] = keys_from(ContractTerms)
+
+
+def _parse_contracts(raw: Any, problems: list[str]) -> dict[str, ContractTerms]:
+    """``[contracts.<site_id>]`` tables -> ContractTerms per site (problems name each key).
+
+    Whether a site id exists is checked when the study's sites are read (the sites table is
+    data, not config): :func:`gridcap.pipeline.load_inputs` names the unknown id.
+    """
+    if not isinstance(raw, Mapping):
+        return {}
+    keys = {k.name: k for k in CONTRACT_KEYS}
+    out: dict[str, ContractTerms] = {}
+    for site, table in raw.items():
+        if not isinstance(table, Mapping):
+            problems.append(f"contracts.{site} = {table!r}: expected a [contracts.{site}] "
+                            f"table of contract terms ({sorted(keys)})")
+            continue
+        values: dict[str, Any] = {}
+        for name, value in table.items():
+            path = f"contracts.{site}.{name}"
+            if name not in keys:
+                problems.append(f"{path}: unknown key; allowed keys in [contracts.<site_id>] "
+                                f"are {sorted(keys)}")
+                continue
+            v = _coerce(path, keys[name], value, problems)
+            if v is not None:
+                values[name] = v
+        terms = ContractTerms(**values)
+        problems += [p for p in terms.problems(f"contracts.{site}") if "rating" in p]
+        out[str(site)] = terms
+    return out
 
 
 def _cross_checks(cfg: StudyConfig) -> list[str]:
@@ -547,4 +591,9 @@ def schema_markdown() -> str:
                 f"| `{section}.{key.name}` | {key.kind.__name__} | {default} | "
                 f"{key.expected or '-'} | {key.doc} | {key.source or '-'} |"
             )
+    for key in CONTRACT_KEYS:
+        lines.append(
+            f"| `contracts.<site_id>.{key.name}` | {key.kind.__name__} | unset | "
+            f"{key.expected or '-'} | {key.doc} | {key.source or '-'} |"
+        )
     return "\n".join(lines)

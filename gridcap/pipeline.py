@@ -18,7 +18,7 @@ import xarray as xr
 
 import gridcap
 from gridcap.config import StudyConfig
-from gridcap.errors import ConfigError
+from gridcap.errors import ConfigError, GridcapInputError
 from gridcap.schema import StudyInputs, validate_inputs
 
 # progress(stage, done, total): called as long steps advance. ``total`` may be None.
@@ -124,6 +124,7 @@ def build_inputs(cfg: StudyConfig) -> StudyInputs:
     sites = sites.isel(site=np.flatnonzero(in_regions))
     if cfg.datasets.max_sites:
         sites = sites.isel(site=slice(0, cfg.datasets.max_sites))
+    sites = with_contract_terms(sites, cfg.site_contract_terms())
     paths, _ = gd.read_interconnection_paths(regions)
     regions["path_years"] = paths["path_years"]
     regions["path_limit_mw"] = paths["path_limit_mw"]
@@ -163,6 +164,57 @@ def _path_or_none(value: str) -> Path | None:
 
 
 # --------------------------------------------------------------------------- stages
+
+
+def with_contract_terms(sites: xr.Dataset, terms: dict[str, dict[str, Any]]) -> xr.Dataset:
+    """Sites with the study's ``[contracts.<site_id>]`` terms as per-site variables.
+
+    Sites without a value get NaN / ``""`` (= keep the site's deal or the defaults, see
+    :func:`gridcap.datasets.financings.site_contracts`).
+
+    Raises
+    ------
+    GridcapInputError
+        A ``[contracts.<site_id>]`` table names a site that is not in the study.
+    """
+    if not terms:
+        return sites
+    ids = [str(s) for s in sites["site"].values]
+    unknown = sorted(set(terms) - set(ids))
+    if unknown:
+        raise GridcapInputError(
+            f"contracts.{unknown[0]}: site not in this study; expected one of {ids} "
+            "(datasets.sites / datasets.site_ids / study.regions select the sites)")
+    out = sites.copy()
+    names = sorted({k for t in terms.values() for k in t})
+    for name in names:
+        vals = [terms.get(s, {}).get(name) for s in ids]
+        if any(isinstance(v, str) for v in vals):
+            col = np.array(["" if v is None else v for v in vals], dtype=object)
+        else:
+            col = np.array([np.nan if v is None else v for v in vals], dtype=float)
+        out[name] = ("site", col)
+    return out
+
+
+def check_site_contracts(cfg: StudyConfig, inputs: StudyInputs) -> None:
+    """Build the sites' contract terms as the Monte Carlo will (``gridcap validate``).
+
+    Raises
+    ------
+    GridcapInputError
+        A term combination the contract model rejects (backstop larger than the lease
+        obligations, a gpu_contract longer than the GPU life, ...), naming key and value.
+    """
+    from gridcap.datasets.financings import site_contracts
+
+    if inputs.sites.sizes.get("site", 0) == 0:
+        return
+    gpu = site_gpu_assumptions(cfg)
+    life = gpu["gpu_life_years"]
+    site_contracts(inputs.sites, gpu_life_years=life, gpu_cost_usd_per_mw_yr=0.0,
+                   gpu_capex_usd_per_mw=gpu["gpu_cost_usd_per_gpu_hour"] * life * 8760.0
+                   * gpu["gpus_per_mw"])
 
 
 def simulate_stage(
@@ -248,6 +300,8 @@ def monte_carlo_fingerprint(cfg: StudyConfig) -> str:
         "site_gpus": site_gpu_assumptions(cfg),
         # site contract terms come from the shipped deals table (kernels.contracts)
         "deals": hashlib.sha256(FINANCINGS_FILE.read_bytes()).hexdigest(),
+        # ... and from the study's [contracts.<site_id>] tables
+        "contracts": cfg.site_contract_terms(),
         "version": gridcap.__version__,
     }
     text = json.dumps(relevant, sort_keys=True, default=str)

@@ -31,6 +31,7 @@ Array code against ``xp`` (NumPy or CuPy): every backend gives the same numbers.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -39,12 +40,14 @@ import numpy as np
 
 from gridcap.errors import GridcapInputError
 from gridcap.kernels.rng import STREAMS, bits_to_uniform, philox_array
+from gridcap.params import check_params, param
 
 __all__ = [
     "DEFAULT_RATE_1Y",
     "LEASE_DEFAULTS",
     "LEASE_FORMS",
     "REVENUE_MODES",
+    "ContractTerms",
     "SiteContracts",
     "contract_cashflows",
     "hazard_of_rating",
@@ -106,6 +109,77 @@ LEASE_DEFAULTS: dict[str, tuple[Any, str, str]] = {
     "delay_months": (6.0, "month", "assumption"),
     "prepayment_share": (0.0, "1", "IREN-Microsoft: 20% (deals table) for gpu_contract"),
 }
+
+
+_DEFAULT = "unset: the site's public deal (deals table), else LEASE_DEFAULTS"
+
+
+@dataclass(frozen=True)
+class ContractTerms:
+    """Contract terms of one site set by the study (``[contracts.<site_id>]`` in the TOML).
+
+    Every field is optional: ``None`` keeps the site's public deal from the deals table, or
+    :data:`LEASE_DEFAULTS` (the one owner of the default values and their sources) where the
+    site has none. The fields mirror the keys of :data:`LEASE_DEFAULTS` (``revenue_mode`` is
+    its ``mode``); ranges are the ones :class:`SiteContracts` enforces.
+    """
+
+    revenue_mode: str | None = param(None, "", "site revenue mode", source=_DEFAULT,
+                                     choices=("colocation_lease", "gpu_contract",
+                                              "merchant_gpu"), nullable=True, kind=str)
+    rent_usd_per_mw_yr: float | None = param(None, "$/MW-IT-yr", "first-year rent (or "
+                                             "take-or-pay price) per MW of critical IT",
+                                             source=_DEFAULT, lo=0, nullable=True)
+    term_years: float | None = param(None, "yr", "initial contract term", source=_DEFAULT,
+                                     lo=0, lo_open=True, hi=50, nullable=True)
+    escalator: float | None = param(None, "1/yr", "annual rent escalator", source=_DEFAULT,
+                                    lo=0, hi=1, hi_open=True, nullable=True)
+    lease_form: str | None = param(None, "", "lease form (owner opex share of LEASE_FORMS)",
+                                   source=_DEFAULT, choices=("modified_gross", "triple_net"),
+                                   nullable=True, kind=str)
+    tenant_rating: str | None = param(None, "", "tenant S&P-scale rating (NR = unrated)",
+                                      source=_DEFAULT, nullable=True, kind=str)
+    guarantor_rating: str | None = param(None, "", "guarantor S&P-scale rating (\"\" = none)",
+                                         source=_DEFAULT, nullable=True, kind=str)
+    backstop_usd: float | None = param(None, "$", "guarantor backstop of the lease "
+                                       "obligations", source=_DEFAULT, lo=0, nullable=True)
+    ramp_years: float | None = param(None, "yr", "rent ramp after commencement",
+                                     source=_DEFAULT, lo=0, nullable=True)
+    renewal_probability: float | None = param(None, "1", "probability the tenant renews",
+                                              source=_DEFAULT, lo=0, hi=1, nullable=True)
+    renewal_years: float | None = param(None, "yr", "renewal term", source=_DEFAULT, lo=0,
+                                        nullable=True)
+    renewal_rent_factor: float | None = param(None, "1", "renewal rent / escalated rent",
+                                              source=_DEFAULT, lo=0, nullable=True)
+    void_months: float | None = param(None, "month", "void after a tenant default",
+                                      source=_DEFAULT, lo=0, nullable=True)
+    relet_haircut: float | None = param(None, "1", "re-let rent discount", source=_DEFAULT,
+                                        lo=0, hi=1, nullable=True)
+    delay_probability: float | None = param(None, "1", "probability of construction delay",
+                                            source=_DEFAULT, lo=0, hi=1, nullable=True)
+    delay_months: float | None = param(None, "month", "construction delay when drawn",
+                                       source=_DEFAULT, lo=0, nullable=True)
+    prepayment_share: float | None = param(None, "1", "customer prepayment share of capex "
+                                           "(gpu_contract)", source=_DEFAULT, lo=0, hi=1,
+                                           hi_open=True, nullable=True)
+
+    def problems(self, prefix: str) -> list[str]:
+        """Range errors and unknown ratings, each naming ``prefix.key``, value and range."""
+        out = check_params(self, prefix)
+        for name in ("tenant_rating", "guarantor_rating"):
+            v = getattr(self, name)
+            if v is None or (name == "guarantor_rating" and not v.strip()):
+                continue
+            try:
+                rating_category(v)
+            except GridcapInputError:
+                out.append(f"{prefix}.{name} = {v!r}: expected an S&P-scale rating in "
+                           f"{sorted(DEFAULT_RATE_1Y)} (modifiers + and - allowed; NR = unrated)")
+        return out
+
+    def site_variables(self) -> dict[str, Any]:
+        """The set terms as site-variable names of :func:`site_contracts` (None left out)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
 
 
 def rating_category(rating: str) -> str:

@@ -9,6 +9,7 @@ import pytest
 from gridcap.config import SECTIONS, parse_config, schema_markdown
 from gridcap.errors import GridcapInputError
 from gridcap.kernels.compute import ComputeAssumptions
+from gridcap.kernels.contracts import ContractTerms
 from gridcap.optimizer import FinanceOptions, PlanOptions
 from gridcap.optimizer.financing.options import MezzanineTerms, ProjectTerms, SeniorTerms
 from gridcap.params import check_params, param_table, params_markdown, undocumented_fields
@@ -24,7 +25,7 @@ OWNERS = {
     "finance.mezzanine": MezzanineTerms,
 }
 #: option tables with no config section (yet): documented all the same
-TABLES = [*OWNERS.values(), FinanceOptions]
+TABLES = [*OWNERS.values(), FinanceOptions, ContractTerms]
 
 
 @pytest.mark.parametrize("table", TABLES, ids=lambda t: t.__name__)
