@@ -355,8 +355,8 @@ class _Bounder:
         A = sp.csr_array(lp.A)
         is_first = np.zeros(A.shape[1], bool)
         is_first[self.cols] = True
-        touches_other = np.add.reduceat((~is_first[A.indices]).astype(int), A.indptr[:-1]) if (
-            A.nnz) else np.zeros(A.shape[0], int)
+        pattern = sp.csr_array((np.ones(A.nnz), A.indices, A.indptr), shape=A.shape)
+        touches_other = pattern @ (~is_first).astype(float)
         empty = np.diff(A.indptr) == 0
         rows = np.flatnonzero((touches_other == 0) & ~empty)
         sub = A[rows][:, self.cols]
