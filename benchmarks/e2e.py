@@ -72,6 +72,9 @@ def time_study(study: str, *, timeout_s: float, scenarios: int | None = None) ->
             + (f" --scenarios {scenarios}" if scenarios else ""),
             "wall_s": round(res.wall_s, 3),
             "peak_rss_mib": None if res.timed_out else round(res.peak_rss_mib, 1),
+            # CPU time of the run (all threads): on a shared machine, cpu_s / 2 bounds what
+            # the wall time would be on the 2 cores alone
+            "cpu_s": None if res.timed_out else round(res.cpu_s, 1),
         }
         if res.timed_out:
             out.update(status="timed out", reason=f"killed after {timeout_s:.0f} s")
@@ -144,8 +147,8 @@ def run(
             stages = r.get("stage_seconds") or {}
             split = ", ".join(f"{k} {v:.1f} s" for k, v in stages.items())
             print(
-                f"  {name}: {r['wall_s']:.1f} s, peak {r['peak_rss_mib']:.0f} MiB"
-                + (f" ({split})" if split else "")
+                f"  {name}: {r['wall_s']:.1f} s, peak {r['peak_rss_mib']:.0f} MiB, "
+                f"CPU {r['cpu_s']:.1f} s" + (f" ({split})" if split else "")
             )
         else:
             print(f"  {name}: {r['status']} ({r.get('reason', '')})")

@@ -44,7 +44,7 @@ if pid == 0:
         os._exit(127)
 _, status, usage = os.wait4(pid, 0)
 with open(sys.argv[2], "w") as f:
-    f.write(str(usage.ru_maxrss))
+    f.write(f"{usage.ru_maxrss} {usage.ru_utime + usage.ru_stime}")
 code = os.waitstatus_to_exitcode(status)
 os._exit(code if code >= 0 else 128 - code)
 """
@@ -67,6 +67,10 @@ class ChildResult:
         What it printed.
     timed_out : bool
         Whether it was killed at ``timeout_s``.
+    cpu_s : float
+        User + system CPU time of the child and the grandchildren it waited for, all threads
+        [s]; NaN when it was killed. On a machine shared with other work, CPU time over the
+        cores used bounds the wall time the run would take alone.
     """
 
     returncode: int | None
@@ -75,6 +79,7 @@ class ChildResult:
     stdout: str
     stderr: str
     timed_out: bool
+    cpu_s: float = math.nan
 
     def tail(self, chars: int = 600) -> str:
         """The last ``chars`` characters of stderr (or stdout), for error messages."""
@@ -195,9 +200,10 @@ def run_child(
         if proc.returncode is not None and proc.returncode >= 128:  # killed by a signal
             proc.returncode = -(proc.returncode - 128)
         try:
-            maxrss = float(rss_file.read_text())
-        except (OSError, ValueError):  # killed before its launcher could report: unknown
-            maxrss = math.nan
+            fields = rss_file.read_text().split()
+            maxrss, cpu = float(fields[0]), float(fields[1])
+        except (OSError, ValueError, IndexError):  # killed before its launcher reported
+            maxrss = cpu = math.nan
         out.seek(0)
         err.seek(0)
         return ChildResult(
@@ -207,6 +213,7 @@ def run_child(
             stdout=out.read(),
             stderr=err.read(),
             timed_out=timed_out,
+            cpu_s=cpu,
         )
 
 

@@ -161,6 +161,11 @@ def _normals(xp, t, entity, scen, stream: str, seed: int):
     """Four standard normals per counter, shape broadcast(entity, scen) + t.shape."""
     from gridcap.kernels.targets import get_ops
 
+    if xp is np and entity.ndim == 2 and entity.shape[0] == 1 and scen.shape[1:] == (1,):
+        # same bits from a parallel compiled loop (no NumPy temporaries per word)
+        from gridcap.kernels.numba_cpu import normals_numba_cpu
+
+        return tuple(normals_numba_cpu(t, entity[0], scen[:, 0], STREAMS[stream], seed))
     ops = get_ops(xp.__name__)
     w = philox_array(xp, t, entity[..., None], scen[..., None], STREAMS[stream], seed)
     a, b = ops.box_muller(w[0], w[1])

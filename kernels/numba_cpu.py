@@ -29,7 +29,8 @@ from gridcap.kernels.dispatch import DispatchDrivers, DispatchOut, FleetArrays
 from gridcap.kernels.rng import STREAMS, seed_key
 from gridcap.kernels.targets import get_ops
 
-__all__ = ["LANES", "dispatch_numba_cpu", "philox_words_numba_cpu", "rng_numba_cpu"]
+__all__ = ["LANES", "dispatch_numba_cpu", "normals_numba_cpu", "philox_words_numba_cpu",
+           "rng_numba_cpu"]
 
 #: Lanes per block: 64 float64 lanes = 8 AVX-512 or 16 AVX2 vectors.
 LANES = 64
@@ -66,12 +67,16 @@ _CACHE = os.environ.get("GRIDCAP_NUMBA_CACHE", "1") != "0"
 FASTMATH = frozenset({"contract"})
 
 
-def _jit(**kw):
-    """``numba.njit`` whose cache entry is keyed by the element-source hash."""
+def _jit(exact: bool = False, **kw):
+    """``numba.njit`` whose cache entry is keyed by the element-source hash.
+
+    ``exact=True`` compiles without FMA contraction: the same bits as NumPy.
+    """
 
     def deco(f):
         f.__qualname__ = f"{f.__name__}_{_SRC_HASH}"
-        return numba.njit(cache=_CACHE, error_model="numpy", fastmath=set(FASTMATH), **kw)(f)
+        fm = False if exact else set(FASTMATH)
+        return numba.njit(cache=_CACHE, error_model="numpy", fastmath=fm, **kw)(f)
 
     return deco
 
@@ -239,6 +244,24 @@ def _rng_kernel(k0, k1, stream, scen, der_id, rstart, n_t, out):
         out[s, r] += tot
 
 
+@_jit(exact=True, parallel=True)
+def _normals_kernel(t, ent, scen, stream, k0, k1, out):
+    """Four Box-Muller normals per counter (t, entity, scenario), bit-identical to NumPy."""
+    n_s = scen.shape[0]
+    n_e = ent.shape[0]
+    for job in prange(n_s * n_e):
+        s = job // n_e
+        e = job - s * n_e
+        for i in range(t.shape[0]):
+            w0, w1, w2, w3 = philox4x32_10(t[i], ent[e], scen[s], stream, k0, k1)
+            za, zb = box_muller(w0, w1)
+            zc, zd = box_muller(w2, w3)
+            out[0, s, e, i] = za
+            out[1, s, e, i] = zb
+            out[2, s, e, i] = zc
+            out[3, s, e, i] = zd
+
+
 @_jit(parallel=True)
 def _words_kernel(k0, k1, stream, scen, der_id, rstart, n_t, out):
     """Philox4x32-10 alone: one block per DER-hour, words folded so none is optimised away."""
@@ -346,4 +369,35 @@ def philox_words_numba_cpu(fleet: FleetArrays, scenarios: np.ndarray, hours: int
     out = np.zeros((len(scenarios), len(fleet.region_start) - 1), dtype=np.uint64)
     _words_kernel(k0, k1, np.uint64(STREAMS["der"]), np.ascontiguousarray(scenarios, np.uint64),
                   fleet.der_id, fleet.region_start, int(hours), out)
+    return out
+
+
+def normals_numba_cpu(t: np.ndarray, entity: np.ndarray, scenarios: np.ndarray, stream: int,
+                      seed: int) -> np.ndarray:
+    """Box-Muller normals of the drivers' Philox counters, in parallel, NumPy's exact bits.
+
+    Parameters
+    ----------
+    t : numpy.ndarray
+        Hour counters [h], shape (T,).
+    entity, scenarios : numpy.ndarray
+        Entity and global scenario counters [1], shapes (E,) and (S,).
+    stream : int
+        Stream id [1].
+    seed : int
+        Seed [1].
+
+    Returns
+    -------
+    numpy.ndarray
+        (4, S, E, T): the normals ``box_muller(w0, w1)`` and ``box_muller(w2, w3)`` of the
+        words of counter (t, entity, scenario, stream) [1], equal bit for bit to
+        :func:`gridcap.kernels.rng.philox_array` followed by NumPy's ``box_muller``.
+    """
+    k0, k1 = seed_key(seed)
+    t = np.ascontiguousarray(t, dtype=np.uint64)
+    ent = np.ascontiguousarray(entity, dtype=np.uint64)
+    sc = np.ascontiguousarray(scenarios, dtype=np.uint64)
+    out = np.empty((4, sc.size, ent.size, t.size))
+    _normals_kernel(t, ent, sc, np.uint64(stream), k0, k1, out)
     return out
