@@ -157,6 +157,11 @@ def philox4x32_10(c0, c1, c2, c3, k0, k1):
 
     followed by the key bump :math:`k_i \\leftarrow k_i + W_i \\bmod 2^{32}` between rounds [1]_.
 
+    References
+    ----------
+    .. [1] J. K. Salmon, M. A. Moraes, R. O. Dror and D. E. Shaw, "Parallel random numbers: as
+       easy as 1, 2, 3", Proc. SC '11 (2011), doi:10.1145/2063384.2063405.
+
     Examples
     --------
     >>> z = np.uint64(0)
