@@ -28,7 +28,6 @@ ALLOWED: dict[str, str] = {
     "kernels/simulate.py::prepare_fleet": _IN_FLIGHT,
     "optimizer/planning/siting.py::prepare_data": _IN_FLIGHT,
     "optimizer/planning/siting.py::assemble_plan": _IN_FLIGHT,
-    "optimizer/chain/trace.py::trace_chain": _IN_FLIGHT,
     "optimizer/financing/waterfall.py::_run_xp": "the array waterfall: the same contract rules "
     "as _scenario, period by period over all scenarios at once (issue 15 item 4: write once)",
     "optimizer/financing/waterfall.py::_scenario": _NUMBA,

@@ -867,9 +867,45 @@ def trace_chain(
     """
     params = compute_params(compute)
     ch = _gather(inputs, outcomes, plan, params)
-    S, D, Y = ch.energy.shape
-    pue = params["pue"]
+    flow = _energy_compute_emissions(inputs, outcomes, plan, ch, params, emission_factors)
+    stack = _cost_stack(ch, params, flow, finance)
+    unit = _per_token(stack["costs"], flow["tokens"], flow["co2_kg"])
+    rate = _discount_rate(inputs, finance)
+    risk = _risk(ch, stack, flow, finance, params, rate)
+    coords = {
+        "scenario": ch.scenario, "year": ch.year, "dc": ch.dc,
+        "dc_kind": ("dc", np.asarray(ch.dc_kind, dtype=str)),
+        "dc_region": ("dc", np.asarray(ch.dc_region, dtype=str)),
+        "chain_source": flow["sources"], "chain_cost": list(COSTS), "chain_link": list(LINKS),
+        "chain_hedge": list(HEDGES), "chain_quantile": list(QUANTILES),
+    }
+    data = {**_dc_variables(ch, flow, stack, unit), **_portfolio_variables(flow, unit),
+            **_risk_variables(risk)}
+    ds = xr.Dataset(data, coords=coords)
+    ds.attrs.update({
+        "chain_model_class": params["model_class"],
+        "chain_tokens_per_gpu_hour": params["tokens_per_gpu_hour"],
+        "chain_gpus_per_mw": params["gpus_per_mw"],
+        "chain_gpu_capex_usd": params["gpu_capex_usd"],
+        "chain_gpu_life_years": params["gpu_life_years"],
+        "chain_pue": params["pue"],
+        "chain_ppa_price_usd_per_mwh": params["ppa_price_usd_per_mwh"],
+        "chain_ppa_price_in_risk_map": risk["map"]["ppa_price"],
+        "chain_discount_rate": rate,
+        "chain_tranche_cash": "finance" if stack["tranche"] is not None else "absent (zeros)",
+        "chain_risk_method": "Shapley value of Var(sum of link PVs) = Cov(X_k, Y)/Var(Y)",
+        "chain_risk_scope": "financed data centers (converted mines)" if ch.financed.any()
+        else "all data centers",
+        "chain_irr_r2": risk["irr_r2"],
+    })
+    return ds
 
+
+def _energy_compute_emissions(
+    inputs: StudyInputs, outcomes: xr.Dataset, plan: xr.Dataset | None, ch: _Chain,
+    params: dict[str, Any], emission_factors: Mapping[str, Mapping[str, float]] | None,
+) -> dict[str, Any]:
+    """Energy by source, GPU-hours, tokens, facility peak and CO2 per (scenario, dc, year)."""
     # --- energy attribution
     techs, gen = _generation_supply(inputs, outcomes, plan, ch)
     flex = _flex(outcomes, plan, ch)
@@ -889,23 +925,36 @@ def trace_chain(
     # --- emissions
     factors = _emission_factors(inputs, sources, ch.dc_region, emission_factors)  # (D, K)
     co2_kg = np.einsum("sdyk,dk->sdy", by_source, factors)
+    return {"flex": flex, "sources": sources, "region_idx": region_idx, "by_source": by_source,
+            "gpu_hours": gpu_hours, "tokens": tokens, "util": util, "peak_kw": peak_kw,
+            "co2_kg": co2_kg}
 
-    # --- cost stack [$]
+
+def _cost_stack(ch: _Chain, params: dict[str, Any], flow: dict[str, Any],
+                finance: xr.Dataset | None) -> dict[str, Any]:
+    """The cost stack [$] per (scenario, dc, year, component) in :data:`COSTS` order."""
+    S, D, Y = ch.energy.shape
     costs = np.zeros((S, D, Y, len(COSTS)))
     ppa = params["ppa_price_usd_per_mwh"]
     costs[..., 0] = ch.energy * ppa if ppa > 0 else ch.market_cost
-    cap_flex, cap_flex_firm = _capacity_flex_cost(peak_kw, region_idx, flex)
+    cap_flex, cap_flex_firm = _capacity_flex_cost(flow["peak_kw"], flow["region_idx"],
+                                                  flow["flex"])
     costs[..., 1] = cap_flex
     tranche = _tranche_cash(finance, ch.scenario, ch.year)
     share = _financed_share(ch, finance)                                  # (S, D, Y)
     if tranche is not None:
         costs[..., 2:5] = share[..., None] * np.transpose(tranche, (0, 2, 1))[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
-        gpu_years = np.nan_to_num(gpu_hours / (HOURS_PER_YEAR * util))     # GPUs x online share
+        gpu_years = np.nan_to_num(flow["gpu_hours"] / (HOURS_PER_YEAR * flow["util"]))
     costs[..., 5] = gpu_years * params["gpu_capex_usd"] / params["gpu_life_years"]
     costs[..., 6] = ch.opex
-    total = costs.sum(axis=3)
+    return {"costs": costs, "total": costs.sum(axis=3), "tranche": tranche,
+            "cap_flex_firm": cap_flex_firm}
 
+
+def _per_token(costs: np.ndarray, tokens: np.ndarray, co2_kg: np.ndarray) -> dict[str, Any]:
+    """Costs and CO2 per million tokens: per data center, portfolio and over the horizon."""
+    total = costs.sum(axis=3)
     with np.errstate(divide="ignore", invalid="ignore"):
         per_mtok = np.where(tokens[..., None] > 0, costs / tokens[..., None] * 1e6, np.nan)
         per_mtok_total = np.where(tokens > 0, total / tokens * 1e6, np.nan)
@@ -922,51 +971,66 @@ def trace_chain(
         life_per_mtok = np.where(life_tok[:, None] > 0, life_cost / life_tok[:, None] * 1e6,
                                  np.nan)
         life_g = np.where(life_tok > 0, p_co2.sum(axis=1) * 1e3 / life_tok * 1e6, np.nan)
+    return {"per_mtok": per_mtok, "per_mtok_total": per_mtok_total, "g_per_mtok": g_per_mtok,
+            "p_cost": p_cost, "p_tok": p_tok, "p_co2": p_co2, "p_per_mtok": p_per_mtok,
+            "life_per_mtok": life_per_mtok, "life_g": life_g}
 
-    # --- risk map
-    rate = _discount_rate(inputs, finance)
+
+def _risk(ch: _Chain, stack: dict[str, Any], flow: dict[str, Any],
+          finance: xr.Dataset | None, params: dict[str, Any], rate: float) -> dict[str, Any]:
+    """The risk map over the financed data centers and the equity-IRR regression."""
+    D = ch.energy.shape[1]
     scope = ch.financed if ch.financed.any() else np.ones(D, dtype=bool)
-    risk = _risk_map(ch, costs, tranche is not None, cap_flex_firm, gpu_hours, ppa, rate, scope)
+    risk = _risk_map(ch, stack["costs"], stack["tranche"] is not None, stack["cap_flex_firm"],
+                     flow["gpu_hours"], params["ppa_price_usd_per_mwh"], rate, scope)
     irr_shares, irr_r2 = np.full(len(LINKS), np.nan), float("nan")
     if finance is not None and "irr" in finance and "tranche" in finance["irr"].dims and \
             "equity" in _labels(finance["irr"], "tranche"):
         irr = finance["irr"].sel(tranche="equity").reindex(scenario=ch.scenario)
         irr_shares, irr_r2 = regression_shares(risk["parts"][:, :, 0], np.asarray(irr.values))
+    return {"map": risk, "irr_shares": irr_shares, "irr_r2": irr_r2}
 
-    # --- assemble
-    sdy = ("scenario", "dc", "year")
-    coords = {
-        "scenario": ch.scenario, "year": ch.year, "dc": ch.dc,
-        "dc_kind": ("dc", np.asarray(ch.dc_kind, dtype=str)),
-        "dc_region": ("dc", np.asarray(ch.dc_region, dtype=str)),
-        "chain_source": sources, "chain_cost": list(COSTS), "chain_link": list(LINKS),
-        "chain_hedge": list(HEDGES), "chain_quantile": list(QUANTILES),
-    }
-    q_life_total = quantiles(life_per_mtok.sum(axis=1))
-    data = {
+
+_SDY = ("scenario", "dc", "year")
+
+
+def _dc_variables(ch: _Chain, flow: dict[str, Any], stack: dict[str, Any],
+                  unit: dict[str, Any]) -> dict[str, Any]:
+    """The per-data-center ``chain_*`` variables."""
+    sdy = _SDY
+    return {
         "chain_energy_mwh": (sdy, ch.energy, _attrs("MWh", "energy consumed by the data center")),
         "chain_energy_by_source_mwh": (
-            (*sdy, "chain_source"), by_source,
+            (*sdy, "chain_source"), flow["by_source"],
             _attrs("MWh", "energy consumed by source (last: grid purchases)")),
-        "chain_gpu_hours": (sdy, gpu_hours, _attrs("GPU-h", "GPU-hours delivered")),
-        "chain_tokens": (sdy, tokens, _attrs("1", "AI tokens served")),
-        "chain_cost_usd": ((*sdy, "chain_cost"), costs, _attrs("$", "cost stack")),
-        "chain_cost_total_usd": (sdy, total, _attrs("$", "sum of the cost stack")),
-        "chain_usd_per_mtok": ((*sdy, "chain_cost"), per_mtok,
+        "chain_gpu_hours": (sdy, flow["gpu_hours"], _attrs("GPU-h", "GPU-hours delivered")),
+        "chain_tokens": (sdy, flow["tokens"], _attrs("1", "AI tokens served")),
+        "chain_cost_usd": ((*sdy, "chain_cost"), stack["costs"], _attrs("$", "cost stack")),
+        "chain_cost_total_usd": (sdy, stack["total"], _attrs("$", "sum of the cost stack")),
+        "chain_usd_per_mtok": ((*sdy, "chain_cost"), unit["per_mtok"],
                                _attrs("$/Mtoken", "cost stack per million tokens")),
-        "chain_usd_per_mtok_total": (sdy, per_mtok_total,
+        "chain_usd_per_mtok_total": (sdy, unit["per_mtok_total"],
                                      _attrs("$/Mtoken", "total cost per million tokens")),
-        "chain_co2_kg": (sdy, co2_kg, _attrs("kg", "CO2 emitted for the energy consumed")),
-        "chain_gco2_per_mtok": (sdy, g_per_mtok, _attrs("g/Mtoken", "gCO2 per million tokens")),
+        "chain_co2_kg": (sdy, flow["co2_kg"],
+                         _attrs("kg", "CO2 emitted for the energy consumed")),
+        "chain_gco2_per_mtok": (sdy, unit["g_per_mtok"],
+                                _attrs("g/Mtoken", "gCO2 per million tokens")),
+    }
+
+
+def _portfolio_variables(flow: dict[str, Any], unit: dict[str, Any]) -> dict[str, Any]:
+    """The ``chain_portfolio_*``, ``chain_lifetime_*`` and quantile variables."""
+    p_tok, p_co2, life_per_mtok = unit["p_tok"], unit["p_co2"], unit["life_per_mtok"]
+    return {
         "chain_portfolio_energy_by_source_mwh": (
-            ("scenario", "year", "chain_source"), by_source.sum(axis=1),
+            ("scenario", "year", "chain_source"), flow["by_source"].sum(axis=1),
             _attrs("MWh", "portfolio energy by source")),
         "chain_portfolio_tokens": (("scenario", "year"), p_tok,
                                    _attrs("1", "portfolio tokens served")),
-        "chain_portfolio_cost_usd": (("scenario", "year", "chain_cost"), p_cost,
+        "chain_portfolio_cost_usd": (("scenario", "year", "chain_cost"), unit["p_cost"],
                                      _attrs("$", "portfolio cost stack")),
         "chain_portfolio_usd_per_mtok": (
-            ("scenario", "year", "chain_cost"), p_per_mtok,
+            ("scenario", "year", "chain_cost"), unit["p_per_mtok"],
             _attrs("$/Mtoken", "portfolio cost stack per million tokens")),
         "chain_portfolio_gco2_per_mtok": (
             ("scenario", "year"), np.where(p_tok > 0, p_co2 * 1e9 / np.where(p_tok > 0, p_tok, 1),
@@ -979,49 +1043,39 @@ def trace_chain(
             ("scenario",), life_per_mtok.sum(axis=1),
             _attrs("$/Mtoken", "total cost per million tokens over the horizon")),
         "chain_lifetime_gco2_per_mtok": (
-            ("scenario",), life_g, _attrs("g/Mtoken", "gCO2 per million tokens, horizon")),
+            ("scenario",), unit["life_g"],
+            _attrs("g/Mtoken", "gCO2 per million tokens, horizon")),
         "chain_usd_per_mtok_quantiles": (
             ("chain_quantile", "chain_cost"), quantiles(life_per_mtok),
             _attrs("$/Mtoken", "P10/P50/P90 over scenarios of each lifetime component")),
         "chain_usd_per_mtok_total_quantiles": (
-            ("chain_quantile",), q_life_total,
+            ("chain_quantile",), quantiles(life_per_mtok.sum(axis=1)),
             _attrs("$/Mtoken", "P10/P50/P90 over scenarios of the lifetime total")),
         "chain_gco2_per_mtok_quantiles": (
-            ("chain_quantile",), quantiles(life_g),
+            ("chain_quantile",), quantiles(unit["life_g"]),
             _attrs("g/Mtoken", "P10/P50/P90 over scenarios of lifetime gCO2 per Mtoken")),
+    }
+
+
+def _risk_variables(risk: dict[str, Any]) -> dict[str, Any]:
+    """The risk-map variables (link values, equity value, variance shares)."""
+    r = risk["map"]
+    return {
         "chain_link_value_usd": (
-            ("scenario", "chain_link", "chain_hedge"), risk["parts"],
+            ("scenario", "chain_link", "chain_hedge"), r["parts"],
             _attrs("$", "present value of each link's cash flow to equity")),
         "chain_equity_value_usd": (
-            ("scenario", "chain_hedge"), risk["equity"],
+            ("scenario", "chain_hedge"), r["equity"],
             _attrs("$", "equity value (PV of link cash flows) per scenario")),
         "chain_risk_share": (
-            ("chain_link", "chain_hedge"), risk["shares"],
+            ("chain_link", "chain_hedge"), r["shares"],
             _attrs("1", "share of the scenario variance of the equity value (sums to 1)")),
         "chain_equity_variance": (
-            ("chain_hedge",), risk["variance"], _attrs("$^2", "variance of the equity value")),
+            ("chain_hedge",), r["variance"], _attrs("$^2", "variance of the equity value")),
         "chain_irr_risk_share": (
-            ("chain_link",), irr_shares,
+            ("chain_link",), risk["irr_shares"],
             _attrs("1", "share of the explained variance of the equity IRR (OLS on link PVs)")),
     }
-    ds = xr.Dataset(data, coords=coords)
-    ds.attrs.update({
-        "chain_model_class": params["model_class"],
-        "chain_tokens_per_gpu_hour": params["tokens_per_gpu_hour"],
-        "chain_gpus_per_mw": params["gpus_per_mw"],
-        "chain_gpu_capex_usd": params["gpu_capex_usd"],
-        "chain_gpu_life_years": params["gpu_life_years"],
-        "chain_pue": pue,
-        "chain_ppa_price_usd_per_mwh": ppa,
-        "chain_ppa_price_in_risk_map": risk["ppa_price"],
-        "chain_discount_rate": rate,
-        "chain_tranche_cash": "finance" if tranche is not None else "absent (zeros)",
-        "chain_risk_method": "Shapley value of Var(sum of link PVs) = Cov(X_k, Y)/Var(Y)",
-        "chain_risk_scope": "financed data centers (converted mines)" if ch.financed.any()
-        else "all data centers",
-        "chain_irr_r2": irr_r2,
-    })
-    return ds
 
 
 def _financed_share(ch: _Chain, finance: xr.Dataset | None) -> np.ndarray:
