@@ -844,8 +844,10 @@ def trace_chain(
         ``capacity_value_usd_per_kw_yr`` [$/kW-yr]; all optional.
     finance : xarray.Dataset or None
         Finance results (§4): per-scenario tranche cash flows and ``unit_count``; optional.
-    compute : object or mapping
-        The config's ``[compute]`` section (see :func:`compute_params`).
+    compute : ComputeAssumptions, optional
+        The compute assumptions (``cfg.compute_assumptions()`` for a study; a ``[compute]``
+        config section or a mapping also works, see :func:`compute_params`); default: the
+        :class:`~gridcap.kernels.compute.ComputeAssumptions` defaults.
     emission_factors : mapping, optional
         ``{"grid": {region: kg/MWh}, "technology": {tech: kg/MWh}}``; default: the shipped
         ``datasets/data/emission_factors.csv`` (technology factors from
