@@ -1,0 +1,1 @@
+"""gridcap's asv benchmarks (see ../asv.conf.json)."""
