@@ -193,6 +193,12 @@ def finance_table(results: xr.Dataset) -> Table | None:
                 extra = list(da.dims)
                 cells.append(_fmt(float(da.mean(extra)) if extra else float(da), unit))
         table.add_row(str(tranche), *cells)
+    if float(results.get("senior_balloon_usd", 0.0)) > 0:
+        table.caption = (
+            f"senior legal maturity {int(results['senior_legal_maturity_years'])} yr: "
+            f"balloon {_fmt(float(results['senior_balloon_usd']), '$')}, refinancing fails in "
+            f"{100 * float(results['senior_refinance_fail_share']):.1f}% of scenarios; PD to "
+            f"maturity {100 * float(results['senior_pd_to_maturity']):.1f}%")
     return table
 
 

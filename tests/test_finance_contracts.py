@@ -193,3 +193,41 @@ def test_gpu_contract_debt_per_mw_not_compared_with_colocation_deals():
     assert st["debt_per_mw_usd"] == "n/a" and st["rent_usd_per_mw_yr"] == "n/a"
     assert float(site["site_debt_per_mw_usd"]) > 0
     assert float(fin.attrs["capex_usd"]) == pytest.approx(100 * 35e6 - 0.2 * 9.7e6 * 100 * 5)
+
+
+def test_portfolio_balloon_and_refinancing_closed_form():
+    """Portfolio senior notes maturing before their tenor: balloon = scheduled balance after
+    year M; refinancing fails exactly in the scenarios whose tail CFADS / DSCR, discounted at
+    the coupon, is below it; the PD to maturity adds them to the waterfall's defaults."""
+    from gridcap.optimizer import finance
+    from gridcap.optimizer.financing.project import portfolio_refinancing
+
+    S, T, M = 8, 10, 4
+    cf = np.full((S, T), 1e7)
+    cf[:2, M:] *= 0.3  # two scenarios whose contract is lost after year 4
+    out = xr.Dataset({"site_cfads_usd": (("scenario", "site", "year"), cf[:, None, :])},
+                     coords={"scenario": np.arange(S), "site": ["a"],
+                             "year": np.arange(2026, 2026 + T)})
+    plan = xr.Dataset({"converted": ("site", [1]), "capex_usd": ("site", [1e8])},
+                      coords={"site": ["a"]})
+    terms = finance_terms(senior_maturity_years=M, mezzanine_tranche="off",
+                          tenor_years=(T, T))
+    ds = finance(plan, out, terms, sizing="dscr")
+    sched_bal = float(ds["senior_balloon_usd"])
+    rate = float(ds["tranche_rate"].sel(tranche="senior"))
+    dscr = float(terms["dscr_target"].sel(tranche="senior"))
+    disc = (1 + rate) ** -np.arange(1, T - M + 1)
+    capacity = (cf[:, M:] / dscr * disc).sum(axis=1)
+    assert sched_bal > 0
+    # sculpted at the DSCR on these flows, the balloon is the PV of the tail service, so a
+    # scenario on the median path refinances exactly (tolerance 1e-9) and the two do not
+    expect_fail = capacity < sched_bal * (1 - 1e-9)
+    assert_allclose(capacity[2:], sched_bal, rtol=1e-9)
+    assert expect_fail.tolist() == [True, True] + [False] * (S - 2)
+    assert float(ds["senior_refinance_fail_share"]) == pytest.approx(expect_fail.mean())
+    assert float(ds["senior_pd_to_maturity"]) >= float(ds["senior_refinance_fail_share"])
+    assert int(ds["senior_legal_maturity_years"]) == M
+    # no balloon when the notes mature with their tenor
+    sched = size_debt(cf.mean(axis=0), 1.35, 0.07, tenor_years=T)
+    r = portfolio_refinancing(cf, sched, 0, 1.35, np.zeros(S, int))
+    assert r["balloon"] == 0.0 and r["refi_fail"] == 0.0 and r["maturity"] == T

@@ -663,6 +663,57 @@ def _site_default_metrics(cf: np.ndarray, sched: DebtSchedule, maturity: int,
             "balloon": balloon, "min_dscr": min_dscr, "idc": idc}
 
 
+def portfolio_refinancing(cf: np.ndarray, sched: DebtSchedule, maturity: int, dscr: float,
+                          default_period: np.ndarray) -> dict[str, Any]:
+    r"""Balloon and refinancing risk of the portfolio's senior notes at legal maturity.
+
+    Parameters
+    ----------
+    cf : numpy.ndarray (S, T)
+        Portfolio CFADS per scenario and finance year [$].
+    sched : DebtSchedule
+        The senior schedule the waterfall ran (sculpted over the amortisation tenor) [$].
+    maturity : int
+        Legal maturity M [yr] (0 or >= the tenor: no balloon).
+    dscr : float
+        DSCR a refinancing lender sizes to [1].
+    default_period : numpy.ndarray (S,)
+        Senior default period of the waterfall (1-based, 0 = none) [yr].
+
+    Returns
+    -------
+    dict
+        ``maturity`` [yr], ``balloon`` [$] (scheduled balance after year M),
+        ``refi_fail`` [1] (share of scenarios alive at M whose balloon cannot be
+        refinanced), ``pd_to_maturity`` [1] (waterfall default in a year <= M, or
+        refinancing failure), ``refi_fail_mask`` (S,) bool.
+
+    Notes
+    -----
+    Same test as the per-site market check: refinancing at M succeeds when
+    :math:`\sum_{t>M} \max(CFADS_t, 0) / (DSCR\,(1+c)^{t-M}) \ge B` with the senior
+    coupon :math:`c`. The waterfall's cash, PD, EL and IRR run the notes to their tenor (as if
+    refinanced on the same terms); this is reported beside them.
+    """
+    S, T = cf.shape
+    bal = np.asarray(sched.balance_usd, float)
+    tenor = min(int(sched.tenor_years), T, bal.size)
+    M = int(maturity)
+    dflt = np.asarray(default_period)
+    if not 0 < M < tenor or sched.size_usd <= 0:
+        early = (dflt >= 1) & (dflt <= tenor)
+        return {"maturity": tenor, "balloon": 0.0, "refi_fail": 0.0,
+                "pd_to_maturity": float(early.mean()) if S else 0.0,
+                "refi_fail_mask": np.zeros(S, bool)}
+    balloon = float(bal[M - 1])
+    disc = (1.0 + sched.rate) ** -np.arange(1, T - M + 1)
+    capacity = (np.maximum(cf[:, M:], 0.0) / dscr * disc).sum(axis=1)
+    early = (dflt >= 1) & (dflt <= M)
+    fail = (capacity < balloon * (1 - 1e-9)) & ~early
+    return {"maturity": M, "balloon": balloon, "refi_fail": float(fail.mean()),
+            "pd_to_maturity": float((early | fail).mean()), "refi_fail_mask": fail}
+
+
 def _sizing_subset(S: int, limit: int) -> np.ndarray:
     """Evenly spaced scenario indices for the sizing model (all when S <= limit)."""
     if S <= limit:
@@ -1197,6 +1248,18 @@ def finance_project(
         "cent",
         "distribution ledger of the example scenario (integer cents; period = year index)",
     )
+    refi = portfolio_refinancing(cf, sen, terms_v.senior_maturity_years, terms_v.dscr[0],
+                                 dflt[0])
+    put("senior_balloon_usd", (), refi["balloon"], "$",
+        "portfolio senior balance due at legal maturity (finance.senior_maturity_years), "
+        "refinanced against the remaining CFADS")
+    put("senior_refinance_fail_share", (), refi["refi_fail"], "1",
+        "share of scenarios where the remaining CFADS / DSCR, discounted at the senior coupon, "
+        "cannot refinance the balloon")
+    put("senior_pd_to_maturity", (), refi["pd_to_maturity"], "1",
+        "senior default in a year <= legal maturity (waterfall) or refinancing failure there")
+    put("senior_legal_maturity_years", (), refi["maturity"], "yr",
+        "legal maturity of the portfolio senior notes (the balloon falls due after it)")
     mkt = site_market_check(outcomes, plan, terms_v)
     if mkt is not None:
         ds = ds.merge(mkt)
