@@ -329,7 +329,8 @@ class StudyConfig:
         Parameters
         ----------
         overrides : mapping
-            ``{"optimizer.cvar_lambda": 0.5, "finance.senior.rate": 0.07}``.
+            ``{"optimizer.cvar_lambda": 0.5, "finance.senior.rate": 0.07}``; per-site contract
+            terms as ``"contracts.<site_id>.<term>"`` (checked like the TOML tables).
 
         Raises
         ------
@@ -341,6 +342,9 @@ class StudyConfig:
         for dotted, value in overrides.items():
             *path, leaf = dotted.split(".")
             section = ".".join(path)
+            if len(path) == 2 and path[0] == "contracts":  # contracts.<site_id>.<term>
+                raw.setdefault("contracts", {}).setdefault(path[1], {})[leaf] = value
+                continue
             if section not in SECTIONS or leaf not in {k.name for k in SECTIONS[section]}:
                 problems.append(f"{dotted}: unknown key; known keys are {sorted(all_keys())}")
                 continue

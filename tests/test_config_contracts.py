@@ -106,3 +106,12 @@ def test_backstop_larger_than_the_obligations_is_rejected_by_validate(tmp_path, 
     assert "backstop" in capsys.readouterr().err
     with pytest.raises(GridcapInputError, match="backstop"):
         _contracts(build_inputs(load_config(study)).sites)
+
+
+def test_dotted_overrides_set_and_check_contract_terms():
+    cfg = load_config(QUICKSTART, overrides={"contracts.riot_rockdale.term_years": 12,
+                                             "contracts.riot_rockdale.tenant_rating": "BBB"})
+    assert cfg.site_contract_terms() == {"riot_rockdale": {"term_years": 12.0,
+                                                           "tenant_rating": "BBB"}}
+    with pytest.raises(ConfigError, match=r"contracts.riot_rockdale.escalator = 2.0: expected"):
+        cfg.with_overrides({"contracts.riot_rockdale.escalator": 2.0})
