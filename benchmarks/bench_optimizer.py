@@ -193,7 +193,8 @@ def _linopy_model(d: PlanData, options: PlanOptions, linopy: Any) -> Any:
     peak_hours = da(np.minimum(d.slice_hours, options.peak_shortfall_hours), ("h",))
     wh_peak = disc * peak_hours * cs
     shed_ai = m.add_variables(0, coords=crd4, name="shed_ai")
-    scen_cost = scen_cost + (shed_ai * wh_peak).sum(["r", "y", "h"]) * lm
+    scen_cost = scen_cost + (shed_ai * wh_peak).sum(["r", "y", "h"]) * (
+        options.firm_ai_shed_usd_per_mwh)
     lhs = shed_ai + unserved
     if options.voll_usd_per_mwh is not None:
         shed = m.add_variables(0, coords=crd4, name="shed_load")

@@ -291,6 +291,7 @@ PERSISTENT_PARAMS = {
     "cvar_lambda": ("cvar_lambda", "cvar_lambda"),
     "cvar_alpha": ("cvar_alpha", "cvar_alpha"),
     "ai_lost_margin_usd_per_mwh": ("ai_lost_margin", "ai_lost_margin_usd_per_mwh"),
+    "firm_ai_shed_usd_per_mwh": ("firm_ai_shed", "firm_ai_shed_usd_per_mwh"),
 }
 
 

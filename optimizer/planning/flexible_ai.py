@@ -1,8 +1,10 @@
 """Flexible interconnection of AI load: firm vs flexible placement in the siting model.
 
-A *firm* AI MW is served like any load: when the grid is short it is covered by capacity or
-shed at its lost margin (``shed_ai``). A *flexible* AI MW connects under a curtailment
-agreement, the arrangement Norris et al. (2025) size as curtailment-enabled headroom and
+A *firm* AI MW is served like any load under uptime commitments: when the grid is short it is
+covered by capacity or shed as an outage at the value of lost load
+(``shed_ai`` at ``PlanOptions.firm_ai_shed_usd_per_mwh``), never at its lost margin. A
+*flexible* AI MW connects under a curtailment agreement, the arrangement Norris et al. (2025)
+size as curtailment-enabled headroom and
 Google's 2025 demand-response agreements with Indiana Michigan Power and TVA put in
 contract: it needs no new firm capacity, so it connects after ``lead_years`` instead of the
 new-build lead, and in return

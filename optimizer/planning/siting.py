@@ -30,6 +30,12 @@ Second stage, scenario w (weight π_w), slice h (``slice_hours`` H_h):
   peak_net_load + ai_demand − firm_capacity`` with ``acc`` = availability (firm, storage) or
   the solar/wind capacity factor at the slice's peak hour;
 - ``shed_ai + unserved_ai ≤ ai_demand`` (only placed AI load can be curtailed);
+- a slice-peak shortfall lasts ``min(H_h, peak_shortfall_hours)`` hours and costs
+  ``firm_ai_shed_usd_per_mwh`` per MWh of firm AI load shed (an outage of load served under
+  uptime commitments, priced at the value of lost load) or ``voll_usd_per_mwh`` per MWh of
+  other load; AI demand with no home (``unserved_ai``) costs ``ai_lost_margin_usd_per_mwh``
+  on the energy it would have used. AI load is curtailed at a low cost only where it signed up
+  as flexible (:mod:`gridcap.optimizer.planning.flexible_ai`);
 - energy: ``Σ_k gen + discharge − charge + market + util·unserved_ai = mean_net_load +
   util·ai_demand`` with ``gen ≤ cf·online`` and ``market`` bought at the slice's mean price;
 - storage with a chronological state of charge (cyclic) when slices are consecutive hours.
@@ -123,7 +129,13 @@ class PlanOptions:
         a MW of capacity at VOLL × slice hours; 4 h matches the length of the flexibility
         events and of a typical evening net-peak excursion. Hourly slices are unaffected.
     ai_lost_margin_usd_per_mwh : float
-        Lost margin of unserved or curtailed AI load [$/MWh].
+        Lost margin of AI demand left without a home (``unserved_ai``) and default cost of
+        curtailing *flexible* AI load [$/MWh].
+    firm_ai_shed_usd_per_mwh : float
+        Cost of shedding placed *firm* AI load at a slice peak (``shed_ai``) [$/MWh]: an outage
+        of load served under uptime commitments, priced at the value of lost load (PUCT/ERCOT
+        2024). Only flexible AI MW (:mod:`~gridcap.optimizer.planning.flexible_ai`) and the
+        retained curtailable share of converted sites curtail at a lower cost.
     flex_cost_usd_per_kw_yr : float
         Payment per contracted kW of DER flexibility [$/kW-yr].
     new_build_lead_years : float
@@ -228,8 +240,20 @@ class PlanOptions:
         source="modelling choice: the length of the flexibility events and of a typical "
         "evening net-peak excursion")
     ai_lost_margin_usd_per_mwh: float = param(
-        400.0, "$/MWh", "penalty on unserved AI load = its lost margin", lo=0, hi=1e5,
+        400.0, "$/MWh", "lost margin of AI demand that finds no home in the plan (unserved_ai, "
+        "every hour of the year at its utilization); also the default cost per MWh of "
+        "curtailing AI load that signed up as flexible ([flexible_ai])", lo=0, hi=1e5,
         source="modelling choice: GPU-hour revenue per MWh of IT load, order of magnitude")
+    firm_ai_shed_usd_per_mwh: float = param(
+        35_685.0, "$/MWh", "cost of shedding placed FIRM AI load at a slice peak (shed_ai): "
+        "firm data-center load is served under uptime commitments and is not curtailed at "
+        "peaks, so shedding it is an outage priced at the value of lost load; load that "
+        "agreed to curtail is modelled by [flexible_ai] at its own cost", lo=0, hi=1e6,
+        source="Public Utility Commission of Texas: ERCOT value of lost load $35,685/MWh, "
+        "adopted 2024-08-29 from The Brattle Group's ERCOT customer survey (residential, "
+        "commercial and large industrial customers); Utility Dive, 'Texas power outages cost "
+        "consumers $35,685/MWh of unserved load', 2024-09, "
+        "https://utilitydive.com/news/texas-power-outages-cost-consumers-VOLL/726807")
     flex_cost_usd_per_kw_yr: float = param(
         40.0, "$/kW-yr", "payment per contracted kW of DER flexibility", lo=0,
         source="utility DR capacity programmes pay ~$30-100/kW-yr. NOT yet one owner: the "
@@ -1159,9 +1183,14 @@ def add_adequacy(m: Model) -> None:
     n = w.size
     i = np.arange(n)
     coords = {"scenario": w, "region": r, "year": y, "slice": h}
-    sa = m.b.add_variables("shed_ai", coords, doc="AI load curtailed at the slice peak [MW]")
+    # Firm AI load shed at the peak is an outage of load served under uptime commitments:
+    # priced at the value of lost load, not at the AI lost margin (that prices demand with no
+    # home, unserved_ai, and flexible AI curtailment in flexible_ai).
+    sa = m.b.add_variables("shed_ai", coords,
+                           doc="placed firm AI load shed at the slice peak (an outage) [MW]")
     m.cost("shortfall", sa.cols, _peak_shortfall_cost(d, o, y, h), scen=w,
-           param="ai_lost_margin")
+           param="firm_ai_shed")
+    m.params["firm_ai_shed"] = float(o.firm_ai_shed_usd_per_mwh)
     rows = [i, i]
     cols = [sa.cols, m.pos["unserved_ai"][r, y]]
     vals = [np.ones(n), np.ones(n)]
@@ -1339,8 +1368,8 @@ class PlanModel:
     ...     print(lam, float(pm.solve()["objective_usd"]))
     """
 
-    SETTABLE = ("cvar_lambda", "cvar_alpha", "voll", "ai_lost_margin", "flex_cost",
-                "capex:<tech>", "firm_capacity_mw:<region>")
+    SETTABLE = ("cvar_lambda", "cvar_alpha", "voll", "ai_lost_margin", "firm_ai_shed",
+                "flex_cost", "capex:<tech>", "firm_capacity_mw:<region>")
 
     def __init__(self, inputs: StudyInputs, outcomes: xr.Dataset,
                  options: PlanOptions | None = None,
@@ -1378,7 +1407,8 @@ class PlanModel:
         ----------
         name : str
             One of ``cvar_lambda`` [1], ``cvar_alpha`` [1], ``voll`` [$/MWh],
-            ``ai_lost_margin`` [$/MWh], ``flex_cost`` [$/kW-yr], ``capex:<tech>`` [$/kW],
+            ``ai_lost_margin`` [$/MWh], ``firm_ai_shed`` [$/MWh], ``flex_cost`` [$/kW-yr],
+            ``capex:<tech>`` [$/kW],
             ``firm_capacity_mw:<region>`` [MW].
         value : float
             New value.
