@@ -165,13 +165,16 @@ def _to_bool(values: pd.Series, where: str) -> np.ndarray:
 def _to_number(values: pd.Series, where: str, kind: str) -> np.ndarray:
     out = pd.to_numeric(values.replace("", np.nan), errors="coerce").to_numpy(dtype=float)
     bad = [i for i, (raw, v) in enumerate(zip(values, out, strict=True))
-           if np.isnan(v) and str(raw).strip() != ""]
+           if (np.isnan(v) and str(raw).strip() != "") or np.isinf(v)]
     if bad:
         i = bad[0]
-        raise GridcapInputError(f"{where}[row {i}] = {values.iloc[i]!r}: expected a number")
+        raise GridcapInputError(
+            f"{where}[row {i}] = {values.iloc[i]!r}: expected a finite number"
+        )
     if kind == "int":
-        if np.isnan(out).any() or (out != np.round(out)).any():
-            i = int(np.flatnonzero(np.isnan(out) | (out != np.round(out)))[0])
+        wrong = np.isnan(out) | (out != np.round(out)) | (np.abs(out) > 2.0**53)
+        if wrong.any():
+            i = int(np.flatnonzero(wrong)[0])
             raise GridcapInputError(
                 f"{where}[row {i}] = {values.iloc[i]!r}: expected an integer"
             )

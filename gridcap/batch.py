@@ -46,6 +46,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -81,8 +82,89 @@ def _no_progress(stage: str, done: int, total: int | None) -> None:
 # --------------------------------------------------------------------------- dask
 
 
+def check_dask_address(address: str, flag: str = "--dask") -> str:
+    """Check a scheduler address (``tcp://host:8786``, ``tls://host:8786``, ``host:8786``).
+
+    Returns
+    -------
+    str
+        The address, stripped.
+
+    Raises
+    ------
+    GridcapInputError
+        Naming ``flag``, the address and what a valid one looks like.
+    """
+    text = str(address).strip()
+    expected = ("expected SCHEME://HOST:PORT with SCHEME tcp or tls (e.g. tcp://10.0.0.5:8786), "
+                "or HOST:PORT")
+    scheme, sep, location = text.rpartition("://") if "://" in text else ("tcp", "", text)
+    if sep and scheme not in ("tcp", "tls", "ws", "wss", "ucx"):
+        raise GridcapInputError(f"{flag} {text[:200]!r}: unknown scheme {scheme[:50]!r}; "
+                                f"{expected}")
+    host, colon, port = location.rpartition(":")
+    host = host.strip("[]")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536 \
+            or any(c.isspace() or c in "/?#@" for c in host):
+        raise GridcapInputError(f"{flag} {text[:200]!r}: not a scheduler address; {expected}")
+    return text
+
+
+def dask_security(
+    ca: str | None = None, cert: str | None = None, key: str | None = None
+) -> Any:
+    """A :class:`distributed.security.Security` for TLS to a scheduler, from PEM files.
+
+    Parameters
+    ----------
+    ca : str, optional
+        CA certificate that signed the scheduler's and workers' certificates
+        (``--dask-tls-ca``).
+    cert : str, optional
+        This client's certificate (``--dask-tls-cert``); may hold the key too.
+    key : str, optional
+        This client's private key (``--dask-tls-key``).
+
+    Returns
+    -------
+    distributed.security.Security or None
+        None when no file is given: the client then uses Dask's own configuration
+        (``distributed.comm.tls.*`` in ``~/.config/dask/*.yaml`` or ``DASK_*`` environment
+        variables) — with none there, the connection is plain TCP without authentication.
+
+    Raises
+    ------
+    GridcapInputError
+        If a file is missing or unreadable, or a key/cert is given without the other parts.
+    """
+    given = {"--dask-tls-ca": ca, "--dask-tls-cert": cert, "--dask-tls-key": key}
+    if not any(given.values()):
+        return None
+    for flag, value in given.items():
+        if value is not None and not (Path(value).is_file() and os.access(value, os.R_OK)):
+            raise GridcapInputError(f"{flag} {str(value)[:500]!r}: no readable file there; "
+                                    "expected a PEM file")
+    if not ca or not cert:
+        missing = [f for f, v in given.items() if f != "--dask-tls-key" and not v]
+        raise GridcapInputError(
+            f"TLS to a Dask scheduler needs {' and '.join(missing)} as well: expected "
+            "--dask-tls-ca CA.pem --dask-tls-cert CERT.pem [--dask-tls-key KEY.pem]"
+        )
+    try:
+        from distributed.security import Security
+    except ImportError as err:
+        raise GridcapInputError(
+            f"Dask scale-out needs dask.distributed ({err}); install it with "
+            "pip install 'gridcap[distributed]'"
+        ) from None
+    return Security(tls_ca_file=ca, tls_client_cert=cert, tls_client_key=key,
+                    require_encryption=True)
+
+
 @contextlib.contextmanager
-def dask_client(address: str | None = None, workers: int | None = None) -> Iterator[Any]:
+def dask_client(
+    address: str | None = None, workers: int | None = None, security: Any = None
+) -> Iterator[Any]:
     """A :class:`dask.distributed.Client`, closed (with its local cluster) on exit.
 
     Parameters
@@ -92,6 +174,12 @@ def dask_client(address: str | None = None, workers: int | None = None) -> Itera
         ``workers``.
     workers : int, optional
         Number of local worker processes (one thread each) [1]. Default 1 when no address.
+    security : distributed.security.Security, optional
+        TLS settings for ``address`` (:func:`dask_security`); the address must then be
+        ``tls://``. Without it the connection follows Dask's configuration, which by default
+        is **plain TCP without encryption or authentication**: anyone who can reach the
+        scheduler can run code on its workers, so expose a scheduler only on a trusted network
+        or use TLS.
 
     Yields
     ------
@@ -121,12 +209,20 @@ def dask_client(address: str | None = None, workers: int | None = None) -> Itera
             f"Dask scale-out needs dask.distributed ({err}); install it with "
             "pip install 'gridcap[distributed]'"
         ) from None
+    if security is not None and address is None:
+        raise GridcapInputError("--dask-tls-* flags apply to --dask ADDRESS: expected a "
+                                "tls:// scheduler address with them")
     if address is not None:
+        address = check_dask_address(address)
+        if security is not None and not address.startswith("tls://"):
+            raise GridcapInputError(f"--dask {address[:200]!r}: the --dask-tls-* flags need a "
+                                    "tls:// address (e.g. tls://host:8786)")
         try:
-            client = Client(address, timeout="20s")
-        except OSError as err:
+            client = Client(address, timeout="20s", security=security)
+        except (OSError, ValueError, TypeError, TimeoutError) as err:
             raise GridcapInputError(
-                f"--dask {address}: cannot reach a dask scheduler there ({err})"
+                f"--dask {address[:200]!r}: cannot connect to a dask scheduler there "
+                f"({type(err).__name__}: {str(err)[:500]})"
             ) from None
         try:
             yield client
@@ -518,12 +614,15 @@ def sweep(
     cfg : StudyConfig
         The base study.
     params : mapping of str to list
-        Dotted config keys to the values to sweep; variants are their cartesian product
-        (first key varies slowest).
+        Dotted config keys to the values to sweep; variants are their cartesian product,
+        keys in schema order (:func:`canonical_params`; the first varies slowest), so the
+        order the keys are given in does not change the numbering.
     out_dir : str or Path
         Output directory: ``variants.zarr`` (one checkpoint group per variant, plus one
         ``shared_<key>`` group per Monte Carlo group holding inputs and outcomes),
-        ``montecarlo/`` (scenario-batch checkpoints) and ``results.nc`` (combined, atomic).
+        ``montecarlo/`` (scenario-batch checkpoints) and ``results.nc`` (combined), committed
+        with the manifest ``gridcap-outputs.json`` (:func:`gridcap.io.output_folder`; the
+        folder is locked while the sweep runs).
     resume : bool
         Reuse verified checkpoints from an earlier, interrupted sweep of the same grid.
     client : dask.distributed.Client, optional
@@ -543,24 +642,86 @@ def sweep(
     CheckpointError
         If ``resume`` is set and ``out_dir`` holds a different sweep.
     """
-    from gridcap.io import write_netcdf
-    from gridcap.pipeline import build_inputs, monte_carlo_fingerprint, simulate_stage
+    from gridcap.io import output_folder, write_netcdf
 
-    report = progress or _no_progress
+    params = canonical_params(params)
     overrides = variants(cfg, params)
     cfgs = [cfg.with_overrides(o) for o in overrides]
-    out = Path(out_dir)
+    with output_folder(out_dir, SWEEP_OUTPUTS, skip=(VARIANT_STORE, MC_DIR)) as staged:
+        results = _sweep(cfg, params, overrides, cfgs, Path(out_dir), resume=resume,
+                         client=client, progress=progress or _no_progress)
+        write_netcdf(results, staged.path(RESULTS))
+        staged.commit({"command": "sweep", "study": cfg.study.name})
+    return results
+
+
+# Entries of a sweep's output folder and their kind.
+SWEEP_OUTPUTS = {RESULTS: "file", VARIANT_STORE: "dir", MC_DIR: "dir",
+                 "gridcap-outputs.json": "file"}
+
+
+def canonical_params(params: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
+    """The sweep grid with its keys in schema order (``gridcap validate --schema``).
+
+    Variant numbers follow the key order (first key varies slowest), so putting the keys in
+    one canonical order makes ``--param A --param B`` and ``--param B --param A`` the same
+    sweep, numbered the same way: a resume with the flags in another order reuses the right
+    checkpoints. Unknown keys keep their place after the known ones (``variants`` reports
+    them). The order of each key's values is kept (it is part of the sweep definition).
+    """
+    order = {key: i for i, key in enumerate(all_keys())}
+    keys = sorted(params, key=lambda k: (order.get(k, len(order)), list(params).index(k)))
+    return {k: list(params[k]) for k in keys}
+
+
+def sweep_definition(
+    cfg: StudyConfig, params: Mapping[str, Sequence[Any]], cfgs: Sequence[StudyConfig]
+) -> dict[str, Any]:
+    """What a sweep's variant store is for: compared key by key, and *in order*, on resume.
+
+    The grid is stored as a list of ``[key, values]`` pairs because variant numbering
+    depends on the order of keys and values; the SHA-256 of every input file of every
+    variant is included so a dataset edited between a run and ``--resume`` is detected.
+    """
+    from gridcap.pipeline import input_digests
+
+    digests = sorted({json.dumps(input_digests(c), sort_keys=True) for c in cfgs})
+    return {
+        "base_config": cfg.to_dict(),
+        "params": json.loads(json.dumps([[k, list(v)] for k, v in params.items()],
+                                        default=str)),
+        "inputs_sha256": [json.loads(d) for d in digests],
+    }
+
+
+def _sweep(
+    cfg: StudyConfig,
+    params: Mapping[str, Sequence[Any]],
+    overrides: list[dict[str, Any]],
+    cfgs: list[StudyConfig],
+    out: Path,
+    *,
+    resume: bool,
+    client: Any,
+    progress: Progress,
+) -> xr.Dataset:
+    """The body of :func:`sweep` inside its locked output folder."""
+    from gridcap.pipeline import check_study, monte_carlo_fingerprint, simulate_stage
+
+    report = progress
     grid = {k: list(v) for k, v in params.items()}
-    store = open_store(
-        out / VARIANT_STORE,
-        {"base_config": cfg.to_dict(), "params": json.loads(json.dumps(grid, default=str))},
-        resume=resume, prefix=("variant_", "shared_"),
-    )
     n = len(cfgs)
     groups: dict[str, list[tuple[int, StudyConfig]]] = {}
     for i, vcfg in enumerate(cfgs):
         groups.setdefault(monte_carlo_fingerprint(vcfg), []).append((i, vcfg))
     group_of = {i: key for key, jobs in groups.items() for i, _ in jobs}
+    # every input check of every group before any work: a sweep never fails half-way for an
+    # input reason (a variant may point datasets.* at another file)
+    checked = {key: check_study(jobs[0][1]) for key, jobs in groups.items()}
+    for vcfg in cfgs:
+        vcfg.plan_options()
+    store = open_store(out / VARIANT_STORE, sweep_definition(cfg, params, cfgs),
+                       resume=resume, prefix=("variant_", "shared_"))
     done: dict[int, xr.Dataset] = {}
     shared: dict[str, xr.Dataset] = {}
     if resume:
@@ -602,7 +763,7 @@ def sweep(
         if all(i in skip for i, _ in jobs):
             continue
         gcfg = jobs[0][1]
-        inputs = build_inputs(gcfg)
+        inputs = checked[key]
         outcomes = simulate_stage(gcfg, inputs, report, store=out / MC_DIR / f"mc_{key}.zarr",
                                   resume=resume, client=client)
         write_shared = None if key in shared else shared_name(key)
@@ -630,7 +791,6 @@ def sweep(
         "sweep": json.dumps(grid, default=str),
         "gridcap_version": _version(),
     })
-    write_netcdf(results, out / RESULTS)
     return results
 
 
@@ -647,8 +807,10 @@ def summary_table(results: xr.Dataset) -> Any:
     """A rich table: one row per variant with its swept values and headline metrics."""
     from rich.table import Table
 
+    from gridcap.terminal import display
+
     grid = json.loads(results.attrs.get("sweep", "{}"))
-    table = Table(title=f"sweep of {results.attrs.get('study', 'study')}: "
+    table = Table(title=f"sweep of {display(results.attrs.get('study', 'study'))}: "
                         f"{results.sizes.get('variant', 0)} variants")
     table.add_column("variant", justify="right")
     for key in grid:
@@ -678,7 +840,8 @@ def summary_table(results: xr.Dataset) -> Any:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """``gridcap sweep STUDY --param KEY=V1,V2 ... --out DIR``."""
-    from gridcap.terminal import RichProgress, console, load_study, stdout
+    from gridcap.terminal import (RichProgress, console, dask_from_args, display, load_study,
+                                  stdout)
 
     params: dict[str, list[Any]] = {}
     for text in args.param:
@@ -689,24 +852,19 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         params[key] = values
     cfg = load_study(args)
     n = int(np.prod([len(v) for v in params.values()]))
-    console.print(f"[bold]gridcap sweep[/] [cyan]{cfg.study.name}[/]: {n} variants over "
-                  f"{', '.join(params)} → {args.out}")
-    with RichProgress(enabled=not args.quiet) as progress:
-        if args.workers or args.dask:
-            with dask_client(address=args.dask, workers=args.workers) as client:
-                results = sweep(cfg, params, args.out, resume=args.resume, client=client,
-                                progress=progress)
-        else:
-            results = sweep(cfg, params, args.out, resume=args.resume, progress=progress)
+    console.print(f"[bold]gridcap sweep[/] [cyan]{display(cfg.study.name)}[/]: {n} variants "
+                  f"over {', '.join(params)} → {display(args.out, 4096)}")
+    with RichProgress(enabled=not args.quiet) as progress, dask_from_args(args) as client:
+        results = sweep(cfg, params, args.out, resume=args.resume, client=client,
+                        progress=progress)
     stdout.print(summary_table(results))
-    stdout.print(f"results written to [green]{Path(args.out) / RESULTS}[/]")
+    stdout.print(f"results written to [green]{display(Path(args.out) / RESULTS, 4096)}[/]")
     return 0
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``sweep`` to the ``gridcap`` CLI (``subparsers`` from ``add_subparsers``)."""
-    from gridcap.terminal import add_study_flags
-    from gridcap.terminal import positive_int as _positive_int
+    from gridcap.terminal import add_dask_flags, add_study_flags
 
     parser = subparsers.add_parser(
         "sweep", help="run a grid of study variants (checkpointed, resumable, Dask-ready)",
@@ -722,11 +880,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
                         help="output directory (default: ./gridcap-sweep)")
     parser.add_argument("--resume", action="store_true",
                         help="reuse finished variants and Monte Carlo batches in DIR")
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--workers", type=_positive_int, metavar="N",
-                       help="run on a local Dask cluster of N worker processes")
-    group.add_argument("--dask", metavar="ADDRESS",
-                       help="run on an existing dask.distributed scheduler")
+    add_dask_flags(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=cmd_sweep)
     return parser

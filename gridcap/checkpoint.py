@@ -150,6 +150,27 @@ def _for_zarr(ds: xr.Dataset) -> xr.Dataset:
     return _rebuild(ds, convert)
 
 
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _none_as_empty(ds: xr.Dataset) -> xr.Dataset:
+    """Text variables (object dtype) with missing entries (``None``, or the NaN xarray puts in
+    its place) get ``""`` there: Zarr stores a missing string as ``""``, so the integrity
+    record must be taken of what will be read back."""
+
+    def convert(_name: str, var: xr.Variable) -> xr.Variable:
+        if var.dtype.kind != "O":
+            return var
+        items = np.asarray(var.values).ravel().tolist()
+        if not any(isinstance(v, str) for v in items) or not any(_missing(v) for v in items):
+            return var
+        fixed = np.array(["" if _missing(v) else v for v in items], dtype=object)
+        return xr.Variable(var.dims, fixed.reshape(var.shape), var.attrs)
+
+    return _rebuild(ds, convert)
+
+
 def _restore_dtypes(ds: xr.Dataset, record: dict[str, dict[str, Any]]) -> xr.Dataset:
     """Cast variables read back from Zarr to the dtypes recorded at write time."""
 
@@ -202,7 +223,7 @@ def write_group(store: str | Path, name: str, ds: xr.Dataset) -> Path:
     """
     store = Path(store)
     (store / INTEGRITY_DIR).mkdir(parents=True, exist_ok=True)
-    ds = ds.load()
+    ds = _none_as_empty(ds.load())
     record = {
         "format": STORE_FORMAT,
         "name": name,

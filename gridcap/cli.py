@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -24,12 +25,16 @@ from gridcap.terminal import (  # re-exported: the names subcommands used to imp
     EXIT_INTERNAL,
     EXIT_OK,
     RichProgress,
+    add_dask_flags,
     add_study_flags,
     console,
+    dask_from_args,
+    display,
     int_at_least,
     load_study,
     mpi_launch,
     nonneg_int,
+    plain_message,
     positive_int,
     stdout,
     study_overrides,  # noqa: F401 - re-exported
@@ -49,30 +54,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = load_study(args)
     out = Path(args.out)
     console.print(
-        f"[bold]gridcap {gridcap.__version__}[/] study [cyan]{cfg.study.name}[/] "
+        f"[bold]gridcap {gridcap.__version__}[/] study [cyan]{display(cfg.study.name)}[/] "
         f"({cfg.monte_carlo.scenarios} scenarios, backend {cfg.study.backend})"
     )
     with RichProgress(enabled=not args.quiet) as progress:
         kwargs: dict[str, Any] = {}
         if args.resume:
             kwargs["resume"] = True
-        if args.workers or args.dask:
-            from gridcap.batch import dask_client
-
-            with dask_client(address=args.dask, workers=args.workers) as client:
-                results = run_study(cfg, out_dir=out, progress=progress, client=client, **kwargs)
-        else:
-            results = run_study(cfg, out_dir=out, progress=progress, **kwargs)
+        with dask_from_args(args) as client:
+            results = run_study(cfg, out_dir=out, progress=progress, client=client, **kwargs)
     for table in summary_tables(results):
         stdout.print(table)
-    stdout.print(f"results written to [green]{out / 'results.nc'}[/]")
+    stdout.print(f"results written to [green]{display(out / 'results.nc', 4096)}[/]")
     return EXIT_OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """``gridcap validate STUDY``: check the config and every input table it names."""
     from gridcap.config import load_config, schema_markdown
-    from gridcap.pipeline import build_inputs, check_site_contracts
+    from gridcap.pipeline import check_study
 
     if args.schema:
         stdout.print(schema_markdown(), markup=False)
@@ -80,10 +80,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if not args.study:
         raise GridcapInputError("validate: STUDY is required (or pass --schema)")
     cfg = load_config(args.study)
-    inputs = build_inputs(cfg)
-    check_site_contracts(cfg, inputs)
+    inputs = check_study(cfg)
     stdout.print(
-        f"[green]OK[/] {cfg.source}: {len(cfg.study.regions)} regions, "
+        f"[green]OK[/] {display(cfg.source, 4096)}: {len(cfg.study.regions)} regions, "
         f"{inputs.fleet.sizes.get('der', 0)} DERs, {inputs.sites.sizes.get('site', 0)} sites, "
         f"{inputs.technologies.sizes.get('tech', 0)} technologies, years "
         f"{cfg.years[0]}–{cfg.years[-1]}"
@@ -153,14 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="reuse finished Monte Carlo batches from a previous run in DIR",
     )
-    group = run.add_mutually_exclusive_group()
-    group.add_argument(
-        "--workers",
-        type=_positive_int,
-        metavar="N",
-        help="run scenario batches on a local Dask cluster of N workers",
-    )
-    group.add_argument("--dask", metavar="ADDRESS", help="connect to a dask.distributed scheduler")
+    add_dask_flags(run)
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     run.set_defaults(func=cmd_run)
 
@@ -233,19 +225,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "mpi", None) and launch is None:
         return spawn_mpi(argv, args.mpi)
+    previous = _exit_on_sigterm()
     try:
         return _dispatch(args, launch)
     except GridcapInputError as err:
         console.print("[bold red]error:[/]", end=" ")
-        console.print(str(err), markup=False, highlight=False)
+        console.print(plain_message(str(err)), markup=False, highlight=False)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]: results already written are intact")
         return 130
     except Exception:
         console.print("[bold red]internal error[/] (please report this with the traceback):")
-        console.print(traceback.format_exc(), markup=False, highlight=False)
+        console.print(plain_message(traceback.format_exc()), markup=False, highlight=False)
         return EXIT_INTERNAL
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _exit_on_sigterm() -> Any:
+    """Turn SIGTERM into KeyboardInterrupt so a terminated run unwinds: its staging folder
+    is removed and the output-folder lock released (the previous output set stays)."""
+    try:
+        return signal.signal(signal.SIGTERM, _terminated)
+    except ValueError:  # not the main thread (e.g. called from a worker thread)
+        return None
 
 
 def _dispatch(args: argparse.Namespace, launch: tuple[int, int] | None) -> int:

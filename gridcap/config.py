@@ -558,6 +558,43 @@ def resolve_study(study: str | Path) -> Path:
     )
 
 
+def _read_toml(path: Path) -> dict[str, Any]:
+    """Parse a study file: UTF-8 (a leading byte-order mark is accepted and dropped)."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ConfigError(str(path), [f"cannot read the study file ({err.strerror or err})"]) \
+            from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise ConfigError(str(path), [
+            f"byte {data[err.start:err.start + 1]!r} at offset {err.start} (line {line}) is not "
+            "UTF-8: expected a UTF-8 text file (TOML files are UTF-8; re-save it as UTF-8)"
+        ]) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(str(path), [f"TOML syntax error: {err}"]) from None
+
+
+def _resolve_dataset_paths(raw: dict[str, Any], base: Path) -> None:
+    """Make relative file paths of the ``[datasets]`` table relative to the study's folder.
+
+    A value counts as a path when it is a string other than ``"shipped"`` with a file suffix
+    (``sites.csv``); absolute paths and other values are left as they are.
+    """
+    table = raw.get("datasets")
+    if not isinstance(table, dict):
+        return
+    for name, value in table.items():
+        if not isinstance(value, str) or value == "shipped" or not Path(value).suffix:
+            continue
+        expanded = Path(value).expanduser()
+        table[name] = str(expanded if expanded.is_absolute() else base / expanded)
+
+
 def load_config(study: str | Path, overrides: Mapping[str, Any] | None = None) -> StudyConfig:
     """Read, validate and return a study config.
 
@@ -574,10 +611,8 @@ def load_config(study: str | Path, overrides: Mapping[str, Any] | None = None) -
         Listing every problem (syntax, unknown keys, types, ranges).
     """
     path = resolve_study(study)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(str(path), [f"TOML syntax error: {err}"]) from None
+    raw = _read_toml(path)
+    _resolve_dataset_paths(raw, path.parent)
     cfg = parse_config(raw, source=str(path))
     return cfg.with_overrides(overrides) if overrides else cfg
 

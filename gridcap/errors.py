@@ -49,3 +49,8 @@ class BackendUnavailableError(GridcapInputError):
 class DecompositionUnavailableError(GridcapInputError):
     """The scenario decomposition (mpi-sppy over MPI) was asked for but cannot run here; the
     message says what is missing and that ``decomposition = "extensive"`` needs nothing more."""
+
+
+class OutputError(GridcapInputError):
+    """The output folder cannot be used or written (a file, read-only, full, locked by another
+    run, or holding an incomplete output set); results written before are left intact."""

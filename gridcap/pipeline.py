@@ -6,6 +6,7 @@ reports progress and writes the results file atomically. The CLI calls :func:`ru
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -18,7 +19,7 @@ import xarray as xr
 
 import gridcap
 from gridcap.config import StudyConfig
-from gridcap.errors import ConfigError, GridcapInputError
+from gridcap.errors import ConfigError, GridcapInputError, ProblemsError
 from gridcap.schema import StudyInputs, validate_inputs
 
 # progress(stage, done, total): called as long steps advance. ``total`` may be None.
@@ -110,14 +111,15 @@ def build_inputs(cfg: StudyConfig) -> StudyInputs:
     from gridcap import datasets as gd
 
     years = np.asarray(cfg.years)
-    regions, regions_meta = gd.read_regions(
-        years=cfg.years, path=_path_or_none(cfg.datasets.regions)
-    )
+    regions, regions_meta = _load_table(cfg, "regions", gd.read_regions)
+    known_regions = [str(r) for r in regions.region.values]
     regions = _select(regions, "region", list(cfg.study.regions), "study.regions")
-    techs, tech_meta = gd.read_technologies(path=_path_or_none(cfg.datasets.technologies))
+    regions = regions.sel(year=_planning_years(cfg, regions, regions_meta))
+    techs, tech_meta = _load_table(cfg, "technologies", gd.read_technologies)
     if cfg.datasets.technology_ids:
         techs = _select(techs, "tech", list(cfg.datasets.technology_ids), "datasets.technology_ids")
-    sites, sites_meta = gd.read_mine_sites(path=_path_or_none(cfg.datasets.sites))
+    sites, sites_meta = _load_table(cfg, "sites", gd.read_mine_sites)
+    _check_site_regions(cfg, sites, known_regions)
     if cfg.datasets.site_ids:
         sites = _select(sites, "site", list(cfg.datasets.site_ids), "datasets.site_ids")
     in_regions = np.isin(sites.region.values.astype(str), list(cfg.study.regions))
@@ -159,8 +161,139 @@ def build_inputs(cfg: StudyConfig) -> StudyInputs:
     return inputs
 
 
+def check_study(cfg: StudyConfig) -> StudyInputs:
+    """Every input check of :func:`run_study`, run before any work (``gridcap validate``).
+
+    Loads and validates the inputs (:func:`build_inputs`), builds the planner and compute
+    options (which check themselves) and resolves the Monte Carlo backend, so a study that
+    passes here does not fail later for an input reason. ``run_study`` and ``sweep`` call
+    this same function.
+
+    Returns
+    -------
+    StudyInputs
+        The validated inputs.
+
+    Raises
+    ------
+    GridcapInputError
+        Naming the config key, file and column, the value and what was expected.
+    """
+    inputs = build_inputs(cfg)
+    for name in dir(type(cfg)):  # every options object the config builds checks itself
+        if name.endswith(("_options", "_assumptions")) and callable(getattr(cfg, name)):
+            getattr(cfg, name)()
+    from gridcap.errors import BackendUnavailableError
+    _planner_input_checks(inputs)
+    check_site_contracts(cfg, inputs)
+    from gridcap.kernels import resolve_backend
+
+    try:
+        resolve_backend(cfg.study.backend)
+    except BackendUnavailableError as err:
+        raise BackendUnavailableError(f"study.backend: {err}") from None
+    return inputs
+
+
+def _planner_input_checks(inputs: StudyInputs) -> None:
+    """The siting model's checks of its inputs that need no Monte Carlo outcomes (lead times
+    within the horizon, interconnection paths), run here so ``validate`` reports them."""
+    from types import SimpleNamespace
+
+    try:
+        from gridcap.optimizer.planning import siting
+    except ImportError:  # pragma: no cover - the planner always ships
+        return
+    techs = inputs.technologies
+    if "region" not in inputs.regions.dims or "tech" not in techs.dims:
+        return  # not a planner's input (stand-in stages in tests): the planner checks later
+    if hasattr(siting, "_interconnection"):
+        siting._interconnection(inputs.regions, techs, techs.sizes.get("tech", 0))
+    if hasattr(siting, "_check_lead_times") and "lead_time_years" in techs:
+        siting._check_lead_times(SimpleNamespace(  # type: ignore[arg-type]
+            years=np.asarray(inputs.years), techs=techs["tech"].values.astype(str),
+            lead=np.asarray(techs["lead_time_years"].values, dtype=float)))
+
+
 def _path_or_none(value: str) -> Path | None:
     return None if value == "shipped" else Path(value)
+
+
+def _load_table(cfg: StudyConfig, key: str, loader: Callable[..., Any]) -> Any:
+    """Call a dataset loader for ``datasets.<key>``; its errors name that config key."""
+    value = getattr(cfg.datasets, key)
+    if value == "shipped":
+        return loader()
+    path = Path(value)
+    where = f"datasets.{key} = {value!r}"
+    if not path.is_file():
+        found = "a directory" if path.is_dir() else "no such file"
+        raise ConfigError(cfg.source, [
+            f"{where}: {found}; expected 'shipped' or a CSV file (relative paths are read "
+            "from the study file's folder)"
+        ])
+    try:
+        return loader(path=path)
+    except ProblemsError as err:
+        raise type(err)(f"{where} ({err.what})", err.problems) from None
+    except GridcapInputError as err:
+        raise ConfigError(cfg.source, [f"{where}: {err}"]) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(cfg.source, [f"{where}: cannot be read ({err})"]) from None
+
+
+def _planning_years(cfg: StudyConfig, regions: xr.Dataset, meta: dict[str, Any]) -> list[int]:
+    """The study's years, checked against the AI demand data the regions table carries."""
+    available = [int(y) for y in regions.year.values]
+    absent = [y for y in cfg.years if y not in available]
+    if absent:
+        demand = meta.get("demand", {}).get("file", "the demand data")
+        raise ConfigError(cfg.source, [
+            f"study.start_year = {cfg.study.start_year}, study.horizon_years = "
+            f"{cfg.study.horizon_years}: years {absent[0]}–{absent[-1]} have no AI demand data "
+            f"in {demand}; expected planning years within {min(available)}–{max(available)}"
+        ])
+    return list(cfg.years)
+
+
+def _check_site_regions(cfg: StudyConfig, sites: xr.Dataset, known: list[str]) -> None:
+    """Sites listed in ``datasets.site_ids`` must lie in the study's regions (never dropped
+    silently), and every site of a user sites file must name a known region."""
+    import difflib
+
+    region_of = dict(zip(sites.site.values.astype(str).tolist(),
+                         sites.region.values.astype(str).tolist(), strict=True))
+    problems: list[str] = []
+    if cfg.datasets.sites != "shipped":
+        for site, region in region_of.items():
+            if region not in known:
+                close = difflib.get_close_matches(region, known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                problems.append(
+                    f"datasets.sites = {cfg.datasets.sites!r}: site {site!r} has region "
+                    f"{region!r}{hint}: expected one of the known regions {sorted(known)}"
+                )
+    study_regions = list(cfg.study.regions)
+    for site in cfg.datasets.site_ids:
+        region = region_of.get(site)
+        if region is None or region in study_regions:
+            continue
+        close = difflib.get_close_matches(region, study_regions, n=1)
+        hint = f" (a typo for {close[0]!r}?)" if close else ""
+        problems.append(
+            f"datasets.site_ids lists {site!r}, whose region is {region!r}{hint} in "
+            f"datasets.sites = {cfg.datasets.sites!r}: expected a site in study.regions = "
+            f"{study_regions} (add its region or remove the site)"
+        )
+    listed = len(cfg.datasets.site_ids)
+    if cfg.datasets.max_sites and listed > cfg.datasets.max_sites:
+        problems.append(
+            f"datasets.max_sites = {cfg.datasets.max_sites} keeps only the first "
+            f"{cfg.datasets.max_sites} of the {listed} sites in datasets.site_ids: expected "
+            "max_sites = 0 or at least the number of listed sites"
+        )
+    if problems:
+        raise ConfigError(cfg.source, problems)
 
 
 # --------------------------------------------------------------------------- stages
@@ -285,7 +418,8 @@ def monte_carlo_fingerprint(cfg: StudyConfig) -> str:
     """A short hash of every config value that changes the Monte Carlo outcomes.
 
     Checkpoints live under a directory named by it, so a resumed run never mixes batches
-    computed for another study, seed, fleet or dataset.
+    computed for another study, seed, fleet or dataset — including a dataset file edited in
+    place (the SHA-256 of every input file is part of it, :func:`input_digests`).
     """
     import hashlib
 
@@ -302,10 +436,54 @@ def monte_carlo_fingerprint(cfg: StudyConfig) -> str:
         "deals": hashlib.sha256(FINANCINGS_FILE.read_bytes()).hexdigest(),
         # ... and from the study's [contracts.<site_id>] tables
         "contracts": cfg.site_contract_terms(),
+        "inputs_sha256": input_digests(cfg),
         "version": gridcap.__version__,
     }
     text = json.dumps(relevant, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def _file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes (cached by path, size and modification time)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return f"missing: {path}"
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _DIGESTS:
+        import hashlib
+
+        try:
+            _DIGESTS[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as err:
+            return f"unreadable: {path} ({err})"
+    return _DIGESTS[key]
+
+
+def input_digests(cfg: StudyConfig) -> dict[str, str]:
+    """SHA-256 of every file the study's inputs are read from.
+
+    Covers each ``[datasets]`` value that names a file (any key, so new dataset keys are
+    included) and every shipped data file, so an input edited between a run and ``--resume``
+    changes the Monte Carlo fingerprint and the sweep's checkpoint manifest.
+
+    Returns
+    -------
+    dict
+        ``datasets.<key>`` or ``shipped/<file>`` → hex digest (or why there is none).
+    """
+    from gridcap.datasets.loaders import DATA_DIR
+
+    out: dict[str, str] = {}
+    for name, value in sorted(dataclasses.asdict(cfg.datasets).items()):
+        if isinstance(value, str) and value != "shipped" and value:
+            out[f"datasets.{name}"] = _file_digest(Path(value))
+    for path in sorted(DATA_DIR.glob("*.csv")):
+        out[f"shipped/{path.name}"] = _file_digest(path)
+    return out
 
 
 def plan_options(cfg: StudyConfig) -> Any:
@@ -449,7 +627,10 @@ def run_study(
     cfg : StudyConfig
         The validated study.
     out_dir : str or Path, optional
-        Where to write ``results.nc`` (atomically). Nothing is written when omitted.
+        Output folder. It is locked for the run (a second run into it fails at once with
+        :class:`gridcap.errors.OutputError`), and ``results.nc``, ``chain_ledger.csv`` and
+        ``finance/`` are committed as one set with the manifest ``gridcap-outputs.json``
+        written last (:func:`gridcap.io.output_folder`). Nothing is written when omitted.
     progress : callable, optional
         ``progress(stage, done, total)`` callback.
     resume : bool
@@ -462,13 +643,47 @@ def run_study(
     xarray.Dataset
         The results (also written to ``out_dir/results.nc``).
     """
+    if out_dir is None:
+        return _run_stages(cfg, None, progress, resume=resume, client=client)[0]
+    from gridcap.io import output_folder
+
+    with output_folder(out_dir, RUN_OUTPUTS, skip=("checkpoint",)) as staged:
+        results, finance_ds, chain_ds = _run_stages(
+            cfg, Path(out_dir), progress, resume=resume, client=client
+        )
+        write_outputs(results, finance_ds, chain_ds, staged.staging)
+        staged.commit({"command": "run", "study": cfg.study.name,
+                       "monte_carlo_fingerprint": monte_carlo_fingerprint(cfg)})
+    return results
+
+
+# Entries of a run's output folder and their kind (a folder holding one of these names as the
+# other kind is refused before any work).
+RUN_OUTPUTS = {
+    "results.nc": "file",
+    "chain_ledger.csv": "file",
+    "finance": "dir",
+    "checkpoint": "dir",
+    "gridcap-outputs.json": "file",
+}
+
+
+def _run_stages(
+    cfg: StudyConfig,
+    out_dir: Path | None,
+    progress: Progress,
+    *,
+    resume: bool,
+    client: Any,
+) -> tuple[xr.Dataset, xr.Dataset, xr.Dataset]:
+    """Every stage of :func:`run_study`: (results, finance, chain) Datasets."""
     times = StageTimes()
     progress("inputs", 0, 1)
-    inputs = times.timed("inputs", lambda: build_inputs(cfg))
+    inputs = times.timed("inputs", lambda: check_study(cfg))
     progress("inputs", 1, 1)
     store = None
     if out_dir is not None:
-        store = Path(out_dir) / "checkpoint" / f"monte_carlo-{monte_carlo_fingerprint(cfg)}.zarr"
+        store = out_dir / "checkpoint" / f"monte_carlo-{monte_carlo_fingerprint(cfg)}.zarr"
     outcomes = times.timed(
         "monte_carlo",
         lambda: simulate_stage(cfg, inputs, progress, store=store, resume=resume, client=client),
@@ -490,15 +705,16 @@ def run_study(
         results = xr.merge([results, as_results_variables(headroom_ds)], compat="override",
                            join="outer", combine_attrs="override")
         results.attrs["headroom"] = json.dumps({k: str(v) for k, v in headroom_ds.attrs.items()})
-    if out_dir is not None:
-        write_outputs(results, finance_ds, chain_ds, Path(out_dir))
-    return results
+    return results, finance_ds, chain_ds
 
 
 def write_outputs(
     results: xr.Dataset, finance_ds: xr.Dataset, chain_ds: xr.Dataset, out_dir: Path
 ) -> None:
     """Write ``results.nc`` and the machine-readable ledgers, each file atomically.
+
+    :func:`run_study` points ``out_dir`` at the staging folder of its output set, so these
+    files reach the output folder together, when the set is committed.
 
     Files: ``results.nc``; ``chain_ledger.csv`` (MWh → GPU-hours → tokens → cash per tranche
     unit; all scenarios up to 256, else representative ones); the finance stage's waterfall

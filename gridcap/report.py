@@ -28,6 +28,7 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -1031,6 +1032,8 @@ def _load(results: str | Path | xr.Dataset) -> tuple[xr.Dataset, str]:
 
     try:
         return read_results(path), str(path)
+    except GridcapInputError:
+        raise
     except (OSError, ValueError) as err:
         raise GridcapInputError(f"report: cannot read {str(path)!r} as NetCDF results: {err}") \
             from None
@@ -1053,7 +1056,7 @@ def render_figures(ds: xr.Dataset) -> list[Figure]:
 
 
 def write_report(
-    results: str | Path | xr.Dataset, out_dir: str | Path, *, variant: int = 0
+    results: str | Path | xr.Dataset, out_dir: str | Path, *, variant: int | None = None
 ) -> Path:
     """Write ``out_dir/report.html`` (self-contained) and ``out_dir/figures/*.png``.
 
@@ -1064,8 +1067,9 @@ def write_report(
         results Dataset itself.
     out_dir : str or Path
         Output directory (created).
-    variant : int
-        For sweep results, which variant the detailed figures show [index].
+    variant : int, optional
+        For sweep results, which variant the detailed figures show [index] (default 0); an
+        error for the results of a single run.
 
     Returns
     -------
@@ -1075,21 +1079,30 @@ def write_report(
     Raises
     ------
     GridcapInputError
-        If the results file is missing or unreadable, or ``variant`` is out of range.
+        If the results file is missing, unreadable or not a complete output set, ``variant``
+        is out of range or given for single-run results, or ``out_dir`` cannot be written.
     """
     return _write_report(results, out_dir, variant=variant)[0]
 
 
 def _write_report(
-    results: str | Path | xr.Dataset, out_dir: str | Path, *, variant: int = 0
+    results: str | Path | xr.Dataset, out_dir: str | Path, *, variant: int | None = None
 ) -> tuple[Path, list[Figure]]:
     import matplotlib
 
     matplotlib.use("Agg", force=True)
+    from gridcap.io import check_output_dir
+
     ds, source = _load(results)
-    out = Path(out_dir)
+    if variant is not None and "variant" not in ds.dims:
+        raise GridcapInputError(
+            f"report: --variant {variant}: {source!r} holds the results of one run (no "
+            "'variant' dimension); expected --variant only with results of 'gridcap sweep'"
+        )
+    out = check_output_dir(out_dir, {"figures": "dir", "report.html": "file"})
     figdir = out / "figures"
     figdir.mkdir(parents=True, exist_ok=True)
+    variant = 0 if variant is None else variant
     figures: list[Figure] = []
     title = str(ds.attrs.get("title", "gridcap results"))
     meta = [("results", source), ("study", str(ds.attrs.get("study", "?"))),
@@ -1107,32 +1120,39 @@ def _write_report(
     if "mc__peak_net_load_mw" in one or "scenario" in one.dims:
         meta.append(("scenarios", str(one.sizes.get("scenario", "?"))))
     figures += render_figures(one)
-    for fig in figures:
-        target = figdir / f"{fig.key}.png"
-        if fig.png is not None:
-            target.write_bytes(fig.png)
-        elif target.exists():
-            target.unlink()
     page = _html(title, meta, _summary_rows(one), figures, "figures")
+    from gridcap.errors import OutputError
     from gridcap.io import atomic_write
 
     def write_page(tmp: Path) -> None:
         tmp.write_text(page, encoding="utf-8")
 
-    path = atomic_write(out / "report.html", write_page)
+    try:
+        for fig in figures:
+            target = figdir / f"{fig.key}.png"
+            if fig.png is not None:
+                atomic_write(target, partial(Path.write_bytes, data=fig.png))
+            elif target.exists():
+                target.unlink()
+        path = atomic_write(out / "report.html", write_page)
+    except OSError as err:
+        raise OutputError(f"report: --out {str(out)!r}: writing failed ({err.strerror or err}"
+                          f"{': ' + str(err.filename) if err.filename else ''})") from err
     return path, figures
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     """``gridcap report RESULTS --out DIR``."""
-    from gridcap.terminal import stdout
+    from gridcap.terminal import display, stdout
 
     path, figures = _write_report(args.results, args.out, variant=args.variant)
     for fig in figures:
         if fig.png is None:
-            stdout.print(f"[yellow]skipped[/] {fig.title}: {fig.note}", markup=True)
+            stdout.print(f"[yellow]skipped[/] {display(fig.title)}: {display(fig.note, 1000)}",
+                         markup=True)
     drawn = sum(f.png is not None for f in figures)
-    stdout.print(f"report with {drawn} of {len(figures)} figures written to [green]{path}[/]")
+    stdout.print(f"report with {drawn} of {len(figures)} figures written to "
+                 f"[green]{display(path, 4096)}[/]")
     return 0
 
 
@@ -1147,7 +1167,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
                         help="results.nc (or the directory holding it)")
     parser.add_argument("--out", default="gridcap-report", metavar="DIR",
                         help="output directory (default: ./gridcap-report)")
-    parser.add_argument("--variant", type=int, default=0, metavar="I",
-                        help="for sweep results: the variant the detailed figures show")
+    parser.add_argument("--variant", type=int, default=None, metavar="I",
+                        help="for sweep results: the variant the detailed figures show "
+                        "(default 0)")
     parser.set_defaults(func=cmd_report)
     return parser

@@ -39,6 +39,40 @@ GROWTH: Check = (lambda v: (v > -0.5) & (v < 1.0), "an annual growth rate in (-0
 RATE: Check = (lambda v: (v >= 0) & (v < 1.0), "an annual rate in [0, 1)")
 
 
+def plausible(lo: float, hi: float, units: str, slip: str) -> Check:
+    """A plausibility range that catches values entered in the wrong unit.
+
+    The bounds are generous — at least twice the extremes of the shipped tables (a test
+    checks this) — so a real value never trips them, while a capacity in kW in an MW column
+    (1,000× too large) or a price in $/kWh in a $/MWh column (1,000× too small) does.
+
+    Parameters
+    ----------
+    lo, hi : float
+        Plausible range, inclusive [``units``].
+    units : str
+        Unit of the column, for the message.
+    slip : str
+        The unit mistake the range guards against, for the message (e.g. ``"kW"``).
+    """
+    return (
+        lambda v: (v >= lo) & (v <= hi),
+        f"a plausible value in [{lo:g}, {hi:g}] {units} (is it in {slip} instead of {units}?)",
+    )
+
+
+# Plausibility ranges per unit (see :func:`plausible`).
+SITE_MW = plausible(0, 10_000, "MW", "kW")
+GRID_MW = plausible(0, 2_000_000, "MW", "kW")
+USD_PER_KW = plausible(0, 100_000, "$/kW", "$/MW")
+USD_PER_KW_YR = plausible(0, 10_000, "$/kW-yr", "$/MW-yr")
+USD_PER_MWH_OPEX = plausible(0, 10_000, "$/MWh", "$/GWh")
+USD_PER_MWH_PRICE = plausible(1, 10_000, "$/MWh", "$/kWh")
+MONTHS = plausible(0, 240, "month", "days")
+YEARS_SPAN = plausible(0, 100, "yr", "months")
+KG_PER_MWH = plausible(0, 5_000, "kg/MWh", "g/MWh")
+
+
 @dataclass(frozen=True)
 class Var:
     """One variable of a schema.
@@ -107,16 +141,19 @@ SITES_SCHEMA: tuple[Var, ...] = (
     Var("region", ("site",), "", "str", doc="grid region id"),
     Var("lat", ("site",), "degrees_north", "float", (LATITUDE,), "approximate latitude"),
     Var("lon", ("site",), "degrees_east", "float", (LONGITUDE,), "approximate longitude"),
-    Var("interconnection_mw", ("site",), "MW", "float", (POSITIVE,), "interconnection capacity"),
-    Var("mining_load_mw", ("site",), "MW", "float", (NONNEG,), "current mining load"),
-    Var("conversion_months", ("site",), "month", "float", (POSITIVE,), "conversion downtime"),
-    Var("conversion_capex_usd_per_kw", ("site",), "$/kW", "float", (NONNEG,), "conversion cost"),
+    Var("interconnection_mw", ("site",), "MW", "float", (POSITIVE, SITE_MW),
+        "interconnection capacity"),
+    Var("mining_load_mw", ("site",), "MW", "float", (NONNEG, SITE_MW), "current mining load"),
+    Var("conversion_months", ("site",), "month", "float", (POSITIVE, MONTHS),
+        "conversion downtime"),
+    Var("conversion_capex_usd_per_kw", ("site",), "$/kW", "float", (NONNEG, USD_PER_KW),
+        "conversion cost"),
     Var(
         "hashprice_breakeven_usd_per_mwh",
         ("site",),
         "$/MWh",
         "float",
-        (POSITIVE,),
+        (POSITIVE, USD_PER_MWH_PRICE),
         "power price above which mining is curtailed",
     ),
     Var("announced_conversion", ("site",), "", "bool", doc="AI/HPC conversion announced"),
@@ -128,28 +165,35 @@ REGIONS_SCHEMA: tuple[Var, ...] = (
     Var("lat", ("region",), "degrees_north", "float", (LATITUDE,), "representative latitude"),
     Var("lon", ("region",), "degrees_east", "float", (LONGITUDE,), "representative longitude"),
     Var("timezone", ("region",), "", "str", doc="IANA time zone"),
-    Var("peak_load_mw", ("region",), "MW", "float", (POSITIVE,), "annual peak load"),
-    Var("firm_capacity_mw", ("region",), "MW", "float", (NONNEG,), "existing firm capacity"),
+    Var("peak_load_mw", ("region",), "MW", "float", (POSITIVE, GRID_MW), "annual peak load"),
+    Var("firm_capacity_mw", ("region",), "MW", "float", (NONNEG, GRID_MW),
+        "existing firm capacity"),
     Var("load_growth_per_year", ("region",), "1/yr", "float", (GROWTH,), "load growth rate"),
-    Var("queue_years", ("region",), "yr", "float", (NONNEG,), "interconnection queue duration"),
-    Var("price_mean_usd_per_mwh", ("region",), "$/MWh", "float", (POSITIVE,), "mean energy price"),
-    Var("ai_demand_mw", ("region", "year"), "MW", "float", (NONNEG,), "AI load seeking a home"),
-    Var("ai_site_limit_mw", ("region",), "MW", "float", (NONNEG,), "max new-build AI MW"),
+    Var("queue_years", ("region",), "yr", "float", (NONNEG, YEARS_SPAN),
+        "interconnection queue duration"),
+    Var("price_mean_usd_per_mwh", ("region",), "$/MWh", "float", (POSITIVE, USD_PER_MWH_PRICE),
+        "mean energy price"),
+    Var("ai_demand_mw", ("region", "year"), "MW", "float", (NONNEG, GRID_MW),
+        "AI load seeking a home"),
+    Var("ai_site_limit_mw", ("region",), "MW", "float", (NONNEG, GRID_MW), "max new-build AI MW"),
 )
 
 TECHNOLOGIES_SCHEMA: tuple[Var, ...] = (
-    Var("lead_time_years", ("tech",), "yr", "float", (NONNEG,), "order-to-online time"),
+    Var("lead_time_years", ("tech",), "yr", "float", (NONNEG, YEARS_SPAN), "order-to-online time"),
     Var("needs_queue", ("tech",), "", "bool", doc="interconnection queue applies"),
     Var("interconnection_path", ("tech",), "", "str", required=False,
         doc=f"how the technology connects, one of {INTERCONNECTION_PATHS}"),
     Var("first_year_available", ("tech",), "year", "int", (YEAR,), "earliest online year"),
-    Var("capex_usd_per_kw", ("tech",), "$/kW", "float", (NONNEG,), "overnight capital cost"),
-    Var("fixed_om_usd_per_kw_yr", ("tech",), "$/kW-yr", "float", (NONNEG,), "fixed O&M"),
-    Var("variable_om_usd_per_mwh", ("tech",), "$/MWh", "float", (NONNEG,), "variable O&M + fuel"),
-    Var("lifetime_years", ("tech",), "yr", "float", (POSITIVE,), "economic life"),
+    Var("capex_usd_per_kw", ("tech",), "$/kW", "float", (NONNEG, USD_PER_KW),
+        "overnight capital cost"),
+    Var("fixed_om_usd_per_kw_yr", ("tech",), "$/kW-yr", "float", (NONNEG, USD_PER_KW_YR),
+        "fixed O&M"),
+    Var("variable_om_usd_per_mwh", ("tech",), "$/MWh", "float", (NONNEG, USD_PER_MWH_OPEX),
+        "variable O&M + fuel"),
+    Var("lifetime_years", ("tech",), "yr", "float", (POSITIVE, YEARS_SPAN), "economic life"),
     Var("availability", ("tech",), "1", "float", (UNIT_OPEN_CLOSED,), "accredited fraction"),
     Var("profile", ("tech",), "", "str", doc=f"capacity-factor profile, one of {TECH_PROFILES}"),
-    Var("co2_kg_per_mwh", ("tech",), "kg/MWh", "float", (NONNEG,), "emission factor"),
+    Var("co2_kg_per_mwh", ("tech",), "kg/MWh", "float", (NONNEG, KG_PER_MWH), "emission factor"),
 )
 
 FINANCE_SCHEMA: tuple[Var, ...] = (
@@ -224,7 +268,14 @@ def _check_values(table: str, var: Var, da: xr.DataArray, limit: int = 5) -> lis
         problems.append(f"{where}{_label(da, int(i))} is NaN: expected a number")
     if nan.sum() > limit:
         problems.append(f"{where}: {int(nan.sum()) - limit} more NaN value(s)")
-    finite = ~nan
+    inf = np.isinf(values).ravel()
+    for i in np.flatnonzero(inf)[:limit]:
+        problems.append(
+            f"{where}{_label(da, int(i))} = {_format(values.ravel()[i])}: expected a finite number"
+        )
+    if inf.sum() > limit:
+        problems.append(f"{where}: {int(inf.sum()) - limit} more infinite value(s)")
+    finite = ~nan & ~inf
     for predicate, expected in var.checks:
         with np.errstate(invalid="ignore"):
             bad = finite & ~predicate(values.ravel())
@@ -375,7 +426,29 @@ def validate_regions(ds: xr.Dataset) -> None:
     SchemaError
         Listing every problem found.
     """
-    _raise_if("regions", check_dataset("regions", ds, REGIONS_SCHEMA))
+    problems = check_dataset("regions", ds, REGIONS_SCHEMA)
+    if isinstance(ds, xr.Dataset) and "timezone" in ds.variables:
+        problems += _time_zone_problems(ds["timezone"])
+    _raise_if("regions", problems)
+
+
+def _time_zone_problems(da: xr.DataArray) -> list[str]:
+    """Labels of ``regions.timezone`` that are not time zones pandas (and so the Monte
+    Carlo's solar model) can use."""
+    import pandas as pd
+
+    problems = []
+    for i, tz in enumerate(np.asarray(da.values).ravel().tolist()):
+        if not str(tz):
+            continue  # reported as an empty label
+        try:
+            pd.Timestamp("2026-01-15 12:00", tz=str(tz))
+        except Exception:  # unknown zone: pytz, zoneinfo and dateutil raise different types
+            problems.append(
+                f"regions.timezone{_label(da, i)} = {str(tz)[:100]!r}: expected an IANA time "
+                "zone name such as 'America/Chicago'"
+            )
+    return problems
 
 
 def validate_technologies(ds: xr.Dataset) -> None:

@@ -105,7 +105,7 @@ def prices_table(results: xr.Dataset) -> Table | None:
                 da = da.isel(year=-1)
             extra = list(da.dims)
             cells.append(_fmt(float(da.mean(extra)) if extra else float(da)))
-        table.add_row(str(region), *cells)
+        table.add_row(_label(region), *cells)
     return table
 
 
@@ -192,7 +192,7 @@ def finance_table(results: xr.Dataset) -> Table | None:
             else:
                 extra = list(da.dims)
                 cells.append(_fmt(float(da.mean(extra)) if extra else float(da), unit))
-        table.add_row(str(tranche), *cells)
+        table.add_row(_label(tranche), *cells)
     if float(results.get("senior_balloon_usd", 0.0)) > 0:
         table.caption = (
             f"senior legal maturity {int(results['senior_legal_maturity_years'])} yr: "
@@ -264,7 +264,7 @@ def headroom_table(results: xr.Dataset) -> Table | None:
             lo = float(results["headroom__headroom_p10_mw"].sel(sel))
             hi = float(results["headroom__headroom_p90_mw"].sel(sel))
             cells.append(f"{_fmt(mid)} ({_fmt(lo)}–{_fmt(hi)})")
-        table.add_row(str(region), *cells)
+        table.add_row(_label(region), *cells)
     return table
 
 
@@ -288,11 +288,19 @@ def firm_flexible_table(results: xr.Dataset) -> Table | None:
             else None
         gained = (float(results["ai_mw_years_gained"].sel(sel))
                   if "ai_mw_years_gained" in results else float("nan"))
-        table.add_row(str(region), _fmt(float(results["ai_firm_mw"].sel({**sel, **last}))),
+        table.add_row(_label(region), _fmt(float(results["ai_firm_mw"].sel({**sel, **last}))),
                       _fmt(float(results["ai_flexible_mw"].sel({**sel, **last}))),
                       _fmt(float(np.nanmean(cur.values)) if cur is not None else float("nan")),
                       _fmt(gained))
     return table
+
+
+def _label(value: object) -> str:
+    """A data label (region, tranche) safe in a Rich cell: markup escaped, control
+    characters neutralised, length capped."""
+    from gridcap.terminal import display
+
+    return display(value, 80)
 
 
 def summary_tables(results: xr.Dataset) -> list[Table]:

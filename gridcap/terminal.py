@@ -38,6 +38,93 @@ def int_at_least(minimum: int):
 positive_int = int_at_least(1)
 nonneg_int = int_at_least(0)
 
+# Longest user-given text (study name, path) echoed to the terminal [characters]: a 1 MB name
+# must not stall the console, which lays text out in time that grows with its length.
+DISPLAY_LIMIT = 200
+# Longest error message printed, and longest line in it [characters].
+MESSAGE_LIMIT, MESSAGE_LINE_LIMIT = 20_000, 2_000
+
+
+def _neutralise(text: str) -> str:
+    """Replace control and format characters (terminal escapes, bidi overrides) by visible
+    ``\\xNN``/``\\uNNNN`` escapes; newlines and tabs are kept."""
+    import unicodedata
+
+    out = []
+    for ch in text:
+        if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf"):
+            out.append(ch)
+        else:
+            out.append(ascii(ch)[1:-1])
+    return "".join(out)
+
+
+def _truncate(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
+
+
+def display(text: object, limit: int = DISPLAY_LIMIT) -> str:
+    """User-given text made safe to embed in Rich markup: truncated to ``limit`` characters,
+    control characters neutralised, markup brackets escaped."""
+    from rich.markup import escape
+
+    return escape(_neutralise(_truncate(str(text), limit)).replace("\n", " "))
+
+
+def plain_message(text: str) -> str:
+    """An error message made safe to print without markup: control characters neutralised,
+    each line and the whole capped (see :data:`MESSAGE_LIMIT`)."""
+    lines = [_truncate(line, MESSAGE_LINE_LIMIT) for line in str(text).splitlines()]
+    return _neutralise(_truncate("\n".join(lines), MESSAGE_LIMIT))
+
+
+def add_dask_flags(parser: argparse.ArgumentParser) -> None:
+    """Add ``--workers N`` / ``--dask ADDRESS`` and the TLS flags (run and sweep)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--workers", type=positive_int, metavar="N",
+                       help="run scenario batches on a local Dask cluster of N worker processes")
+    group.add_argument(
+        "--dask", metavar="ADDRESS",
+        help="run on an existing dask.distributed scheduler (tcp://HOST:PORT or tls://...). "
+        "Without TLS the connection is neither encrypted nor authenticated (Dask's default): "
+        "use it on a trusted network only, or give the --dask-tls-* files (or set Dask's "
+        "distributed.comm.tls config)",
+    )
+    parser.add_argument("--dask-tls-ca", metavar="PEM",
+                        help="CA certificate for TLS to the --dask scheduler")
+    parser.add_argument("--dask-tls-cert", metavar="PEM",
+                        help="client certificate for TLS to the --dask scheduler")
+    parser.add_argument("--dask-tls-key", metavar="PEM",
+                        help="client private key for TLS (if not inside --dask-tls-cert)")
+
+
+def dask_from_args(args: argparse.Namespace) -> Any:
+    """A context giving the Dask client the flags ask for, or None (no Dask flags).
+
+    Every flag is checked before any connection or work: the address's form, the TLS files,
+    and that TLS files come with ``--dask``.
+    """
+    import contextlib
+
+    from gridcap.batch import check_dask_address, dask_client, dask_security
+    from gridcap.errors import GridcapInputError
+
+    security = dask_security(getattr(args, "dask_tls_ca", None),
+                             getattr(args, "dask_tls_cert", None),
+                             getattr(args, "dask_tls_key", None))
+    address = getattr(args, "dask", None)
+    workers = getattr(args, "workers", None)
+    if security is not None and not address:
+        raise GridcapInputError("--dask-tls-ca/--dask-tls-cert/--dask-tls-key apply to a remote "
+                                "scheduler: expected --dask tls://HOST:PORT with them")
+    if address is not None:
+        check_dask_address(address)
+    if not address and not workers:
+        return contextlib.nullcontext(None)
+    return dask_client(address=address, workers=workers, security=security)
+
 
 def study_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """Config overrides from the common ``--backend/--scenarios/--seed/--hours/--representative``
