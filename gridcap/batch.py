@@ -694,6 +694,24 @@ def sweep_definition(
     }
 
 
+def _finished(
+    store: Path, groups: Mapping[str, list[tuple[int, StudyConfig]]]
+) -> tuple[dict[int, xr.Dataset], dict[str, xr.Dataset]]:
+    """Verified variants and shared parts already in a sweep's store (resume)."""
+    done: dict[int, xr.Dataset] = {}
+    shared: dict[str, xr.Dataset] = {}
+    for key, jobs in groups.items():
+        ds, _reason = read_group(store, shared_name(key))
+        if ds is None:  # without its shared part a group is redone as a whole
+            continue
+        shared[key] = ds
+        for i, _ in jobs:
+            ds, _reason = read_group(store, variant_name(i))
+            if ds is not None:
+                done[i] = ds
+    return done, shared
+
+
 def _sweep(
     cfg: StudyConfig,
     params: Mapping[str, Sequence[Any]],
@@ -722,18 +740,7 @@ def _sweep(
         vcfg.plan_options()
     store = open_store(out / VARIANT_STORE, sweep_definition(cfg, params, cfgs),
                        resume=resume, prefix=("variant_", "shared_"))
-    done: dict[int, xr.Dataset] = {}
-    shared: dict[str, xr.Dataset] = {}
-    if resume:
-        for key, jobs in groups.items():
-            ds, _reason = read_group(store, shared_name(key))
-            if ds is None:  # without its shared part a group is redone as a whole
-                continue
-            shared[key] = ds
-            for i, _ in jobs:
-                ds, _reason = read_group(store, variant_name(i))
-                if ds is not None:
-                    done[i] = ds
+    done, shared = _finished(store, groups) if resume else ({}, {})
     report("sweep", len(done), n)
 
     def load(name: str) -> xr.Dataset:
@@ -840,8 +847,7 @@ def summary_table(results: xr.Dataset) -> Any:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """``gridcap sweep STUDY --param KEY=V1,V2 ... --out DIR``."""
-    from gridcap.terminal import (RichProgress, console, dask_from_args, display, load_study,
-                                  stdout)
+    from gridcap.terminal import RichProgress, console, dask_from_args, display, load_study, stdout
 
     params: dict[str, list[Any]] = {}
     for text in args.param:
