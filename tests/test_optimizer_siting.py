@@ -187,7 +187,7 @@ def test_cvar_term_equals_empirical_cvar():
 @pytest.mark.parametrize(
     ("name", "value"),
     [("cvar_lambda", 1.5), ("voll", 3000.0), ("ai_lost_margin", 900.0),
-     ("capex:battery", 500.0), ("flex_cost", 5.0)],
+     ("firm_ai_shed", 50.0), ("capex:battery", 500.0), ("flex_cost", 5.0)],
 )
 def test_persistent_resolve_equals_rebuild(name, value):
     inputs, out = synthetic_study(regions=2, scenarios=4, slices=6, years=4, sites=1, seed=4)
@@ -205,6 +205,8 @@ def test_persistent_resolve_equals_rebuild(name, value):
         fresh_opts.voll_usd_per_mwh = value
     elif name == "ai_lost_margin":
         fresh_opts.ai_lost_margin_usd_per_mwh = value
+    elif name == "firm_ai_shed":
+        fresh_opts.firm_ai_shed_usd_per_mwh = value
     elif name == "flex_cost":
         fresh_opts.flex_cost_usd_per_kw_yr = value
     else:
