@@ -92,7 +92,7 @@ GARBAGE = ["inf", "-inf", "nan", "NaN", "abc", "1e400", "-1e400", "\x1b[2J", "[/
            "0x10", "--1"]
 
 
-@settings(max_examples=60, deadline=None,
+@settings(max_examples=30, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(table=st.sampled_from(sorted(TABLES)), data=st.data())
 def test_every_dataset_column_rejects_garbage_by_file_and_column(tmp_path_factory, table, data):
