@@ -314,3 +314,25 @@ def test_outcomes_without_optional_variables():
     ds = plan(inputs, lean, options=PlanOptions(relax_integers=True))
     assert "settlement_net_usd" not in ds
     assert isinstance(ds, xr.Dataset)
+
+
+def test_new_build_ai_capex_is_annualized_like_a_conversion_and_competes_with_it():
+    """New-build AI MW pay the cited greenfield capex (closed form); conversions win on cost."""
+    inputs, out = synthetic_study(regions=1, scenarios=2, slices=4, years=5, sites=2, seed=3)
+    rate = 0.07
+    base = PlanOptions(cvar_lambda=0.0, relax_integers=True, new_build_lead_years=0.0)
+    ds = plan(inputs, out, options=base)
+    years = ds["year"].values
+    disc = (1 + rate) ** -(years - years[0]).astype(float)
+    crf = float(capital_recovery_factor(rate, base.conversion_lifetime_years))
+    expect = (ds["ai_new_build_mw"].values * disc).sum() * 1000.0 * \
+        base.new_build_ai_capex_usd_per_kw * crf
+    assert_allclose(float(ds["cost_new_build_ai_usd"]), expect, rtol=1e-9)
+    # a free new build (the old model) never places more on conversions than a costed one
+    free = plan(inputs, out, options=replace(base, new_build_ai_capex_usd_per_kw=0.0))
+    assert float(free["cost_new_build_ai_usd"]) == 0.0
+    assert ds["ai_site_mw"].values.sum() >= free["ai_site_mw"].values.sum() - 1e-6
+    # and with new builds dearer than every conversion, conversions carry all they can
+    dear = plan(inputs, out, options=replace(base, new_build_ai_capex_usd_per_kw=1e5))
+    assert dear["ai_site_mw"].values.sum() >= ds["ai_site_mw"].values.sum() - 1e-6
+    assert dear["ai_site_mw"].values.sum() > free["ai_site_mw"].values.sum()

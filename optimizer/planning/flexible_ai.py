@@ -227,6 +227,9 @@ def add_flexible_ai(m: Any) -> None:
                                doc="flexible new-build AI load placed [MW]")
         fpos = m.index_map("ai_flex", (R, Y), (r, y), af.start)
         m.extras.setdefault("ai_balance", []).append((r * Y + y, af.cols, np.ones(r.size)))
+        from gridcap.optimizer.planning.siting import add_new_build_ai_cost  # no import cycle
+
+        add_new_build_ai_cost(m, af.cols, y)
         _nondecreasing(m, fpos)
         cf, (w, r2, y2, h) = _curtailment_family(
             m, "curtail_flex", (r, y), [[(int(c), 1.0)] for c in af.cols],

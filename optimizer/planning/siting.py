@@ -95,8 +95,8 @@ PROFILES = ("firm", "solar", "wind", "storage")
 #: mpi-sppy (:mod:`gridcap.optimizer.planning.decomposition`).
 DECOMPOSITIONS = ("extensive", "ph")
 #: Cost components reported as ``cost_<name>_usd`` (the ``component`` of each cost term).
-COST_COMPONENTS = ("capital", "fixed_om", "conversion", "flex", "energy", "shortfall",
-                   "unserved_ai", "mining_forgone")
+COST_COMPONENTS = ("capital", "fixed_om", "conversion", "new_build_ai", "flex", "energy",
+                   "shortfall", "unserved_ai", "mining_forgone")
 
 
 @dataclass
@@ -264,8 +264,17 @@ class PlanOptions:
         3.0, "yr", "decision-to-power time of a new-build AI data center", lo=0,
         source="modelling choice: typical 2-4 yr build + energisation")
     conversion_lifetime_years: float = param(
-        10.0, "yr", "economic life used to annualize conversion capex", lo=0, lo_open=True,
-        source="modelling choice: data-hall fit-out life")
+        10.0, "yr", "economic life used to annualize conversion and new-build AI data-center "
+        "capex", lo=0, lo_open=True, source="modelling choice: data-hall fit-out life")
+    new_build_ai_capex_usd_per_kw: float = param(
+        10_700.0, "$/kW", "all-in owner cost per kW of critical IT of a new-build (greenfield) "
+        "AI data center, GPUs excluded; annualized like a conversion, so a conversion competes "
+        "with a new build on cost and on time to power, not against a free alternative",
+        lo=0, source="JLL 2026 Global Data Center Outlook (JLL, 2026-01, via MBA NewsLink "
+        "2026-01): average data center construction cost $10.7M per MW in 2025, "
+        "https://newslink.mba.org/mba-newslinks/2026/january//"
+        "jll-data-center-market-continues-to-grow (the same figure is the market default of "
+        "mine_sites.csv conversion_capex_usd_per_kw)")
     storage_duration_hours: float = param(
         4.0, "h", "storage duration for technologies without storage_duration_hours", lo=0,
         lo_open=True, source="NREL ATB utility-scale battery storage (2-10 h durations; 4 h "
@@ -917,6 +926,20 @@ def add_conversions(m: Model) -> None:
         m.cost("mining_forgone", ccols, tail[w, s, o], scen=np.full(s.size, w))
 
 
+def add_new_build_ai_cost(m: Model, cols: np.ndarray, year_index: np.ndarray) -> None:
+    """Annualized capex of new-build AI MW in columns ``cols`` (online in ``year_index``).
+
+    A new-build campus costs ``new_build_ai_capex_usd_per_kw`` [$/kW], annualized like a
+    conversion (capital recovery factor over ``conversion_lifetime_years`` at the finance
+    rate) and paid per MW online per year, so a conversion competes with a new build on cost
+    and time to power rather than with a free alternative.
+    """
+    d = m.data
+    crf = float(capital_recovery_factor(d.rate, m.options.conversion_lifetime_years))
+    m.cost("new_build_ai", cols,
+           d.discount[year_index] * 1000.0 * m.options.new_build_ai_capex_usd_per_kw * crf)
+
+
 def add_ai_placement(m: Model) -> None:
     """``ai_new[r,y]`` new-build AI MW, ``unserved_ai[r,y]``, and the AI demand balance."""
     d = m.data
@@ -927,6 +950,7 @@ def add_ai_placement(m: Model) -> None:
     nf = m.b.add_variables("ai_new", {"region": r, "year": y}, 0.0, d.ai_limit[r],
                            doc="new-build AI data-center load placed [MW]")
     npos = m.index_map("ai_new", (R, Y), (r, y), nf.start)
+    add_new_build_ai_cost(m, nf.start + np.arange(r.size), y)
     ru, yu = np.nonzero(np.ones((R, Y), bool))
     uf = m.b.add_variables("unserved_ai", {"region": ru, "year": yu}, 0.0, d.ai_demand[ru, yu],
                            doc="AI demand that finds no home [MW]")
