@@ -135,6 +135,9 @@ def _linopy_model(d: PlanData, options: PlanOptions, linopy: Any) -> Any:
                              mask=xr.DataArray(ok_new, dims=("r", "y")))
     unserved = m.add_variables(0, dem, coords=C("r", "y"), name="unserved")
     placed = 1.0 * ai_new
+    crf_new = float(capital_recovery_factor(d.rate, options.conversion_lifetime_years))
+    first_stage = first_stage + (ai_new * disc).sum() * (
+        1000.0 * options.new_build_ai_capex_usd_per_kw * crf_new * cs)
     util = da(d.util, ("w", "y"))
     if S:
         lag_s = np.ceil(d.conv_months / 12.0 - 1e-9).astype(int)
