@@ -57,23 +57,29 @@ __all__ = [
 #: Revenue modes of a site, by name -> code.
 REVENUE_MODES: dict[str, int] = {"merchant_gpu": 0, "colocation_lease": 1, "gpu_contract": 2}
 
-#: Average one-year default rate by S&P rating category [1/yr], global corporates 1981-2023,
-#: issuer-weighted: S&P Global Ratings, "Default, Transition, and Recovery: 2023 Annual Global
-#: Corporate Default And Rating Transition Study", 2024-03-28,
-#: https://www.spglobal.com/ratings/en/research/articles/240328-default-transition-and-recovery-2023-annual-global-corporate-default-and-rating-transition-study-13047827
-#: (table of global corporate average cumulative default rates, year-1 column). Values
-#: transcribed to two decimals from that table as remembered: the study's text was found, its
-#: table could not be read back when this was written, so check the figures against it.
+#: Average one-year default rate by S&P rating category [1/yr]: the year-1 column of
+#: S&P Global Ratings, "Default, Transition, and Recovery: 2024 Annual Global Corporate Default
+#: And Rating Transition Study", 2025-03-27, Table 24 "Global corporate average cumulative
+#: default rates, 1981-2024" (pages 55-56),
+#: https://spglobal.com/ratings/en/research/articles/250327-default-transition-and-recovery-2024-annual-global-corporate-default-and-rating-transition-study-13452126
+#: (full text without login: S&P's affiliate Maalot, https://maalot.co.il/Publications/FTS20250331162126.pdf).
+#: These are **long-run averages over the 1981-2024 static pools** (issuer-weighted, global
+#: corporates), not the default rate of any one year (2024's own speculative-grade rate was
+#: higher). Values in percent: AAA 0.00, AA 0.02, A 0.05, BBB 0.14, BB 0.56, B 2.93,
+#: CCC/C 26.12. They replace figures written from memory of the 2023 study (BBB 0.15, BB 0.60,
+#: B 3.18, CCC/C 26.55) that no table confirmed. The 2024 table itself sits behind
+#: registration; the seven values were read from two independent public transcriptions of
+#: Table 24 that agree on every value (tests/test_kernels_contracts.py pins them).
 #: ``NR`` (an unrated tenant such as an AI neocloud) is an assumption: treated as ``B``.
 DEFAULT_RATE_1Y: dict[str, float] = {
     "AAA": 0.0000,
     "AA": 0.0002,
     "A": 0.0005,
-    "BBB": 0.0015,
-    "BB": 0.0060,
-    "B": 0.0318,
-    "CCC/C": 0.2655,
-    "NR": 0.0318,
+    "BBB": 0.0014,
+    "BB": 0.0056,
+    "B": 0.0293,
+    "CCC/C": 0.2612,
+    "NR": 0.0293,
 }
 
 #: Owner's share of the scheduled rent spent on operating costs, by lease form [1].

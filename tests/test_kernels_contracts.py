@@ -61,6 +61,19 @@ def test_renewal_and_relet_closed_form():
     assert_allclose(ramp[0], MW * RENT / 12 * sum((j + 1) / 12 for j in range(12)), rtol=1e-12)
 
 
+def test_default_rates_are_the_sp_2024_table():
+    # S&P 2024 annual global corporate study (2025-03-27), Table 24, year-1 column [%]
+    table = {"AAA": 0.00, "AA": 0.02, "A": 0.05, "BBB": 0.14, "BB": 0.56, "B": 2.93,
+             "CCC/C": 26.12}
+    for k, pct in table.items():
+        assert DEFAULT_RATE_1Y[k] == pytest.approx(pct / 100, abs=1e-12), k
+    assert DEFAULT_RATE_1Y["NR"] == DEFAULT_RATE_1Y["B"]  # assumption: unrated as B
+    # worse rating, higher one-year rate (the table's rank order)
+    order = [DEFAULT_RATE_1Y[k] for k in ("AAA", "AA", "A", "BBB", "BB", "B", "CCC/C")]
+    assert (np.diff(order) > 0).all()
+    assert hazard_of_rating("BB-") == pytest.approx(-math.log(1 - 0.0056), rel=1e-12)
+
+
 def test_tenant_default_rate_matches_hazard():
     h = hazard_of_rating("B")
     assert_allclose(1 - math.exp(-h), DEFAULT_RATE_1Y["B"], rtol=1e-12)
