@@ -28,9 +28,9 @@ ALLOWED: dict[str, str] = {
     "kernels/simulate.py::prepare_fleet": _IN_FLIGHT,
     "optimizer/planning/siting.py::prepare_data": _IN_FLIGHT,
     "optimizer/planning/siting.py::assemble_plan": _IN_FLIGHT,
-    "optimizer/financing/waterfall.py::_run_xp": "the array waterfall: the same contract rules "
-    "as _scenario, period by period over all scenarios at once (issue 15 item 4: write once)",
-    "optimizer/financing/waterfall.py::_scenario": _NUMBA,
+    "optimizer/financing/waterfall.py::waterfall_period": "the waterfall's contract rules, "
+    "written once and compiled per target (python / numpy / cupy / numba); one readable pass "
+    "in priority order, as the exported JSON rules state them",
     "optimizer/financing/tokens.py::_replay": "the independent Decimal re-implementation of the "
     "waterfall rules, deliberately one readable pass",
     "optimizer/financing/tokens.py::waterfall_rules": _LINEAR,

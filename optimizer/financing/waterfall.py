@@ -35,14 +35,23 @@ tranche is accelerated (its whole balance is due), equity distributions stop whi
 is outstanding, the lock-up account is released to the lenders and all remaining cash sweeps
 senior then mezzanine. Whatever is still owed at the end of the horizon is the loss.
 
-Three implementations of the same rules, which the tests hold to identical results:
+The rules are written once, in :func:`waterfall_period` (one period of one scenario, or of
+a vector of scenarios), and compiled per target the way the Monte Carlo element functions are
+(:mod:`gridcap.kernels.targets`): the body uses only arithmetic and the helper names ``fmin``,
+``fmax``, ``select``, which :func:`waterfall_rules_for` rebinds:
 
-* :func:`run_waterfall` with ``method="xp"`` — vectorised over scenarios against an array
-  namespace ``xp`` (``numpy``; ``cupy`` arrays run on the GPU unchanged);
-* ``method="numba"`` — the scalar per-scenario function :func:`_scenario` compiled with
-  ``numba.njit`` and run in a ``prange`` over scenarios;
-* ``method="python"`` — the very same scalar function run by the Python interpreter on
-  Python lists of ints (the reference and the benchmark baseline).
+* :func:`run_waterfall` with ``method="xp"`` — the body on vectors over scenarios of an array
+  namespace ``xp`` (``numpy``; ``cupy`` arrays run on the GPU unchanged, through the same
+  code numpy exercises);
+* ``method="numba"`` — the body compiled by ``numba.njit`` (scalar helpers inlined) and run
+  in a ``prange`` over scenarios;
+* ``method="python"`` — the body run by the Python interpreter on Python ints (the
+  reference and the benchmark baseline).
+
+The drivers only loop over periods (and scenarios) and store what the body returns, so the
+three agree to the cent by construction; the tests still hold them to it, and
+:func:`gridcap.optimizer.financing.tokens.replay_ledger` re-derives the ledger from the
+exported JSON rules with independent Decimal code.
 """
 
 from __future__ import annotations
@@ -370,171 +379,260 @@ def structure_from_schedules(
 
 
 # --------------------------------------------------------------------------------------
-# Scalar per-scenario implementation: run by Python (lists of ints) or compiled by numba.
+# The rules, written once: one period of one scenario (or of a vector of scenarios).
 # --------------------------------------------------------------------------------------
-def _scenario(cash_in, opex, tb0, tb1, sd0, sd1, params, flows, states, tcash, dflt):
-    """Run the waterfall of one scenario over all periods (scalar reference).
+# Like the Monte Carlo element functions (:mod:`gridcap.kernels.targets`), the body below
+# uses only arithmetic, comparisons, ``&``/``|`` and three helper names looked up as module
+# globals: ``fmin``, ``fmax`` and ``select``. Branches (``x if c else y``) test only the
+# period's constants, which are the same for every scenario. :func:`waterfall_rules_for`
+# rebinds the helpers per target and compiles the same code object:
+#
+#   python      scalar min / max / conditional on Python ints    (the reference)
+#   numpy/cupy  xp.minimum / xp.maximum / xp.where on vectors     (over scenarios)
+#   numba       the scalar helpers, njit(inline="always")         (prange over scenarios)
 
-    ``cash_in``, ``opex`` are length-T sequences of ints [cents]; ``tb*`` scheduled closing
-    balances and ``sd*`` scheduled services [cents]; ``params`` as
-    :meth:`WaterfallStructure.params`. Writes ``flows[f][t]`` (15 × T), ``states[k][t]``
-    (6 × T), ``tcash[j][t]`` (7 × T) and ``dflt[k]`` (2) in place. Works identically on
-    Python lists and on numpy arrays (under numba).
+
+def fmin(a, b):
+    """Smaller of two scalars (rebound to ``xp.minimum`` for arrays)."""
+    return a if a < b else b
+
+
+def fmax(a, b):
+    """Larger of two scalars (rebound to ``xp.maximum`` for arrays)."""
+    return a if a > b else b
+
+
+def select(c, a, b):
+    """``a`` where ``c`` else ``b`` (rebound to ``xp.where`` for arrays)."""
+    return a if c else b
+
+
+#: Per-period constants of the structure, one row per period (:func:`period_constants`).
+PERIOD_CONSTANTS: tuple[str, ...] = (
+    "period",  # 1-based period number p
+    "last",  # 1 in the last period of the horizon
+    "senior_all_due",  # 1 from the senior maturity on (the whole balance is due)
+    "mezzanine_all_due",
+    "senior_target",  # scheduled senior closing balance [cents]
+    "mezzanine_target",
+    "dsra_target",  # DSRA target for next period's senior service [cents] (0 in the last)
+    "covenant_service_e4",  # lock-up DSCR x scheduled service [1e-4 cents] (0: no test)
+    "senior_rate_e5",
+    "mezzanine_rate_e5",
+    "sweep_e5",
+    "grace_years",
+)
+_NK = len(PERIOD_CONSTANTS)
+#: State carried from period to period, in this order (the first 6 are :data:`STATES`).
+CARRIED: tuple[str, ...] = (
+    *STATES,
+    "senior_arrears_periods",
+    "mezzanine_arrears_periods",
+    "senior_default_period",
+    "mezzanine_default_period",
+)
+_NC = len(CARRIED)
+
+
+def period_constants(s: WaterfallStructure) -> np.ndarray:
+    """The per-period constants (:data:`PERIOD_CONSTANTS`) of a structure.
+
+    Parameters
+    ----------
+    s : WaterfallStructure
+        Contract terms.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (T, 12)
+        One row per period [cents, fixed-point units, flags].
     """
-    (b0, b1, r0, r1, mat0, mat1, dsra_e3, dsra, lock_e4, sweep_e5, grace) = params
-    T = len(cash_in)
-    a0 = 0
-    a1 = 0
-    lock = 0
-    arr0 = 0
-    arr1 = 0
-    d0 = 0
-    d1 = 0
-    for t in range(T):
-        p = t + 1
-        last = t == T - 1
-        # 1. operating costs; an operating shortfall is met by an equity injection
-        cash = cash_in[t] - opex[t]
-        inj = 0
-        if cash < 0:
-            inj = -cash
-            cash = 0
-        cfads = cash
-        # 2-3. senior interest and principal, DSRA drawn for a shortfall
-        i0 = ((b0 + a0) * r0 + 50_000) // 100_000
-        if d0 > 0 or p >= mat0:
-            due0 = b0 + a0 + i0
-        else:
-            due0 = max(a0, b0 + a0 + i0 - tb0[t])
-        int_due0 = min(a0 + i0, due0)
-        cap0 = a0 + i0 - int_due0  # interest the schedule capitalizes (service < interest)
-        b0 += cap0
-        prin_due0 = due0 - int_due0
-        draw = min(dsra, max(0, due0 - cash))
-        dsra -= draw
-        cash += draw
-        ip0 = min(cash, int_due0)
-        cash -= ip0
-        a0 = int_due0 - ip0
-        pp0 = min(cash, prin_due0)
-        cash -= pp0
-        b0 -= pp0
-        # 4. DSRA top-up to target, or release of the excess
-        tgt = 0
-        if not last and b0 + a0 > 0:
-            tgt = (sd0[t + 1] * dsra_e3 + 6_000) // 12_000
-        top = 0
-        rel = 0
-        if dsra < tgt:
-            top = min(cash, tgt - dsra)
-            cash -= top
-            dsra += top
-        else:
-            rel = dsra - tgt
-            dsra -= rel
-            cash += rel
-        # 5-6. mezzanine interest and principal
-        i1 = ((b1 + a1) * r1 + 50_000) // 100_000
-        if d1 > 0 or p >= mat1:
-            due1 = b1 + a1 + i1
-        else:
-            due1 = max(a1, b1 + a1 + i1 - tb1[t])
-        int_due1 = min(a1 + i1, due1)
-        cap1 = a1 + i1 - int_due1
-        b1 += cap1
-        prin_due1 = due1 - int_due1
-        ip1 = min(cash, int_due1)
-        cash -= ip1
-        a1 = int_due1 - ip1
-        pp1 = min(cash, prin_due1)
-        cash -= pp1
-        b1 -= pp1
-        # default tests (stated rule): interest unpaid beyond grace, or owed after maturity
-        if a0 > 0:
-            arr0 += 1
-        else:
-            arr0 = 0
-        if d0 == 0 and (arr0 > grace or (p >= mat0 and b0 + a0 > 0)):
-            d0 = p
-        if a1 > 0:
-            arr1 += 1
-        else:
-            arr1 = 0
-        if d1 == 0 and (arr1 > grace or (p >= mat1 and b1 + a1 > 0)):
-            d1 = p
-        # 7. covenant: DSCR on scheduled senior + mezzanine service, while debt is owed
-        owed = b0 + a0 + b1 + a1
-        sched = sd0[t] + sd1[t]
-        breach = owed > 0 and sched > 0 and cfads * 10_000 < lock_e4 * sched
-        lrel = 0
-        sw0 = 0
-        sw1 = 0
-        dep = 0
-        if (d0 > 0 or d1 > 0) and owed > 0:
-            lrel = lock
-            lock = 0
-            cash += lrel
-            sw = cash
-        elif breach:
-            if last:
-                lrel = lock
-                lock = 0
-                cash += lrel
-            sw = (cash * sweep_e5) // 100_000
-        else:
-            lrel = lock
-            lock = 0
-            cash += lrel
-            sw = 0
-        x0 = 0
-        x1 = 0
-        if sw > 0:
-            sw0 = min(sw, a0 + b0)
-            x0 = min(sw0, a0)
-            a0 -= x0
-            b0 -= sw0 - x0
-            sw1 = min(sw - sw0, a1 + b1)
-            x1 = min(sw1, a1)
-            a1 -= x1
-            b1 -= sw1 - x1
-            cash -= sw0 + sw1
-        if breach and not last and d0 == 0 and d1 == 0:
-            dep = cash
-            lock += dep
-            cash = 0
-        # 8. equity takes the rest
-        eq = cash
-        f = flows
-        f[0][t] = cash_in[t]
-        f[1][t] = inj
-        f[2][t] = draw
-        f[3][t] = rel
-        f[4][t] = lrel
-        f[5][t] = opex[t]
-        f[6][t] = ip0
-        f[7][t] = pp0
-        f[8][t] = top
-        f[9][t] = ip1
-        f[10][t] = pp1
-        f[11][t] = sw0
-        f[12][t] = sw1
-        f[13][t] = dep
-        f[14][t] = eq
-        states[0][t] = b0
-        states[1][t] = a0
-        states[2][t] = b1
-        states[3][t] = a1
-        states[4][t] = dsra
-        states[5][t] = lock
-        tcash[0][t] = ip0 + pp0 + sw0
-        tcash[1][t] = ip1 + pp1 + sw1
-        tcash[2][t] = eq - inj
-        tcash[3][t] = pp0 + sw0 - x0
-        tcash[4][t] = pp1 + sw1 - x1
-        tcash[5][t] = cap0
-        tcash[6][t] = cap1
-    dflt[0] = d0
-    dflt[1] = d1
+    T = s.periods
+    sd0 = s.scheduled_service_cents[0]
+    sched = s.scheduled_service_cents.sum(axis=0)
+    k = np.zeros((T, _NK), dtype=np.int64)
+    p = np.arange(1, T + 1)
+    k[:, 0] = p
+    k[T - 1, 1] = 1
+    k[:, 2] = p >= int(s.maturity[0])
+    k[:, 3] = p >= int(s.maturity[1])
+    k[:, 4:6] = s.target_balance_cents.T
+    k[: T - 1, 6] = (sd0[1:] * int(s.dsra_months_e3) + 6_000) // 12_000
+    if s.lockup_dscr_e4 > 0:
+        k[:, 7] = np.where(sched > 0, int(s.lockup_dscr_e4) * sched, 0)
+    k[:, 8:10] = s.rate_e5
+    k[:, 10] = s.sweep_e5
+    k[:, 11] = s.grace_years
+    return k
+
+
+def initial_state(s: WaterfallStructure) -> tuple[int, ...]:
+    """Opening values of :data:`CARRIED` at financial close [cents, periods]."""
+    return (
+        int(s.size_cents[0]),
+        0,
+        int(s.size_cents[1]),
+        0,
+        int(s.dsra_initial_cents),
+        0,
+        0,
+        0,
+        0,
+        0,
+    )
+
+
+def waterfall_period(cash_in, opex, b0, a0, b1, a1, dsra, lock, arr0, arr1, d0, d1, k):
+    """The waterfall's rules for one period: the only place they are written.
+
+    Parameters
+    ----------
+    cash_in, opex
+        Operating cash before costs and operating costs of the period [cents] (scalars, or
+        vectors over scenarios).
+    b0, a0, b1, a1, dsra, lock, arr0, arr1, d0, d1
+        Opening state (:data:`CARRIED`): senior / mezzanine balance and accrued interest,
+        DSRA and lock-up balances [cents], consecutive periods in arrears, default period.
+    k : sequence of int
+        The period's constants (:data:`PERIOD_CONSTANTS`).
+
+    Returns
+    -------
+    tuple
+        The closing state (10, :data:`CARRIED`), the flows (15, :data:`FLOWS`) and the
+        tranche cash (7, :data:`TRANCHE_CASH`) of the period [cents].
+    """
+    p, last, r0, r1, grace = k[0], k[1], k[8], k[9], k[11]
+    # 1. operating costs; an operating shortfall is met by an equity injection
+    cash = cash_in - opex
+    inj = fmax(-cash, 0)
+    cash = fmax(cash, 0)
+    cfads = cash
+    # 2-3. senior interest and principal, DSRA drawn for a shortfall. Due: everything once
+    # accelerated or at maturity, else down to the scheduled balance; interest first, and
+    # interest the schedule does not pay is capitalized into the balance.
+    i0 = ((b0 + a0) * r0 + 50_000) // 100_000
+    all0 = b0 + a0 + i0
+    due0 = all0 if k[2] else select(d0 > 0, all0, fmax(a0, all0 - k[4]))
+    int_due0 = fmin(a0 + i0, due0)
+    cap0 = a0 + i0 - int_due0
+    b0 = b0 + cap0
+    prin_due0 = due0 - int_due0
+    draw = fmin(dsra, fmax(due0 - cash, 0))
+    dsra = dsra - draw
+    cash = cash + draw
+    ip0 = fmin(cash, int_due0)
+    cash = cash - ip0
+    a0 = int_due0 - ip0
+    pp0 = fmin(cash, prin_due0)
+    cash = cash - pp0
+    b0 = b0 - pp0
+    # 4. DSRA top-up to target (next period's senior service while senior is owed), or
+    # release of the excess
+    tgt = select(b0 + a0 > 0, k[6], 0)
+    top = fmin(fmax(tgt - dsra, 0), cash)
+    rel = fmax(dsra - tgt, 0)
+    cash = cash + rel - top
+    dsra = dsra + top - rel
+    # 5-6. mezzanine interest and principal (same due rule, no reserve)
+    i1 = ((b1 + a1) * r1 + 50_000) // 100_000
+    all1 = b1 + a1 + i1
+    due1 = all1 if k[3] else select(d1 > 0, all1, fmax(a1, all1 - k[5]))
+    int_due1 = fmin(a1 + i1, due1)
+    cap1 = a1 + i1 - int_due1
+    b1 = b1 + cap1
+    prin_due1 = due1 - int_due1
+    ip1 = fmin(cash, int_due1)
+    cash = cash - ip1
+    a1 = int_due1 - ip1
+    pp1 = fmin(cash, prin_due1)
+    cash = cash - pp1
+    b1 = b1 - pp1
+    # default tests (stated rule): interest unpaid beyond grace, or owed from maturity on
+    arr0 = select(a0 > 0, arr0 + 1, 0)
+    hit0 = (arr0 > grace) | ((b0 + a0 > 0) & (k[2] > 0))
+    d0 = select((d0 == 0) & hit0, p, d0)
+    arr1 = select(a1 > 0, arr1 + 1, 0)
+    hit1 = (arr1 > grace) | ((b1 + a1 > 0) & (k[3] > 0))
+    d1 = select((d1 == 0) & hit1, p, d1)
+    # 7. covenant: DSCR on scheduled senior + mezzanine service while debt is owed. In
+    # default: release the lock-up and sweep all cash; in breach: sweep a share and lock up
+    # the rest (released in the last period); else release the lock-up.
+    owed0 = b0 + a0
+    owed1 = b1 + a1
+    owing = owed0 + owed1 > 0
+    in_def = owing & (d0 + d1 > 0)
+    breach = owing & (d0 + d1 == 0) & (cfads * 10_000 < k[7])
+    lrel = lock if last else select(breach, 0, lock)
+    lock = lock - lrel
+    cash = cash + lrel
+    sw = select(in_def, cash, select(breach, (cash * k[10]) // 100_000, 0))
+    sw0 = fmin(sw, owed0)  # senior: arrears first, then balance
+    x0 = fmin(sw0, a0)
+    a0 = a0 - x0
+    b0 = b0 - (sw0 - x0)
+    sw1 = fmin(sw - sw0, owed1)
+    x1 = fmin(sw1, a1)
+    a1 = a1 - x1
+    b1 = b1 - (sw1 - x1)
+    cash = cash - sw0 - sw1
+    dep = 0 if last else select(breach, cash, 0)
+    lock = lock + dep
+    # 8. equity takes the rest
+    eq = cash - dep
+    return (
+        b0, a0, b1, a1, dsra, lock, arr0, arr1, d0, d1,
+        cash_in, inj, draw, rel, lrel, opex, ip0, pp0, top, ip1, pp1, sw0, sw1, dep, eq,
+        ip0 + pp0 + sw0, ip1 + pp1 + sw1, eq - inj, pp0 + sw0 - x0, pp1 + sw1 - x1, cap0, cap1,
+    )  # fmt: skip
+
+
+_RULES = ("fmin", "fmax", "select", "waterfall_period")
+
+
+def _rebind(func: Any, ns: dict[str, Any]) -> Any:
+    """``func``'s code object with the globals ``ns`` (as kernels.targets does)."""
+    import types
+
+    new = types.FunctionType(func.__code__, ns, func.__name__, func.__defaults__, func.__closure__)
+    new.__doc__ = func.__doc__
+    new.__qualname__ = func.__qualname__
+    new.__module__ = func.__module__
+    return new
+
+
+@cache
+def waterfall_rules_for(target: str) -> Any:
+    """:func:`waterfall_period` compiled for ``target``.
+
+    Parameters
+    ----------
+    target : {"python", "numpy", "cupy", "numba"}
+        Scalar Python ints, vectors of an array module, or numba's scalar ``njit``.
+
+    Returns
+    -------
+    callable
+        The rule body with the target's ``fmin`` / ``fmax`` / ``select``.
+    """
+    if target == "python":
+        return waterfall_period
+    ns = dict(globals())
+    if target in ("numpy", "cupy"):
+        import importlib
+
+        xp = np if target == "numpy" else importlib.import_module("cupy")
+        ns.update(fmin=xp.minimum, fmax=xp.maximum, select=xp.where)
+        return _rebind(waterfall_period, ns)
+    if target != "numba":
+        raise GridcapInputError(
+            f"target = {target!r}: expected one of 'python', 'numpy', 'cupy', 'numba'"
+        )
+    import numba
+
+    for name in _RULES:
+        ns[name] = numba.njit(inline="always")(_rebind(globals()[name], ns))
+    return ns["waterfall_period"]
 
 
 def _check_inputs(cash_in: Any, opex: Any, structure: WaterfallStructure) -> None:
@@ -553,69 +651,75 @@ def _check_inputs(cash_in: Any, opex: Any, structure: WaterfallStructure) -> Non
         )
 
 
+# --------------------------------------------------------------------------------------
+# Drivers: they only loop and store; every rule is in waterfall_period.
+# --------------------------------------------------------------------------------------
 def _run_python(cash_in: np.ndarray, opex: np.ndarray, s: WaterfallStructure) -> WaterfallResult:
     """Plain-Python per-scenario loop over Python ints (reference and benchmark baseline)."""
     S, T = cash_in.shape
-    tb0, tb1 = (s.target_balance_cents[k].tolist() for k in range(2))
-    sd0, sd1 = (s.scheduled_service_cents[k].tolist() for k in range(2))
-    params = s.params()
+    step = waterfall_rules_for("python")
+    rows = [tuple(r) for r in period_constants(s).tolist()]
     flows = np.zeros((_NF, S, T), dtype=np.int64)
     states = np.zeros((_NS, S, T), dtype=np.int64)
     tcash = np.zeros((_NT, S, T), dtype=np.int64)
     dflt = np.zeros((2, S), dtype=np.int64)
-    ci = cash_in.tolist()
-    ox = opex.tolist()
+    ci, ox = cash_in.tolist(), opex.tolist()
     for i in range(S):
-        fl = [[0] * T for _ in range(_NF)]
-        st = [[0] * T for _ in range(_NS)]
-        tc = [[0] * T for _ in range(_NT)]
-        d = [0, 0]
-        _scenario(ci[i], ox[i], tb0, tb1, sd0, sd1, params, fl, st, tc, d)
-        flows[:, i] = fl
-        states[:, i] = st
-        tcash[:, i] = tc
-        dflt[:, i] = d
+        state = initial_state(s)
+        out = []
+        for t in range(T):
+            o = step(ci[i][t], ox[i][t], *state, rows[t])
+            state = o[:_NC]
+            out.append(o)
+        cols = np.array(out, dtype=np.int64).T  # (32, T)
+        states[:, i] = cols[:_NS]
+        flows[:, i] = cols[_NC : _NC + _NF]
+        tcash[:, i] = cols[_NC + _NF :]
+        dflt[:, i] = state[_NS + 2 : _NS + 4]
     return WaterfallResult(tcash, dflt, states[:, :, -1].copy(), flows, states)
 
 
-# Globals the numba driver resolves at compile time (set by _numba_kernel); keeping the
-# driver in this file makes numba's on-disk cache follow edits of _scenario.
-_scenario_nb: Any = None
+# Global the numba driver resolves at compile time (set by _numba_kernel).
+_period_nb: Any = None
 _prange: Any = range
 
 
-def _drive(cash_in, opex, tb0, tb1, sd0, sd1, params, flows, states, tcash, dflt, detail):
-    """Run the scalar rules for every row of ``cash_in`` (source of the numba driver)."""
+def _drive(cash_in, opex, K, init, flows, states, tcash, dflt, detail):
+    """Run the rules for every row of ``cash_in`` (source of the numba driver)."""
     S = cash_in.shape[0]
     T = cash_in.shape[1]
     for i in _prange(S):
-        if detail:
-            _scenario_nb(
-                cash_in[i], opex[i], tb0, tb1, sd0, sd1, params,
-                flows[:, i, :], states[:, i, :], tcash[:, i, :], dflt[:, i],
-            )  # fmt: skip
-        else:
-            fl = np.empty((15, T), dtype=np.int64)
-            st = np.empty((6, T), dtype=np.int64)
-            _scenario_nb(
-                cash_in[i], opex[i], tb0, tb1, sd0, sd1, params,
-                fl, st, tcash[:, i, :], dflt[:, i],
-            )  # fmt: skip
-            for k in range(6):
-                states[k, i, 0] = st[k, T - 1]
+        b0, a0, b1, a1, dsra, lock, arr0, arr1, d0, d1 = init
+        for t in range(T):
+            o = _period_nb(
+                cash_in[i, t], opex[i, t], b0, a0, b1, a1, dsra, lock, arr0, arr1, d0, d1, K[t]
+            )
+            b0, a0, b1, a1, dsra, lock, arr0, arr1, d0, d1 = o[:10]
+            for j in range(7):
+                tcash[j, i, t] = o[25 + j]
+            if detail:
+                for j in range(15):
+                    flows[j, i, t] = o[10 + j]
+                for j in range(6):
+                    states[j, i, t] = o[j]
+        if not detail:
+            states[0, i, 0] = b0
+            states[1, i, 0] = a0
+            states[2, i, 0] = b1
+            states[3, i, 0] = a1
+            states[4, i, 0] = dsra
+            states[5, i, 0] = lock
+        dflt[0, i] = d0
+        dflt[1, i] = d1
 
 
 @cache
 def _numba_kernel() -> Any:
-    """Compile :func:`_scenario` and the ``prange`` driver (numba imported on first use).
-
-    Both live in this module, so numba's on-disk cache (keyed on this file) is invalidated
-    whenever the rules change.
-    """
+    """Compile the rules and the ``prange`` driver (numba imported on first use)."""
     import numba
 
-    global _scenario_nb, _prange
-    _scenario_nb = numba.njit(cache=True, nogil=True)(_scenario)
+    global _period_nb, _prange
+    _period_nb = waterfall_rules_for("numba")
     _prange = numba.prange
     return numba.njit(parallel=True, cache=True, nogil=True)(_drive)
 
@@ -632,11 +736,8 @@ def _run_numba(
     drive(
         np.ascontiguousarray(cash_in),
         np.ascontiguousarray(opex),
-        s.target_balance_cents[0].copy(),
-        s.target_balance_cents[1].copy(),
-        s.scheduled_service_cents[0].copy(),
-        s.scheduled_service_cents[1].copy(),
-        s.params(),
+        period_constants(s),
+        initial_state(s),
         flows,
         states,
         tcash,
@@ -648,197 +749,34 @@ def _run_numba(
     return WaterfallResult(tcash, dflt, states[:, :, 0].copy())
 
 
-# --------------------------------------------------------------------------------------
-# Array implementation: vectorised over scenarios, written against ``xp``.
-# --------------------------------------------------------------------------------------
 def _run_xp(
     cash_in: Any, opex: Any, s: WaterfallStructure, detail: bool, xp: ModuleType
 ) -> WaterfallResult:
-    """Array version of :func:`_scenario`: one pass over periods, vectors over scenarios.
-
-    Written with preallocated buffers and ``out=`` ufuncs (period-major copies of the
-    inputs and outputs keep every vector contiguous); the steps mirror :func:`_scenario`.
-    """
+    """Array driver: one pass over periods, the rules applied to vectors over scenarios."""
     S, T = cash_in.shape
-    (b0_0, b1_0, r0, r1, mat0, mat1, dsra_e3, dsra_0, lock_e4, sweep_e5, grace) = s.params()
-    tb0 = s.target_balance_cents[0].tolist()
-    tb1 = s.target_balance_cents[1].tolist()
-    sd0 = s.scheduled_service_cents[0].tolist()
-    sd1 = s.scheduled_service_cents[1].tolist()
+    step = waterfall_rules_for("numpy" if xp is np else "cupy")
+    rows = [tuple(r) for r in period_constants(s).tolist()]
     i64 = xp.int64
     ci = xp.ascontiguousarray(cash_in.T)
     ox = xp.ascontiguousarray(opex.T)
-
-    def vec(v: int = 0) -> Any:
-        return xp.full(S, v, dtype=i64)
-
-    b0, b1, a0, a1 = vec(b0_0), vec(b1_0), vec(), vec()
-    dsra, lock, arr0, arr1, d0, d1 = vec(dsra_0), vec(), vec(), vec(), vec(), vec()
-    cash, inj, cfads, tmp = vec(), vec(), vec(), vec()
-    due_i, due_p, draw, tgt, top, rel = vec(), vec(), vec(), vec(), vec(), vec()
-    due, cap0, cap1 = vec(), vec(), vec()
-    ip0, pp0, ip1, pp1 = vec(), vec(), vec(), vec()
-    owed0, owed1, lrel, sw, sw0, sw1, x0, x1, dep = (vec() for _ in range(9))
-    m1 = xp.zeros(S, dtype=bool)
-    m2 = xp.zeros(S, dtype=bool)
-    in_def = xp.zeros(S, dtype=bool)
-    breach = xp.zeros(S, dtype=bool)
+    state = tuple(xp.full(S, v, dtype=i64) for v in initial_state(s))
     tc = xp.zeros((_NT, T, S), dtype=i64)
     fl: Any = xp.zeros((_NF, T, S), dtype=i64) if detail else None
     stt: Any = xp.zeros((_NS, T, S), dtype=i64) if detail else None
-    add, sub, mul, fdiv = xp.add, xp.subtract, xp.multiply, xp.floor_divide
-    mx, mn = xp.maximum, xp.minimum
-
-    def dues(b: Any, a: Any, r: int, d: Any, p: int, mat: int, target: int, cap: Any) -> None:
-        """due = b + a + i (accelerated / at maturity) else max(a, b + a + i - target);
-        due_i = min(a + i, due); cap = a + i - due_i is capitalized into b; due_p = rest."""
-        add(b, a, out=due_i)
-        mul(due_i, r, out=due_i)
-        add(due_i, 50_000, out=due_i)
-        fdiv(due_i, 100_000, out=due_i)
-        add(due_i, a, out=due_i)  # a + i
-        add(due_i, b, out=due)  # b + a + i
-        if p < mat:
-            sub(due, target, out=tmp)
-            mx(tmp, a, out=tmp)
-            xp.copyto(due, tmp, where=d == 0)
-        sub(due_i, due, out=cap)
-        mx(cap, 0, out=cap)  # a + i - min(a + i, due)
-        sub(due_i, cap, out=due_i)
-        add(b, cap, out=b)
-        sub(due, due_i, out=due_p)
-
-    def pay(out: Any, due: Any) -> None:
-        mn(cash, due, out=out)
-        sub(cash, out, out=cash)
-
-    def default_test(a: Any, b: Any, arr: Any, d: Any, owed: Any, p: int, mat: int) -> None:
-        xp.greater(a, 0, out=m1)
-        add(arr, 1, out=arr)
-        arr *= m1  # consecutive periods in arrears
-        add(b, a, out=owed)
-        xp.greater(arr, grace, out=m1)
-        if p >= mat:
-            xp.logical_or(m1, owed > 0, out=m1)
-        xp.logical_and(m1, d == 0, out=m1)
-        xp.copyto(d, p, where=m1)
-
     for t in range(T):
-        p = t + 1
-        last = t == T - 1
-        # 1. operating costs
-        sub(ci[t], ox[t], out=cash)
-        xp.negative(cash, out=inj)
-        mx(inj, 0, out=inj)
-        mx(cash, 0, out=cash)
-        cfads[...] = cash
-        # 2-3. senior
-        dues(b0, a0, r0, d0, p, mat0, tb0[t], cap0)
-        draw[...] = due
-        sub(draw, cash, out=draw)
-        mx(draw, 0, out=draw)
-        mn(draw, dsra, out=draw)
-        sub(dsra, draw, out=dsra)
-        add(cash, draw, out=cash)
-        pay(ip0, due_i)
-        sub(due_i, ip0, out=a0)
-        pay(pp0, due_p)
-        sub(b0, pp0, out=b0)
-        # 4. DSRA
-        if last:
-            tgt[...] = 0
-        else:
-            add(b0, a0, out=tgt)
-            xp.greater(tgt, 0, out=m1)
-            tgt[...] = 0
-            xp.copyto(tgt, (sd0[t + 1] * dsra_e3 + 6_000) // 12_000, where=m1)
-        sub(tgt, dsra, out=top)
-        mx(top, 0, out=top)
-        mn(top, cash, out=top)
-        sub(dsra, tgt, out=rel)
-        mx(rel, 0, out=rel)
-        add(cash, rel, out=cash)
-        sub(cash, top, out=cash)
-        add(dsra, top, out=dsra)
-        sub(dsra, rel, out=dsra)
-        # 5-6. mezzanine
-        dues(b1, a1, r1, d1, p, mat1, tb1[t], cap1)
-        pay(ip1, due_i)
-        sub(due_i, ip1, out=a1)
-        pay(pp1, due_p)
-        sub(b1, pp1, out=b1)
-        # default tests
-        default_test(a0, b0, arr0, d0, owed0, p, mat0)
-        default_test(a1, b1, arr1, d1, owed1, p, mat1)
-        # 7. covenant
-        add(owed0, owed1, out=tmp)  # owed
-        xp.greater(tmp, 0, out=m2)  # any debt owed
-        xp.logical_or(d0 > 0, d1 > 0, out=in_def)
-        xp.logical_and(in_def, m2, out=in_def)
-        sched = sd0[t] + sd1[t]
-        if sched > 0 and lock_e4 > 0:
-            mul(cfads, 10_000, out=tmp)
-            xp.less(tmp, lock_e4 * sched, out=breach)
-            xp.logical_and(breach, m2, out=breach)
-            xp.logical_and(breach, ~in_def, out=breach)
-        else:
-            breach[...] = False
-        # release: in default, covenant met, or last period
-        lrel[...] = lock
-        if not last:
-            xp.logical_and(breach, ~in_def, out=m1)
-            lrel[m1] = 0
-        sub(lock, lrel, out=lock)
-        add(cash, lrel, out=cash)
-        mul(cash, sweep_e5, out=sw)
-        fdiv(sw, 100_000, out=sw)
-        sw *= breach
-        xp.copyto(sw, cash, where=in_def)
-        mn(sw, owed0, out=sw0)
-        mn(sw0, a0, out=x0)
-        sub(a0, x0, out=a0)
-        sub(b0, sw0, out=b0)
-        add(b0, x0, out=b0)
-        sub(sw, sw0, out=sw1)
-        mn(sw1, owed1, out=sw1)
-        mn(sw1, a1, out=x1)
-        sub(a1, x1, out=a1)
-        sub(b1, sw1, out=b1)
-        add(b1, x1, out=b1)
-        sub(cash, sw0, out=cash)
-        sub(cash, sw1, out=cash)
-        if last:
-            dep[...] = 0
-        else:
-            xp.logical_and(breach, d0 == 0, out=m1)
-            xp.logical_and(m1, d1 == 0, out=m1)
-            mul(cash, m1, out=dep)
-        add(lock, dep, out=lock)
-        sub(cash, dep, out=cash)
-        # 8. equity = cash
-        add(ip0, pp0, out=tc[0, t])
-        add(tc[0, t], sw0, out=tc[0, t])
-        add(ip1, pp1, out=tc[1, t])
-        add(tc[1, t], sw1, out=tc[1, t])
-        sub(cash, inj, out=tc[2, t])
-        add(pp0, sw0, out=tc[3, t])
-        sub(tc[3, t], x0, out=tc[3, t])
-        add(pp1, sw1, out=tc[4, t])
-        sub(tc[4, t], x1, out=tc[4, t])
-        tc[5, t] = cap0
-        tc[6, t] = cap1
+        o = step(ci[t], ox[t], *state, rows[t])
+        state = o[:_NC]
+        for j in range(_NT):
+            tc[j, t] = o[_NC + _NF + j]
         if detail:
-            for k, v in enumerate(
-                (ci[t], inj, draw, rel, lrel, ox[t], ip0, pp0, top, ip1, pp1, sw0, sw1, dep, cash)
-            ):
-                fl[k, t] = v
-            for k, v in enumerate((b0, a0, b1, a1, dsra, lock)):
-                stt[k, t] = v
-    final = xp.stack([b0, a0, b1, a1, dsra, lock])
+            for j in range(_NF):
+                fl[j, t] = o[_NC + j]
+            for j in range(_NS):
+                stt[j, t] = o[j]
     return WaterfallResult(
         xp.ascontiguousarray(tc.transpose(0, 2, 1)),
-        xp.stack([d0, d1]),
-        final,
+        xp.stack([xp.asarray(state[_NS + 2]), xp.asarray(state[_NS + 3])]),
+        xp.stack([xp.asarray(v) for v in state[:_NS]]),
         xp.ascontiguousarray(fl.transpose(0, 2, 1)) if detail else None,
         xp.ascontiguousarray(stt.transpose(0, 2, 1)) if detail else None,
     )
