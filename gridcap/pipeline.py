@@ -77,6 +77,7 @@ def finance_terms(cfg: StudyConfig) -> xr.Dataset:
     # optional term read by gridcap.optimizer.financing.project.FinanceTerms
     data["senior_maturity_years"] = ((), cfg.finance.senior_maturity_years, {"units": "yr"})
     data["coupon_basis"] = ((), cfg.finance.coupon_basis)
+    data["senior_tenor_basis"] = ((), cfg.finance.senior_tenor_basis)
     data["mezzanine_tranche"] = ((), cfg.finance.mezzanine_tranche)
     data["exit_cap_rate"] = ((), cfg.finance.exit_cap_rate, {"units": "1/yr"})
     return xr.Dataset(data, coords={"tranche": list(tranches)})

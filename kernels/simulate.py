@@ -664,6 +664,8 @@ def _contract_outputs(cat: Any, c: SiteContracts, info: dict[str, Any]) -> dict[
         "site_renewed": (("scenario", "site"), cat("contract_renewed"), "1",
                          "1 where the tenant renews at the end of the base term"),
         "site_contract_mw": (("site",), c.contracted_mw, "MW", "contracted critical-IT MW"),
+        "site_contract_term_years": (("site",), c.term_years, "yr",
+                                     "initial (firm) contract term from rent commencement"),
         "site_contract_rent_usd_per_mw_yr": (("site",), c.rent_usd_per_mw_yr, "$/MW-IT-yr",
                                              "contract rent (or take-or-pay price) in the "
                                              "first lease year"),

@@ -82,8 +82,7 @@ def barber_lake():
     from gridcap.pipeline import build_inputs
 
     cfg = load_config("quickstart", overrides={
-        "datasets.site_ids": ["cifr_barber_lake"], "datasets.max_sites": 1,
-        "finance.senior.tenor_years": 10})
+        "datasets.site_ids": ["cifr_barber_lake"], "datasets.max_sites": 1})
     inputs = build_inputs(cfg)
     out = simulate(inputs, scenarios=32, seed=7, hours=168, representative="days")
     plan = xr.Dataset({"converted": ("site", [1])}, coords={"site": ["cifr_barber_lake"]})

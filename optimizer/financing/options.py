@@ -81,6 +81,12 @@ class ProjectTerms:
         "terms", "", "senior coupon: finance.senior.rate ('terms'), or priced from the weakest "
         "credit of the financed contracted sites: risk-free + ICE BofA OAS + the deals' "
         "premium ('credit', gridcap.optimizer.financing.pricing)", choices=("terms", "credit"))
+    senior_tenor_basis: str = param(
+        "fixed", "", "senior amortisation tenor: finance.senior.tenor_years for the whole "
+        "project ('fixed'), or each contracted site's CFADS sized only to the end of its firm "
+        "lease / contract term, with finance.senior.tenor_years as a cap ('lease': lenders "
+        "size on contracted cash; renewals are the tenant's option)", choices=("fixed", "lease"),
+        source="study choice; the deals table's notes amortise against 10-15-year leases")
     senior_maturity_years: int = param(
         0, "yr", "legal maturity of the senior notes; the balance left then is a balloon "
         "refinanced against the remaining contract (0: maturity = tenor, no balloon)", lo=0,
@@ -111,8 +117,9 @@ class SeniorTerms:
                         source=_STUDY)
     dscr_target: float = param(1.35, "1", "sculpting DSCR", lo=0, hi=10, lo_open=True,
                                source=_STUDY)
-    tenor_years: int = param(5, "yr", "tenor, at most the finance horizon", lo=1, hi=40,
-                             source=_STUDY)
+    tenor_years: int = param(5, "yr", "tenor, at most the finance horizon (with "
+                             "senior_tenor_basis = 'lease': the longest tenor allowed, cut to "
+                             "the horizon)", lo=1, hi=40, source=_STUDY)
     pd_target: float = param(0.001, "1", "target PD", lo=0, hi=1, lo_open=True, hi_open=True,
                              source=_STUDY)
 

@@ -32,11 +32,13 @@ from gridcap.optimizer.financing.options import (
     SeniorTerms,
 )
 from gridcap.optimizer.financing.sizing import (
+    TENOR_BASES,
     DebtSchedule,
     check_positive,
     check_probability,
     check_rate,
     check_tenor,
+    firm_term_weights,
     size_debt,
     size_stack,
     size_to_risk,
@@ -113,9 +115,22 @@ class FinanceTerms:
             check_positive(v, f"finance.{t}.dscr_target")
             for v, t in zip(per("dscr_target"), DEBT, strict=True)
         ]
+        basis = (str(terms["senior_tenor_basis"].values) if "senior_tenor_basis" in terms
+                 else "fixed")
+        if basis not in TENOR_BASES:
+            raise GridcapInputError(
+                f"finance.senior_tenor_basis = {basis!r}: expected 'fixed' (senior.tenor_years "
+                "for the project) or 'lease' (each site sized to the end of its firm lease, "
+                "senior.tenor_years a cap)"
+            )
+        self.tenor_basis = basis
+        tenors = per("tenor_years")
+        if basis == "lease":  # a cap: cut to the finance horizon
+            check_tenor(tenors[0], 40, "finance.senior.tenor_years")
+            tenors[0] = min(tenors[0], float(horizon))
         self.tenor = [
             check_tenor(v, horizon, f"finance.{t}.tenor_years")
-            for v, t in zip(per("tenor_years"), DEBT, strict=True)
+            for v, t in zip(tenors, DEBT, strict=True)
         ]
         self.pd_target = [
             check_probability(v, f"finance.{t}.pd_target")
@@ -334,8 +349,9 @@ def project_cfads(
                 share = np.where(com[:, None] > 0, share / com[:, None], 0.0)
             pc = pc * np.clip(share, 0.0, 1.0)[None, :, :]
         cf_pools = pc
+    firm_end = None
     if "site_contract_cfads_usd" in outcomes and "finance_year" in outcomes.dims:
-        cf_sites, years, cf_pools, capex_fin = _finance_horizon(
+        cf_sites, years, cf_pools, capex_fin, firm_end = _finance_horizon(
             outcomes, cf_sites, cf_pools, conv, plan, years)
         T = len(years)
     else:
@@ -345,6 +361,31 @@ def project_cfads(
         capex_site, capex_src = capex_fin
     site_ids = [str(s) for s in site_cf["site"].values]
     pool_ids = [str(p) for p in outcomes["pool"].values] if cf_pools is not None else []
+    total, capex = _project_total(project, cf_sites, cf_pools, conv, capex_site, site_ids,
+                                  pool_ids)
+    if firm_end is not None:
+        # what lenders size on: each contracted site's CFADS to the end of its firm term
+        w = firm_term_weights(firm_end, T)
+        info["contracted_cfads_usd"], _ = _project_total(
+            project, cf_sites * w[None], cf_pools, conv, capex_site, site_ids, pool_ids)
+        info["firm_end_years"] = dict(zip(site_ids, firm_end.tolist(), strict=True))
+    info.update(
+        converted_sites=[s for s, c in zip(site_ids, conv, strict=True) if c],
+        capex_source=capex_src,
+    )
+    da = xr.DataArray(
+        total,
+        dims=("scenario", "year"),
+        coords={"scenario": outcomes["scenario"].values, "year": years},
+        attrs={"units": "$", "long_name": f"CFADS of the financed {project}"},
+    )
+    return da, capex, info
+
+
+def _project_total(project: str, cf_sites: np.ndarray, cf_pools: np.ndarray | None,
+                   conv: np.ndarray, capex_site: np.ndarray | None, site_ids: list[str],
+                   pool_ids: list[str]) -> tuple[np.ndarray, float | None]:
+    """CFADS (S, T) [$] and capex [$] of the financed project from site and pool CFADS."""
     if project == "portfolio":
         total = cf_sites[:, conv].sum(axis=1)
         if cf_pools is not None:
@@ -370,22 +411,29 @@ def project_cfads(
             f"project = {project!r}: expected 'portfolio', 'sites', 'pools', a site "
             f"{site_ids[:5]}... or a pool {pool_ids[:5]}..."
         )
-    info.update(
-        converted_sites=[s for s, c in zip(site_ids, conv, strict=True) if c],
-        capex_source=capex_src,
-    )
-    da = xr.DataArray(
-        total,
-        dims=("scenario", "year"),
-        coords={"scenario": outcomes["scenario"].values, "year": years},
-        attrs={"units": "$", "long_name": f"CFADS of the financed {project}"},
-    )
-    return da, capex, info
+    return total, capex
+
+
+def _firm_end_years(outcomes: xr.Dataset, shift: np.ndarray) -> np.ndarray:
+    """End of each site's firm contract term in years from close [yr] (inf: no contract).
+
+    Scheduled (median) rent commencement ``site_commencement_month`` + the initial term
+    ``site_contract_term_years``, plus the years the plan converts the site after the first
+    planning year; inf for merchant sites or outcomes without the term.
+    """
+    K = outcomes.sizes["site"]
+    mode = np.asarray(outcomes["site_contract_mode"].values)
+    if "site_contract_term_years" not in outcomes or "site_commencement_month" not in outcomes:
+        return np.full(K, np.inf)
+    comm = np.median(np.asarray(outcomes["site_commencement_month"].transpose(
+        "scenario", "site").values, float), axis=0)
+    term = np.asarray(outcomes["site_contract_term_years"].values, float)
+    return np.where(mode > 0, shift + comm / 12.0 + term, np.inf)
 
 
 def _finance_horizon(outcomes: xr.Dataset, cf_sites: np.ndarray, cf_pools: np.ndarray | None,
                      conv: np.ndarray, plan: xr.Dataset, years: np.ndarray,
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, Any]:
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, Any, np.ndarray]:
     """Site and pool CFADS over the finance horizon (contracted sites from their contracts).
 
     Contracted sites (mode > 0) take ``site_contract_cfads_usd``; merchant sites keep their
@@ -393,6 +441,7 @@ def _finance_horizon(outcomes: xr.Dataset, cf_sites: np.ndarray, cf_pools: np.nd
     merchant GPU-hours beyond it); pools likewise. A site converted k years after the first
     year earns its mining CFADS for those years and its contract shifted k years later.
     Capex of a contracted site is that of its contracted MW, net of a customer prepayment.
+    Also returns each site's firm-term end in finance years (:func:`_firm_end_years`).
     """
     fy = np.asarray(outcomes["finance_year"].values)
     H = fy.size
@@ -404,6 +453,7 @@ def _finance_horizon(outcomes: xr.Dataset, cf_sites: np.ndarray, cf_pools: np.nd
     n = min(Y, H)
     out[:, :, :n] = cf_sites[:, :, :n]
     out[:, mode > 0] = con[:, mode > 0]
+    shifts = np.zeros(K)
     if "conversion_year" in plan and "site_mining_cfads_usd" in outcomes:
         cy = np.asarray(plan["conversion_year"].reindex(
             site=outcomes["site"].values, fill_value=-1).values)
@@ -415,6 +465,7 @@ def _finance_horizon(outcomes: xr.Dataset, cf_sites: np.ndarray, cf_pools: np.nd
                 pre = np.zeros((S, shift))
                 pre[:, : min(shift, Y)] = mining[:, k, : min(shift, Y)]
                 out[:, k] = np.concatenate([pre, con[:, k, : H - shift]], axis=1)[:, :H]
+                shifts[k] = shift
     pools = None
     if cf_pools is not None:
         pools = np.zeros((S, cf_pools.shape[1], H))
@@ -425,7 +476,7 @@ def _finance_horizon(outcomes: xr.Dataset, cf_sites: np.ndarray, cf_pools: np.nd
         if "site_prepayment_usd" in outcomes:
             cap = cap - np.asarray(outcomes["site_prepayment_usd"].values, dtype=float)
         capex = (cap, "outcomes.site_contract_capex_usd (contracted MW) - site_prepayment_usd")
-    return out, fy, pools, capex
+    return out, fy, pools, capex, _firm_end_years(outcomes, shifts)
 
 
 def site_market_check(outcomes: xr.Dataset, plan: xr.Dataset, terms: FinanceTerms,
@@ -477,13 +528,21 @@ def site_market_check(outcomes: xr.Dataset, plan: xr.Dataset, terms: FinanceTerm
     metrics = list(MARKET_METRICS)
     rows: dict[str, list[Any]] = {k: [] for k in (
         "debt", "debt_per_mw", "ltc", "min_dscr", "coupon", "pd", "rating", "value", "status",
-        "party", "balloon", "refi_fail", "idc")}
+        "party", "balloon", "refi_fail", "idc", "tenor")}
     tenor = min(terms.tenor[0], cf.shape[2])
     maturity = min(terms.senior_maturity_years or tenor, tenor)
+    # lease basis: each site sized on its CFADS to the end of its firm term (tenor a cap)
+    firm = _firm_end_years(outcomes, np.zeros(len(sites)))
+    if terms.tenor_basis != "lease":
+        firm = np.full(len(sites), np.inf)
+    weights = firm_term_weights(firm, cf.shape[2])
     parties = json.loads(outcomes.attrs.get("site_contracts", "{}"))
     premium = project_premium(terms.risk_free_rate)["premium"]
     for k in pick:
-        med = np.median(cf[:, k], axis=0)
+        cfk = cf[:, k] * weights[k]  # what the lender sizes on
+        med = np.median(cfk, axis=0)
+        tenor_k = min(tenor, int(np.ceil(firm[k] - 1e-9))) if np.isfinite(firm[k]) else tenor
+        rows["tenor"].append(tenor_k)
         tr = (parties.get("tenant_rating") or ["NR"] * len(sites))[k]
         gr = (parties.get("guarantor_rating") or [""] * len(sites))[k]
         party = effective_rating(tr, gr, 1.0 if gr else 0.0)
@@ -547,6 +606,9 @@ def site_market_check(outcomes: xr.Dataset, plan: xr.Dataset, terms: FinanceTerm
     put("site_refinance_fail_share", dims, rows["refi_fail"], "1",
         "share of scenarios whose remaining CFADS / DSCR, discounted at the coupon, is below "
         "the balloon at maturity")
+    put("site_tenor_years", dims, rows["tenor"], "yr",
+        "amortisation tenor from close: the senior tenor, or with senior_tenor_basis = "
+        "'lease' the end of the site's firm contract term (rounded up) when shorter")
     put("site_capitalised_interest_usd", dims, rows["idc"], "$",
         "interest capitalised before the first debt service (construction period)")
     put("site_implied_rating", dims, np.asarray(rows["rating"], dtype=str), "",
@@ -938,8 +1000,12 @@ def finance_project(
             from gridcap.optimizer.financing.pricing import coupon_for_rating
 
             terms_v.rate[0] = coupon_for_rating(coupon_credit, terms_v.risk_free_rate)
+    # lenders size on contracted cash when the tenor is tied to the lease (the waterfall
+    # still runs on the whole CFADS)
+    lease = terms_v.tenor_basis == "lease" and "contracted_cfads_usd" in info
+    size_cf = np.asarray(info["contracted_cfads_usd"], dtype=float) if lease else cf
     sized = _size_tranches(
-        cf,
+        size_cf,
         terms_v,
         capex,
         sizing=sizing,
@@ -1305,6 +1371,9 @@ def finance_project(
             "risk_free_rate": terms_v.risk_free_rate,
             "coupon_basis": terms_v.coupon_basis,
             "coupon_credit": coupon_credit,
+            "senior_tenor_basis": terms_v.tenor_basis if lease else "fixed",
+            "senior_tenor_cap_years": int(terms_v.tenor[0]),
+            "firm_end_years": json.dumps(info.get("firm_end_years", {})),
             "exit_cap_rate": terms_v.exit_cap_rate,
             "conventions": (
                 "annual periods, payments at year end, first payment in year 1; "

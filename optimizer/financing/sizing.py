@@ -103,6 +103,52 @@ def check_probability(value: float, name: str) -> float:
     return v
 
 
+#: How the senior amortisation tenor is set: ``fixed`` (``tenor_years`` for the whole
+#: project) or ``lease`` (each contracted site's CFADS counts for sizing only to the end of
+#: its firm contract term; ``tenor_years`` is then a cap).
+TENOR_BASES = ("fixed", "lease")
+
+
+def firm_term_weights(firm_end_years: Any, periods: int) -> np.ndarray:
+    """Share of each finance year inside a site's firm contract term [1].
+
+    Parameters
+    ----------
+    firm_end_years : array_like, shape (K,)
+        End of each site's firm (base) contract term, in years from financial close [yr]:
+        rent commencement + initial term. ``inf`` for a site without a contract (no limit).
+    periods : int
+        Finance years T (year t covers ``[t-1, t)`` years from close, t = 1..T).
+
+    Returns
+    -------
+    numpy.ndarray, shape (K, T)
+        ``w_kt = clip(E_k - (t - 1), 0, 1)``: 1 for years wholly inside the firm term, the
+        fraction of the year for the year it ends in, 0 after.
+
+    Notes
+    -----
+    Lenders to contracted data centers size senior debt on the contracted cash flows:
+    renewal options are the tenant's and a re-let is not contracted, so sizing CFADS is
+    ``w_kt x CFADS_kt``; the waterfall still receives the whole CFADS. Sculpting the
+    service to that CFADS amortises the notes over the lease, and a legal maturity before
+    the lease end leaves a balloon refinanced against the rest of the lease (the deals
+    table: 3-5-year notes and loans against 10-15-year leases).
+
+    Examples
+    --------
+    >>> firm_term_weights([2.5, np.inf], 4).tolist()
+    [[1.0, 1.0, 0.5, 0.0], [1.0, 1.0, 1.0, 1.0]]
+    """
+    e = np.asarray(firm_end_years, dtype=float).reshape(-1)
+    if np.isnan(e).any() or (e < 0).any():
+        raise GridcapInputError(
+            f"firm_end_years = {e.tolist()}: expected years from close >= 0 (inf: no contract)"
+        )
+    t0 = np.arange(int(periods), dtype=float)[None, :]
+    return np.clip(np.where(np.isinf(e), np.inf, e)[:, None] - t0, 0.0, 1.0)
+
+
 def schedule_from_service(
     tranche: str,
     service: np.ndarray,
