@@ -120,8 +120,10 @@ class PlanOptions:
     relax_integers : bool
         Solve the LP relaxation of the conversion decisions.
     voll_usd_per_mwh : float or None
-        Value of lost load for non-AI shortfall [$/MWh]; ``None`` makes adequacy of the
-        existing load a hard constraint (the model can then be infeasible).
+        Value of lost load for non-AI shortfall [$/MWh] (MISO's administrative VOLL,
+        $10,000/MWh since 2025-09-30; a value of lost load, not ERCOT's $5,000/MWh offer
+        cap); ``None`` makes adequacy of the existing load a hard constraint (the model can
+        then be infeasible).
     peak_shortfall_hours : float
         How long a shortfall at a slice's peak is assumed to last [h]; the adequacy slack of
         slice ``h`` is charged for ``min(slice_hours[h], peak_shortfall_hours)`` hours. A slice
@@ -225,8 +227,13 @@ class PlanOptions:
     voll_usd_per_mwh: float | None = param(
         10_000.0, "$/MWh", "value of lost load for non-AI shortfall; None makes adequacy a hard "
         "constraint", lo=0, nullable=True,
-        source="modelling choice: above every US energy offer cap ($5,000/MWh ERCOT) so "
-        "shortfall is a last resort")
+        source="value of lost load, not a market price cap: MISO's administrative VOLL, raised "
+        "from $3,500 to $10,000/MWh with FERC approval, effective 2025-09-30 (Amperon, 'MISO's "
+        "VOLL Change Could Reshape Scarcity Pricing and Reliability Signals', 2025, "
+        "https://www.amperon.co/blog/misos-voll-change-could-reshape-scarcity-pricing-and-reliability-signals"
+        "); above ERCOT's $5,000/MWh offer cap (a price cap) and below the "
+        "PUCT's survey-based ERCOT VOLL $35,685/MWh used for firm AI load "
+        "(firm_ai_shed_usd_per_mwh), whose uptime commitments make an outage dearer")
     market: str = param(
         "price", "", "energy bought from the existing fleet / wholesale market: 'price' buys "
         "any amount at the Monte Carlo slice price (outcomes.price_usd_per_mwh, in a "
