@@ -667,6 +667,8 @@ def size_to_risk(
     info["proxy_pd"] = float(short.mean())
     if np.isfinite(room) and float(service @ d.df) >= room * scale * (1 - 1e-7):
         info["binding"] = "gearing"
+        if free:  # any schedule worth the room is optimal: take the sculpted one
+            service = _sculpt_to_room(head * scale, short, tenor, d.df, float(service @ d.df))
     else:
         info["binding"] = method
     dscr = np.nan
@@ -701,6 +703,28 @@ def _clean_service(
         out = np.where(out > 0, np.maximum(np.minimum(out, cap), 0.0), 0.0)
     out[tenor:] = 0.0
     return out, short
+
+
+def _sculpt_to_room(head: np.ndarray, short: np.ndarray, tenor: int, df: np.ndarray,
+                    size: float) -> np.ndarray:
+    """The gearing-capped free-profile service, made unique: sculpted to the headroom.
+
+    When the gearing cap binds, every service path ``y_t <= c_t`` (``c_t`` = the smallest
+    headroom among the scenarios that pay, less :data:`SERVICE_CUSHION_USD`) whose present
+    value equals the cap is optimal, and the solver returns one of them arbitrarily (it may
+    leave a year without service), which then moves equity returns. A lender sculpts:
+    ``y_t = lambda c_t`` with ``lambda = size / sum_t df_t c_t <= 1``, the same size, the same
+    scenarios paying, service in proportion to the cash that can carry it [$/yr].
+    """
+    T = head.shape[1]
+    pay = ~short
+    cap = np.zeros(T)
+    if pay.any():
+        cap[:tenor] = np.maximum(head[pay, :tenor].min(axis=0) - SERVICE_CUSHION_USD, 0.0)
+    pv = float(cap @ df)
+    if pv <= 0:
+        return cap
+    return cap * min(size / pv, 1.0)
 
 
 def chance_size_closed_form(
