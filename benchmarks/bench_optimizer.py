@@ -2,7 +2,7 @@
 
 For synthetic studies of about 10⁴, 10⁵ and 10⁶ variables (LP relaxation, CVaR on):
 
-- gridcap: Pyomo build (numpy masks → Pyomo components, gc paused), hand-off to HiGHS
+- gridcap: model build (numpy masks → the builder's family triplets, gc paused), hand-off to HiGHS
   (sparse matrix ``passModel``), HiGHS solve;
 - linopy: the same LP written independently with labelled arrays (:func:`linopy_model`),
   build, hand-off (``to_highspy``) and HiGHS solve, in the same run; the objectives must agree;

@@ -152,7 +152,7 @@ SECTIONS: tuple[Section, ...] = (
     Section(
         "optimizer",
         ".bench_optimizer",
-        "Pyomo build / hand-off / HiGHS solve at 1e4-1e6 variables vs linopy; persistent "
+        "model build / hand-off / HiGHS solve at 1e4-1e6 variables vs linopy; persistent "
         "sweep vs rebuild",
         360.0,
         # the ~1e6-variable LP: 86 s of HiGHS per modeller on a quiet 2-core machine, 613 s
@@ -340,7 +340,7 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "build_handoff_vs_solve",
         "optimizer",
-        "Pyomo build + hand-off ≤ 50% of the HiGHS solve time at ≥ 1e5 variables",
+        "model build + hand-off ≤ 50% of the HiGHS solve time at ≥ 1e5 variables",
         "<=",
         0.50,
         "1",

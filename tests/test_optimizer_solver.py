@@ -1,4 +1,5 @@
-"""Tests of the Pyomo → HiGHS bridge: identical hand-offs, persistence, duals, IIS."""
+"""Tests of the model builder and HiGHS bridge: the on-demand Pyomo model, persistence, duals,
+IIS."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ from gridcap.optimizer.planning.solver import HighsSolver, ModelBuilder
 from gridcap.optimizer.planning.synthetic import synthetic_study
 
 
-def tiny(rows: str = "matrix") -> ModelBuilder:
+def tiny() -> ModelBuilder:
     """min x0 + 2 x1 + 0.5 x2 + 3 y  s.t.  x0+x1+x2 ≥ 6,  x2 ≤ 10 y,  x0 = 1;
     x0 ≤ 4, x1 ≤ 5, y ∈ {0, 1}.  Optimum: y = 1, x = (1, 0, 5), objective 6.5."""
-    b = ModelBuilder(rows=rows)
+    b = ModelBuilder()
     x = b.add_variables("x", {"i": np.arange(3)}, 0, [4, 5, np.inf])
     y = b.add_variables("y", {"i": np.arange(1)}, 0, 1, integer=True)
     b.add_constraints("cover", {"i": np.arange(1)}, np.zeros(3, int), x.cols, np.ones(3), 6,
@@ -29,9 +30,9 @@ def tiny(rows: str = "matrix") -> ModelBuilder:
     return b
 
 
-@pytest.mark.parametrize("rows", ["matrix", "expressions"])
-def test_tiny_mip_optimum_and_fixed_integer_duals(rows):
-    s = HighsSolver(tiny(rows).compile())
+@pytest.mark.parametrize("via", ["matrix", "pyomo"])
+def test_tiny_mip_optimum_and_fixed_integer_duals(via):
+    s = HighsSolver(tiny().compile(via))
     r = s.solve()
     assert r.is_mip
     assert_allclose(r.objective, 6.5)
@@ -46,17 +47,43 @@ def test_tiny_mip_optimum_and_fixed_integer_duals(rows):
     assert s.solve().is_mip
 
 
-@pytest.mark.parametrize("rows", ["matrix", "expressions"])
-def test_pyomo_standard_form_equals_matrix_handoff(rows):
+def test_pyomo_standard_form_equals_matrix_handoff():
     inputs, out = synthetic_study(regions=2, scenarios=3, slices=4, years=4, sites=2, seed=1)
-    opts = PlanOptions(cvar_lambda=0.4, pyomo_rows=rows)
+    opts = PlanOptions(cvar_lambda=0.4)
     m = build_model(prepare_data(inputs, out, opts), opts)
     a = m.b.compile("matrix")
-    b = m.b.compile("pyomo")          # Pyomo's LinearStandardFormCompiler on the Pyomo model
+    b = m.b.compile("pyomo")   # the on-demand Pyomo model through Pyomo's standard-form compiler
     assert a.A.nnz == b.A.nnz > 0
     assert abs(a.A - b.A).max() == 0.0
     for name in ("row_lower", "row_upper", "col_lower", "col_upper", "integrality", "c"):
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
+
+
+def test_pyomo_model_solved_by_pyomos_highs_interface_matches_matrix_path():
+    """The Pyomo model a user gets from ``PlanModel.to_pyomo()`` (after an in-place parameter
+    change), solved by Pyomo's own HiGHS interface, has the matrix path's optimum."""
+    import pyomo.environ as pyo
+    from pyomo.contrib.solver.common.factory import SolverFactory
+
+    from gridcap.optimizer.planning.siting import PlanModel
+
+    inputs, out = synthetic_study(regions=2, scenarios=3, slices=4, years=4, sites=2, seed=1)
+    pm = PlanModel(inputs, out, PlanOptions(cvar_lambda=0.4, mip_gap=0.0, threads=1))
+    pm.set_param("cvar_lambda", 0.7)          # in place: must be in the exported model
+    direct = pm.solver.solve()
+    assert direct.optimal and direct.is_mip
+    model = pm.to_pyomo()
+    assert model.nvariables() == pm.lp.shape[1] and model.nconstraints() == pm.lp.shape[0]
+    res = SolverFactory("highs").solve(model, rel_gap=0.0, threads=1)
+    assert_allclose(pyo.value(model.objective), direct.objective, rtol=1e-9)
+    assert_allclose(res.incumbent_objective, direct.objective, rtol=1e-9)
+    fresh = PlanModel(inputs, out, PlanOptions(cvar_lambda=0.7, mip_gap=0.0, threads=1))
+    assert_allclose(fresh.solver.solve().objective, direct.objective, rtol=1e-9)
+    b = pm.model.b
+    for name in ("build", "convert"):               # first-stage plan variables, by family
+        fam = b.var_families[name]
+        got = np.array([getattr(model, name)[i].value for i in range(fam.n)])
+        assert_allclose(got, direct.x[fam.start:fam.start + fam.n], atol=1e-6, err_msg=name)
 
 
 def test_persistent_cost_change_matches_fresh_solver():
@@ -118,3 +145,27 @@ def test_solvers_asking_for_different_thread_counts_both_solve():
     for r in (two, one, two_again):
         assert r.optimal and r.simplex_iterations >= 0
         assert_allclose(r.objective, 6.5)
+
+
+def test_plan_and_debt_sizing_never_build_a_pyomo_model():
+    """One representation: a plain plan and a risk-targeted sizing run on the builder's
+    triplets and HiGHS; Pyomo is imported only when a user asks for ``to_pyomo()``."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from gridcap.optimizer.planning.siting import PlanModel, PlanOptions\n"
+        "from gridcap.optimizer.planning.synthetic import synthetic_study\n"
+        "from gridcap.optimizer.financing.sizing import size_to_risk\n"
+        "i, o = synthetic_study(regions=2, scenarios=3, slices=4, years=4, sites=2, seed=1)\n"
+        "pm = PlanModel(i, o, PlanOptions()); pm.solve()\n"
+        "cf = 1e8 * np.random.default_rng(0).uniform(0.5, 1.5, (40, 8))\n"
+        "for m in ('milp', 'cvar', 'el'): size_to_risk(cf, 0.06, target=0.05, method=m)\n"
+        "print(any(k == 'pyomo' or k.startswith('pyomo.') for k in sys.modules))\n"
+        "pm.to_pyomo()\n"
+        "print(any(k == 'pyomo' or k.startswith('pyomo.') for k in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False", "True"]

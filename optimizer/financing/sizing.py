@@ -7,7 +7,8 @@ payment at the end of year 1; present values at the loan rate with the loan draw
   ``DS_t = CFADS_t / DSCR``, size = PV of ``DS``), senior first, then mezzanine against what
   is left (combined-DSCR convention: ``DS_mezz_t = CFADS_t / DSCR_mezz - DS_senior_t``).
 * :func:`size_to_risk` finds the largest tranche whose probability of default (or expected
-  loss) over all scenarios stays within a target, as a Pyomo model solved by HiGHS:
+  loss) over all scenarios stays within a target, built on the planner's
+  :class:`~gridcap.optimizer.planning.solver.ModelBuilder` and solved by HiGHS in memory:
   a chance-constrained MILP with big-M (``method="milp"``), its CVaR convex approximation as
   an LP (``method="cvar"``, Nemirovski & Shapiro 2006) or an expected-loss LP
   (``method="el"``).
@@ -15,7 +16,6 @@ payment at the end of year 1; present values at the loan rate with the loan draw
 
 from __future__ import annotations
 
-import gc
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +23,13 @@ from typing import Any
 import numpy as np
 
 from gridcap.errors import GridcapInputError, ModelInfeasibleError
+from gridcap.optimizer.planning.solver import (
+    INF,
+    HighsSolver,
+    LinearProgram,
+    ModelBuilder,
+    paused_gc,
+)
 
 
 @dataclass
@@ -349,7 +356,7 @@ def size_stack(
 
 
 # --------------------------------------------------------------------------------------
-# Risk-targeted sizing (Pyomo + HiGHS)
+# Risk-targeted sizing (the planner's ModelBuilder + HiGHS)
 # --------------------------------------------------------------------------------------
 SIZING_METHODS = ("milp", "cvar", "el")
 PROFILES = ("sculpted", "free")
@@ -357,7 +364,7 @@ PROFILES = ("sculpted", "free")
 
 @dataclass
 class _SizingData:
-    """Numbers the Pyomo model is built from (already scaled to O(1))."""
+    """Numbers the sizing model is built from (already scaled to O(1))."""
 
     head: np.ndarray  # (S, T) scaled headroom max(CFADS - committed senior service, 0)
     profile: np.ndarray  # (T,) sculpting shape (sculpted) or ones (free)
@@ -367,36 +374,61 @@ class _SizingData:
     scale: float  # $ per model unit
 
 
-def _add_service_variables(m: Any, d: _SizingData, free: bool) -> None:
+@dataclass
+class _SizingModel:
+    """A sizing model on a :class:`~gridcap.optimizer.planning.solver.ModelBuilder`.
+
+    The tranche's service in active year ``act[i]`` is ``coef[i] * x[col[i]]`` [model units]:
+    one scale column ``a`` times the profile (sculpted), or one column per year (free).
+    """
+
+    b: ModelBuilder
+    act: np.ndarray  # (n,) active years
+    col: np.ndarray  # (n,) service column of each active year
+    coef: np.ndarray  # (n,) its coefficient
+    free: bool
+
+    def size_terms(self, df: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Columns and coefficients of the tranche's PV ``sum_t df_t y_t`` [model units]."""
+        cols, inv = np.unique(self.col, return_inverse=True)
+        vals = np.zeros(cols.size)
+        np.add.at(vals, inv, df[self.act] * self.coef)
+        return cols, vals
+
+
+def _add_service_variables(d: _SizingData, free: bool) -> _SizingModel:
     """Debt service y_t = floor_t + a * profile_t (sculpted) or free y_t >= floor_t."""
-    import pyomo.environ as pyo
-
-    act = [int(t) for t in np.flatnonzero(d.active)]
-    m.T = pyo.Set(initialize=act, ordered=True)
+    b = ModelBuilder()
+    act = np.flatnonzero(d.active)
     if free:
-        ub = {t: float(d.head[:, t].max()) for t in act}
-        m.x = pyo.Var(m.T, bounds=lambda _m, t: (0.0, ub[t]))
-    else:
-        m.a = pyo.Var(bounds=(0.0, None))
-    m._free = free
+        fam = b.add_variables("service", {"year": act}, 0.0, d.head[:, act].max(axis=0),
+                              doc="tranche debt service per year [model units/yr]")
+        return _SizingModel(b, act, fam.cols, np.ones(act.size), True)
+    fam = b.add_variables("scale", {"unit": np.zeros(1, np.int64)}, 0.0, INF,
+                          doc="service per unit of the sculpting profile [1]")
+    return _SizingModel(b, act, np.full(act.size, fam.start), d.profile[act].astype(float), False)
 
 
-def _service_expr(m: Any, d: _SizingData, t: int) -> Any:
-    """Tranche service in year t (model units)."""
-    return m.x[t] if m._free else m.a * float(d.profile[t])
-
-
-def _add_objective(m: Any, d: _SizingData) -> None:
-    """Maximise the tranche's present value (its size) at the loan rate."""
-    import pyomo.environ as pyo
-
-    m.size = pyo.Expression(expr=sum(float(d.df[t]) * _service_expr(m, d, t) for t in m.T))
-    m.obj = pyo.Objective(expr=m.size, sense=pyo.maximize)
+def _objective(m: _SizingModel, d: _SizingData) -> np.ndarray:
+    """Maximise the tranche's present value (its size) at the loan rate: ``c`` of ``min -PV``;
+    with a gearing cap, the row ``PV <= room``."""
+    cols, vals = m.size_terms(d.df)
     if np.isfinite(d.room):
-        m.gearing = pyo.Constraint(expr=m.size <= float(d.room))
+        m.b.add_constraints("gearing", {"unit": np.zeros(1, np.int64)}, np.zeros(cols.size, int),
+                            cols, vals, -INF, float(d.room), doc="tranche PV <= gearing room")
+    c = np.zeros(m.b.n_cols)
+    c[cols] = -vals
+    return c
 
 
-def _add_chance_constraints(m: Any, d: _SizingData, pd_target: float) -> int:
+def _chance_groups(m: _SizingModel, d: _SizingData) -> list[tuple[np.ndarray, int]]:
+    """(headroom per scenario, service column) of each group sharing one service variable."""
+    if m.free:
+        return [(d.head[:, t], int(j)) for t, j in zip(m.act, m.col, strict=True)]
+    return [((d.head[:, m.act] / d.profile[m.act]).min(axis=1), int(m.col[0]))]
+
+
+def _add_chance_constraints(m: _SizingModel, d: _SizingData, pd_target: float) -> int:
     """Chance constraint with binaries: z_s = 1 lets scenario s miss its debt service.
 
     Per year t (free profile; the sculpted profile has one group on the scale ``a`` with
@@ -416,118 +448,137 @@ def _add_chance_constraints(m: Any, d: _SizingData, pd_target: float) -> int:
     J. Luedtke, S. Ahmed and G. L. Nemhauser, "An integer programming approach for linear
     programs with probabilistic constraints", Math. Program. 122, 247-272, 2010.
     """
-    import pyomo.environ as pyo
-
+    b = m.b
     S = d.head.shape[0]
     k = int(np.floor(pd_target * S + 1e-9))
-    act = [int(t) for t in np.flatnonzero(d.active)]
-    m.S = pyo.RangeSet(0, S - 1)
-    m.z = pyo.Var(m.S, domain=pyo.Binary)
-    m.pd_budget = pyo.Constraint(expr=sum(m.z[s] for s in m.S) <= k)
-    m.shortfall = pyo.ConstraintList()
-    m.star = pyo.ConstraintList()
-    if m._free:
-        groups = [(d.head[:, t], m.x[t]) for t in act]
-    else:
-        groups = [((d.head[:, act] / d.profile[act]).min(axis=1), m.a)]
-    for h, var in groups:
+    z = b.add_variables("default", {"scenario": np.arange(S)}, 0.0, 1.0, integer=True,
+                        doc="1: the scenario may miss its debt service [1]")
+    b.add_constraints("pd_budget", {"unit": np.zeros(1, np.int64)}, np.zeros(S, int), z.cols,
+                      np.ones(S), -INF, float(k), doc="scenarios allowed to default")
+    short: list[tuple[np.ndarray, ...]] = []   # (scenario, column, g, h) per group
+    star: list[tuple[int, np.ndarray, np.ndarray, float, float]] = []
+    for h, col in _chance_groups(m, d):
         u = float(np.partition(h, k)[k])
-        var.setub(max(u, 0.0))
+        b.set_bounds(np.array([col]), upper=max(u, 0.0))
         low = np.flatnonzero(h < u - 1e-12)
         if len(low) == 0:
             continue
         g = u - h[low]
-        for s, gs in zip(low, g, strict=True):
-            m.shortfall.add(var - float(h[s]) <= float(gs) * m.z[int(s)])
+        short.append((low, np.full(low.size, col), g, h[low]))
         order = np.argsort(-g, kind="stable")
         gd = g[order]
-        coef = gd - np.append(gd[1:], 0.0)
-        m.star.add(
-            (u - var) + sum(float(c) * m.z[int(low[o])] for c, o in zip(coef, order, strict=True))
-            >= float(gd[0])
-        )
+        star.append((col, low[order], gd - np.append(gd[1:], 0.0), u, float(gd[0])))
+    if short:   # y - g_s z_s <= H_s
+        s_idx, cols, g, hs = (np.concatenate(x) for x in zip(*short, strict=True))
+        n = s_idx.size
+        r = np.arange(n)
+        b.add_constraints("shortfall", {"row": r, "scenario": s_idx}, np.r_[r, r],
+                          np.r_[cols, z.cols[s_idx]], np.r_[np.ones(n), -g], -INF, hs,
+                          doc="service within headroom unless the scenario defaults")
+    if star:    # -y + sum_i c_i z_(i) >= g_(1) - u
+        rows = np.concatenate([np.full(len(sc) + 1, i) for i, (_, sc, *_r) in enumerate(star)])
+        cols = np.concatenate([np.r_[col, z.cols[sc]] for col, sc, *_r in star])
+        vals = np.concatenate([np.r_[-1.0, c] for _, _, c, *_r in star])
+        lo = np.array([g1 - u for *_r, u, g1 in star])
+        b.add_constraints("star", {"group": np.arange(len(star))}, rows, cols, vals, lo, INF,
+                          doc="strengthened star inequality (Luedtke et al. 2010)")
     return k
 
 
-def _add_cvar_constraints(m: Any, d: _SizingData, pd_target: float) -> None:
+def _service_rows(m: _SizingModel, d: _SizingData, extra: np.ndarray,
+                  extra_coef: float) -> tuple[np.ndarray, ...]:
+    """Triplets of rows ``w[s] - y_t (+ extra) >= -H_st`` over (s, active t), row-major.
+
+    ``w`` is the column block ``extra`` indexed by scenario (``(S,)``) or by row (``(S·n,)``).
+    """
+    S, n = d.head.shape[0], m.act.size
+    r = np.arange(S * n)
+    s_of, i_of = np.divmod(r, n)
+    wcol = extra[s_of] if extra.size == S else extra
+    rows = np.r_[r, r]
+    cols = np.r_[wcol, m.col[i_of]]
+    vals = np.r_[np.full(r.size, extra_coef), -m.coef[i_of]]
+    return rows, cols, vals, -d.head[s_of, m.act[i_of]], s_of, i_of
+
+
+def _add_cvar_constraints(m: _SizingModel, d: _SizingData, pd_target: float) -> None:
     """CVaR approximation of the chance constraint (an LP).
 
     ``CVaR_{1-eps}(g) <= 0`` with ``g_s = max_t (y_t - H_st)``, in the
     Rockafellar–Uryasev form ``eta + sum_s u_s / (eps S) <= 0``, ``u_s >= g_st - eta``,
     ``u_s >= 0``. It implies ``P(g > 0) <= eps`` (a conservative inner approximation).
     """
-    import pyomo.environ as pyo
-
+    b = m.b
     S = d.head.shape[0]
-    act = [int(t) for t in np.flatnonzero(d.active)]
-    m.S = pyo.RangeSet(0, S - 1)
-    m.eta = pyo.Var()
-    m.u = pyo.Var(m.S, bounds=(0.0, None))
-    m.R = pyo.Set(initialize=[(s, t) for s in range(S) for t in act], dimen=2)
-    m.excess = pyo.Constraint(
-        m.R, rule=lambda _m, s, t: _m.u[s] >= _service_expr(_m, d, t) - float(d.head[s, t]) - _m.eta
-    )
-    m.cvar = pyo.Constraint(expr=m.eta + sum(m.u[s] for s in m.S) / (pd_target * S) <= 0)
+    eta = b.add_variables("eta", {"unit": np.zeros(1, np.int64)}, -INF, INF,
+                          doc="CVaR threshold [model units/yr]")
+    u = b.add_variables("excess", {"scenario": np.arange(S)}, 0.0, INF,
+                        doc="excess of service over headroom beyond eta [model units/yr]")
+    rows, cols, vals, lo, s_of, i_of = _service_rows(m, d, u.cols, 1.0)
+    nr = s_of.size
+    b.add_constraints("excess_def", {"scenario": s_of, "year": m.act[i_of]},
+                      np.r_[rows, np.arange(nr)], np.r_[cols, np.full(nr, eta.start)],
+                      np.r_[vals, np.ones(nr)], lo, INF,
+                      doc="u_s >= y_t - H_st - eta")
+    b.add_constraints("cvar", {"unit": np.zeros(1, np.int64)}, np.zeros(S + 1, int),
+                      np.r_[eta.start, u.cols], np.r_[1.0, np.full(S, 1.0 / (pd_target * S))],
+                      -INF, 0.0, doc="CVaR of the shortfall <= 0")
 
 
-def _add_el_constraints(m: Any, d: _SizingData, el_target: float) -> None:
+def _add_el_constraints(m: _SizingModel, d: _SizingData, el_target: float) -> None:
     """Expected-loss LP: mean PV of unpaid tranche service <= ``el_target`` x size.
 
     Loss proxy: tranche service not covered by the year's headroom is lost:
     ``v_st >= y_t - H_st``, ``v_st >= 0``; loss_s = ``sum_t df_t v_st``.
     """
-    import pyomo.environ as pyo
+    b = m.b
+    S, n = d.head.shape[0], m.act.size
+    s_all, i_all = np.divmod(np.arange(S * n), n)
+    v = b.add_variables("lost", {"scenario": s_all, "year": m.act[i_all]}, 0.0, INF,
+                        doc="service not covered by the year's headroom [model units/yr]")
+    rows, cols, vals, lo, s_of, i_of = _service_rows(m, d, v.cols, 1.0)
+    b.add_constraints("short", {"scenario": s_of, "year": m.act[i_of]}, rows, cols, vals, lo,
+                      INF, doc="v_st >= y_t - H_st")
+    scols, svals = m.size_terms(d.df)
+    cols = np.r_[v.cols, scols]
+    vals = np.r_[d.df[m.act[i_all]] / S, -el_target * svals]
+    b.add_constraints("el", {"unit": np.zeros(1, np.int64)}, np.zeros(cols.size, int), cols,
+                      vals, -INF, 0.0, doc="expected loss <= target x size")
 
-    S = d.head.shape[0]
-    act = [int(t) for t in np.flatnonzero(d.active)]
-    m.R = pyo.Set(initialize=[(s, t) for s in range(S) for t in act], dimen=2)
-    m.v = pyo.Var(m.R, bounds=(0.0, None))
-    m.short = pyo.Constraint(
-        m.R, rule=lambda _m, s, t: _m.v[s, t] >= _service_expr(_m, d, t) - float(d.head[s, t])
-    )
-    loss = sum(float(d.df[t]) * m.v[s, t] for (s, t) in m.R) / S
-    m.el = pyo.Constraint(expr=loss <= el_target * m.size)
+
+def _build(d: _SizingData, method: str, target: float, free: bool,
+           info: dict[str, Any]) -> tuple[_SizingModel, LinearProgram]:
+    """The sizing model of one method as a :class:`LinearProgram` (``min -PV``)."""
+    with paused_gc():
+        m = _add_service_variables(d, free)
+        c_size = _objective(m, d)
+        if method == "milp":
+            info["defaults_allowed"] = _add_chance_constraints(m, d, target)
+        elif method == "cvar":
+            _add_cvar_constraints(m, d, target)
+        else:
+            _add_el_constraints(m, d, target)
+        c = np.zeros(m.b.n_cols)
+        c[:c_size.size] = c_size
+        m.b.set_objective(c)
+        return m, m.b.compile()
 
 
-def _solve(m: Any, *, time_limit: float, mip_gap: float, what: str) -> dict:
-    """Solve with HiGHS through Pyomo's in-memory interface; return status and timings."""
-    import pyomo.environ as pyo
-    from pyomo.contrib.solver.common.factory import SolverFactory
-
-    from gridcap.optimizer.planning.solver import mute_highs_banner
-
-    mute_highs_banner()
-
-    opt = SolverFactory("highs")
-    if not opt.available():
-        raise GridcapInputError("HiGHS is not available to Pyomo: pip install highspy")
-    t0 = time.perf_counter()
-    res = opt.solve(
-        m,
-        time_limit=time_limit,
-        rel_gap=mip_gap,
-        raise_exception_on_nonoptimal_result=False,
-        load_solutions=False,
-    )
-    wall = time.perf_counter() - t0
-    status = str(res.termination_condition).split(".")[-1]
-    if res.incumbent_objective is None:
+def _solve(lp: LinearProgram, *, time_limit: float, mip_gap: float, what: str
+           ) -> tuple[dict, np.ndarray]:
+    """Solve with HiGHS in memory; return status, objective (the size), gap and timings."""
+    solver = HighsSolver(lp, time_limit_s=time_limit, mip_gap=mip_gap)
+    res = solver.solve()
+    if not res.optimal:
         raise ModelInfeasibleError(
-            f"{what}: HiGHS found no feasible sizing ({status}); constraint families: "
-            "shortfall/excess (per scenario and year), pd_budget/cvar/el, gearing"
+            f"{what}: HiGHS found no feasible sizing ({res.status}); constraint families: "
+            "shortfall/excess_def/short (per scenario and year), pd_budget/cvar/el, gearing"
         )
-    res.solution_loader.load_vars()
-    inc = float(res.incumbent_objective)
-    bound = res.objective_bound
-    gap = abs(float(bound) - inc) / max(abs(inc), 1e-12) if bound is not None else np.nan
-    return {
-        "status": status,
-        "solve_s": wall,
-        "objective": inc,
-        "bound": float(bound) if bound is not None else np.nan,
-        "gap": gap,
-        "value": pyo.value,
-    }
+    inc = -res.objective
+    bound = -float(res.extra.get("mip_dual_bound", res.objective))
+    gap = abs(bound - inc) / max(abs(inc), 1e-12) if np.isfinite(bound) else np.nan
+    return {"status": res.status, "solve_s": res.solve_s, "objective": inc,
+            "bound": bound if np.isfinite(bound) else np.nan, "gap": gap}, res.x
 
 
 def size_to_risk(
@@ -601,8 +652,6 @@ def size_to_risk(
     SIAM J. Optim. 17(4), 969-996, 2006. R. T. Rockafellar and S. Uryasev, "Optimization of
     conditional value-at-risk", J. Risk 2(3), 21-41, 2000.
     """
-    import pyomo.environ as pyo
-
     c = np.asarray(cfads, dtype=float)
     if c.ndim != 2 or c.shape[0] < 1 or not np.all(np.isfinite(c)):
         raise GridcapInputError(
@@ -635,34 +684,14 @@ def size_to_risk(
             name, np.zeros(T), rate, np.nan, tenor, {**info, "status": "empty"}
         )
         return sched
-    gc_was = gc.isenabled()
-    gc.disable()
     t0 = time.perf_counter()
-    try:
-        m = pyo.ConcreteModel(name=f"size_{name}_{method}")
-        _add_service_variables(m, d, free)
-        _add_objective(m, d)
-        if method == "milp":
-            info["defaults_allowed"] = _add_chance_constraints(m, d, target)
-        elif method == "cvar":
-            _add_cvar_constraints(m, d, target)
-        else:
-            _add_el_constraints(m, d, target)
-    finally:
-        if gc_was:
-            gc.enable()
+    m, lp = _build(d, method, target, free, info)
     info["build_s"] = time.perf_counter() - t0
-    sol = _solve(
-        m,
-        time_limit=time_limit,
-        mip_gap=mip_gap if method == "milp" else 0.0,
-        what=f"{name} {method} sizing",
-    )
-    value = sol.pop("value")
+    sol, x = _solve(lp, time_limit=time_limit, mip_gap=mip_gap if method == "milp" else 0.0,
+                    what=f"{name} {method} sizing")
     info.update(sol)
     y = np.zeros(T)
-    for t in m.T:
-        y[t] = max(float(value(_service_expr(m, d, t))), 0.0)
+    y[m.act] = np.maximum(m.coef * x[m.col], 0.0)
     service, short = _clean_service(y * scale, head * scale, tenor, scale)
     info["proxy_pd"] = float(short.mean())
     if np.isfinite(room) and float(service @ d.df) >= room * scale * (1 - 1e-7):
@@ -672,8 +701,8 @@ def size_to_risk(
     else:
         info["binding"] = method
     dscr = np.nan
-    if not free and m.a.value and m.a.value > 0:
-        dscr = 1.0 / float(m.a.value)  # on the median CFADS left after senior service
+    if not free and x[m.col[0]] > 0:
+        dscr = 1.0 / float(x[m.col[0]])  # on the median CFADS left after senior service
     return schedule_from_service(name, service, rate, dscr, tenor, info)
 
 

@@ -190,19 +190,20 @@ def scenario_creator(name: str, store: ScenarioStore) -> Any:
         The scenario's Pyomo model with ``_mpisppy_node_list`` and ``_mpisppy_probability``.
     """
     from mpisppy.utils import sputils
-    from pyomo.core.expr.numeric_expr import LinearExpression
+    from pyomo.core.expr import LinearExpression, MonomialTermExpression
+
+    from gridcap.optimizer.planning.pyomo_model import to_pyomo
 
     w = int(name.removeprefix("scen"))
     m = build_model(scenario_data(store.data, w), store.options)
-    pm = m.b.model
-    pm.name = name  # mpi-sppy's messages name the scenario
+    exp = to_pyomo(m.b, name=name)  # mpi-sppy's messages name the scenario
+    pm = exp.model
     varlist = [getattr(pm, f) for f in nonant_families(m)]
     lam = m.params["cvar_lambda"]
     f = (1.0 + lam) * first_stage_cost_vector(m)
-    nz = np.flatnonzero(f)
-    vd = m.b._vardata
-    first = LinearExpression(linear_coefs=f[nz].tolist(),
-                             linear_vars=[vd[j] for j in nz.tolist()], constant=0.0)
+    vd = exp.columns
+    first = LinearExpression([MonomialTermExpression((float(f[j]), vd[j]))
+                              for j in np.flatnonzero(f).tolist()])
     sputils.attach_root_node(pm, first, varlist)
     pm._mpisppy_probability = float(store.data.weights[w])
     store.models[name] = m
@@ -486,9 +487,9 @@ class _SppyEngine:
 def _nonant_values(s: Any, attr: str | None = None) -> np.ndarray:
     """Nonant values of one mpi-sppy scenario (``attr``: ``"xbars"`` or ``"W"`` Params)."""
     if attr is None:
-        return np.array([v._value for v in s._mpisppy_data.nonant_indices.values()], float)
+        return np.array([v.value for v in s._mpisppy_data.nonant_indices.values()], float)
     comp = getattr(s._mpisppy_model, attr)
-    return np.array([comp[i]._value for i in s._mpisppy_data.nonant_indices], float)
+    return np.array([comp[i].value for i in s._mpisppy_data.nonant_indices], float)
 
 
 def _ph_options(n_iter: int) -> dict[str, Any]:
@@ -517,8 +518,7 @@ class _MatrixEngine:
         self.store = ScenarioStore(data=data, options=sopts)
         self.names = [scenario_name(int(w)) for w in mine]
         for name in self.names:
-            self.store.models[name] = build_model(scenario_data(data, int(name[4:])), sopts,
-                                                  build_pyomo=False)
+            self.store.models[name] = build_model(scenario_data(data, int(name[4:])), sopts)
         self.comm = comm
         self.trivial = math.nan
         self.solvers: list[HighsSolver] = []

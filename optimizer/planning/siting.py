@@ -166,10 +166,9 @@ class PlanOptions:
     verbose : bool
         HiGHS log on.
     handoff : str
-        ``"matrix"`` (default) or ``"pyomo"`` (Pyomo's standard-form compiler; slower).
-    pyomo_rows : str
-        ``"matrix"`` (default: one matrix-backed Pyomo block per constraint family) or
-        ``"expressions"`` (one ``LinearExpression`` per row; slower, same model).
+        ``"matrix"`` (default: the builder's stacked triplets) or ``"pyomo"`` (the same
+        families written as a Pyomo model and read back by Pyomo's standard-form compiler; a
+        slow check, identical program).
     non_generation_techs : tuple of str
         Rows of the technologies table not offered as new grid capacity (the shipped
         ``mine_conversion`` row: conversions are modeled through ``sites``).
@@ -309,10 +308,10 @@ class PlanOptions:
     threads: int | None = param(None, "", "HiGHS threads (None: HiGHS default)", config=False,
                                 kind=int)
     verbose: bool = param(False, "", "HiGHS log and banner on", config=False)
-    handoff: str = param("matrix", "", "model handoff to HiGHS", choices=("matrix", "pyomo"),
-                         config=False)
-    pyomo_rows: str = param("matrix", "", "Pyomo row representation",
-                            choices=("matrix", "expressions"), config=False)
+    handoff: str = param(
+        "matrix", "", "model handoff to HiGHS: the families' stacked triplets, or (a slow check) "
+        "the on-demand Pyomo model through Pyomo's standard-form compiler",
+        choices=("matrix", "pyomo"), config=False)
     non_generation_techs: tuple[str, ...] = param(
         ("mine_conversion",), "", "technology rows not offered as new grid capacity",
         config=False, kind=tuple)
@@ -1368,10 +1367,9 @@ BUILD_STEPS: tuple[Callable[[Model], None], ...] = (
 )
 
 
-def build_model(data: PlanData, options: PlanOptions, *, build_pyomo: bool = True) -> Model:
+def build_model(data: PlanData, options: PlanOptions) -> Model:
     """Run :data:`BUILD_STEPS` with the garbage collector paused; returns the model state."""
-    m = Model(data=data, options=options,
-              b=ModelBuilder(build_pyomo=build_pyomo, rows=options.pyomo_rows))
+    m = Model(data=data, options=options, b=ModelBuilder())
     with paused_gc():
         for step in BUILD_STEPS:
             step(m)
@@ -1403,8 +1401,7 @@ class PlanModel:
                 "flex_cost", "capex:<tech>", "firm_capacity_mw:<region>")
 
     def __init__(self, inputs: StudyInputs, outcomes: xr.Dataset,
-                 options: PlanOptions | None = None,
-                 *, build_pyomo: bool = True) -> None:
+                 options: PlanOptions | None = None) -> None:
         self.options = options = replace(options) if options is not None else PlanOptions()
         options.validate()
         self.inputs = inputs
@@ -1412,7 +1409,7 @@ class PlanModel:
         t0 = time.perf_counter()
         self.data = prepare_data(inputs, outcomes, options)
         t1 = time.perf_counter()
-        self.model = build_model(self.data, options, build_pyomo=build_pyomo)
+        self.model = build_model(self.data, options)
         t2 = time.perf_counter()
         self.lp = self.model.b.compile(via=options.handoff)
         self.solver = HighsSolver(self.lp, time_limit_s=options.time_limit_s,
@@ -1425,10 +1422,16 @@ class PlanModel:
         if options.relax_integers:
             self.solver.relax_integers()
 
-    @property
-    def pyomo_model(self) -> Any:
-        """The Pyomo ``ConcreteModel`` (for inspection or other Pyomo solvers)."""
-        return self.model.b.model
+    def to_pyomo(self) -> Any:
+        """The model as a Pyomo ``ConcreteModel``, built now from the solver's current program.
+
+        For inspection, extension, writing (``.write("plan.lp")``) or other Pyomo solvers; the
+        plan itself is solved from the same families by HiGHS directly. Parameter changes made
+        with :meth:`set_param` are included. Variable family ``f`` is ``model.f`` indexed
+        ``0 … n-1`` in the order of ``self.model.b.var_families[f].coords``; the objective is
+        ``model.objective`` in the solver's scaled units (``COST_SCALE`` $ per unit).
+        """
+        return self.model.b.to_pyomo(self.solver.current_lp())
 
     # ------------------------------------------------------------------ params
     def set_param(self, name: str, value: float) -> None:
@@ -1531,7 +1534,7 @@ class PlanModel:
         """Second stage on every scenario with this plan's first-stage decisions fixed."""
         opts = replace(self.options, scenarios_in_model=None, evaluate_selection=False,
                        relax_integers=True)
-        full = PlanModel(self.inputs, self.outcomes, opts, build_pyomo=False)
+        full = PlanModel(self.inputs, self.outcomes, opts)
         for name in self.FIRST_STAGE:
             mine = self.model.b.var_families.get(name)
             theirs = full.model.b.var_families.get(name)

@@ -1,19 +1,24 @@
-"""Pyomo model assembly from numpy masks and an in-memory, persistent HiGHS solver.
+"""The planner's one model representation: families of coefficient triplets, solved by HiGHS.
 
 The siting model (:mod:`gridcap.optimizer.planning.siting`) is written as a sequence of small
 ``add_*`` functions. Each one computes a *family* of variables or constraints as numpy index
 arrays (sparse index sets from masks, never a Python ``if`` per element) and registers it with a
-:class:`ModelBuilder`, which
+:class:`ModelBuilder`, which keeps the family's bounds and coefficient triplets under its name
+and coordinates. :meth:`ModelBuilder.compile` stacks the families into one sparse
+:class:`LinearProgram`, and :class:`HighsSolver` hands it to HiGHS with one ``passModel`` call
+(no LP file, no expression walk). The same builder carries debt sizing
+(:mod:`gridcap.optimizer.financing.sizing`).
 
-1. creates the Pyomo components (``pyo.Var`` over ``range(n)`` and ``pyo.Constraint`` whose
-   bodies are :class:`~pyomo.core.expr.numeric_expr.LinearExpression` objects built straight
-   from the family's coefficient triplets, with the garbage collector paused), and
-2. keeps the same triplets, so the hand-off to HiGHS is one sparse-matrix ``passModel`` call
-   (no LP file, no expression walk).
+A Pyomo model is produced on demand from the same families, with Pyomo's public API only
+(:func:`gridcap.optimizer.planning.pyomo_model.to_pyomo`; ``PlanModel.to_pyomo()``), for users
+who want to inspect, extend, write or solve the model with another Pyomo solver, and for the
+mpi-sppy decomposition engine. ``ModelBuilder.compile(via="pyomo")`` goes through that model and
+Pyomo's standard-form compiler; the test-suite checks that both hand-offs are identical and that
+Pyomo's HiGHS interface finds the same optimum as the matrix path.
 
-``ModelBuilder.compile(via="pyomo")`` produces the same matrices with Pyomo's own
-standard-form compiler (:class:`pyomo.repn.plugins.standard_form.LinearStandardFormCompiler`);
-the test-suite checks that both hand-offs are identical, so the fast path is the Pyomo model.
+Measured on the shipped studies (2-core machine, docs/dev-notes/2026-12-04/p15.md): the Pyomo
+mirror that used to be built next to the triplets (and never solved) was 80 % of the build
+time and made every plan import Pyomo; dropping it changed no plan variable.
 
 :class:`HighsSolver` wraps one ``highspy.Highs`` object for the life of a model: cost, bound
 and coefficient changes are applied in place and re-solved from the previous basis (persistent
@@ -25,7 +30,6 @@ from __future__ import annotations
 
 import gc
 import time
-import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,8 +55,9 @@ __all__ = [
 def paused_gc() -> Iterator[None]:
     """Disable Python's cyclic garbage collector for the duration of a model build.
 
-    Pyomo creates millions of small objects; generational collection passes over them cost
-    more than the build itself at 10⁶ variables.
+    A build creates many small arrays (and :func:`~gridcap.optimizer.planning.pyomo_model.to_pyomo`
+    millions of Pyomo objects); generational collection passes over them cost more than the
+    build itself at 10⁶ variables.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -61,54 +66,6 @@ def paused_gc() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def _matrix_rows_class() -> type:
-    """Build :class:`MatrixRows` lazily (Pyomo is imported only when a model is built)."""
-    from pyomo.core.base.matrix_constraint import MatrixConstraint, _MatrixConstraintData
-
-    class _MatrixRowData(_MatrixConstraintData):
-        """One row of a :class:`MatrixRows` block; its body is built on demand."""
-
-        __slots__ = ()
-
-        def to_bounded_expression(self, evaluate_bounds: bool = False) -> tuple:
-            return self.lower, self.body, self.upper
-
-        @property
-        def expr(self) -> object:
-            lo, body, hi = self.lower, self.body, self.upper
-            if lo is not None and hi is not None:
-                return body == lo if lo == hi else (lo <= body) <= hi
-            return body <= hi if lo is None else body >= lo
-
-    class MatrixRows(MatrixConstraint):
-        """A family of linear rows ``lb ≤ A x ≤ ub`` stored as one CSR matrix.
-
-        Pyomo's :class:`~pyomo.core.base.matrix_constraint.MatrixConstraint` ("fast
-        construction of large linear constraint sets as it bypasses Pyomo's expression
-        system"), made iterable the way Pyomo 6.10's writers iterate components, with rows
-        that expose ``to_bounded_expression``. Each row's body is a
-        :class:`~pyomo.core.expr.numeric_expr.LinearExpression` built when asked for.
-        """
-
-        def construct(self, data: object = None) -> None:
-            if getattr(self, "_constructed", False):
-                return
-            self._constructed = True
-            ref = weakref.ref(self)
-            self._data = tuple(_MatrixRowData(i, ref) for i in range(len(self._lower)))
-
-        def values(self, sort: object = None, ordered: object = None) -> Iterator:
-            return iter(self._data)
-
-        def keys(self, sort: object = None, ordered: object = None) -> Iterator:
-            return iter(range(len(self._data)))
-
-        def items(self, sort: object = None, ordered: object = None) -> Iterator:
-            return enumerate(self._data)
-
-    return MatrixRows
 
 
 @dataclass
@@ -125,8 +82,8 @@ class VariableFamily:
         Integer position of every column along each named dimension (``{"region": r_idx, …}``).
     doc : str
         What the variable is, with its unit.
-    component : object
-        The Pyomo ``Var`` component.
+    integer : bool
+        Integer (binary when bounded by 0 and 1) columns.
     """
 
     name: str
@@ -134,7 +91,7 @@ class VariableFamily:
     n: int
     coords: dict[str, np.ndarray]
     doc: str = ""
-    component: Any = None
+    integer: bool = False
 
     @property
     def cols(self) -> np.ndarray:
@@ -156,7 +113,6 @@ class ConstraintFamily:
     coords: dict[str, np.ndarray]
     doc: str = ""
     inputs: tuple[str, ...] = ()
-    component: Any = None
 
 
 @dataclass
@@ -183,31 +139,14 @@ class LinearProgram:
 
 
 class ModelBuilder:
-    """Collect variable and constraint families into a Pyomo model and a sparse matrix.
+    """Collect variable and constraint families as bounds and sparse coefficient triplets.
 
-    Parameters
-    ----------
-    build_pyomo : bool
-        Create Pyomo components (default). ``False`` keeps only the matrices; used by the
-        benchmark to isolate the cost of Pyomo objects.
-    rows : {"matrix", "expressions"}
-        How constraint families become Pyomo components: ``"matrix"`` (default) as one
-        matrix-backed block per family (:func:`_matrix_rows_class`, Pyomo's
-        ``MatrixConstraint``), ``"expressions"`` as an indexed ``Constraint`` with one
-        ``LinearExpression`` per row (the classic lean build; several times slower).
+    The families are the planner's only model representation: :meth:`compile` stacks them
+    into the :class:`LinearProgram` HiGHS solves, and :meth:`to_pyomo` builds a Pyomo model
+    from them on demand.
     """
 
-    def __init__(self, build_pyomo: bool = True, rows: str = "matrix") -> None:
-        import pyomo.environ as pyo
-
-        if rows not in ("matrix", "expressions"):
-            raise ValueError(f"rows = {rows!r}: expected 'matrix' or 'expressions'")
-        self._pyo = pyo
-        self.rows = rows
-        self._matrix_rows = _matrix_rows_class() if rows == "matrix" else None
-        self.build_pyomo = build_pyomo
-        # Pyomo is untyped: Any keeps mypy from flagging every component call
-        self.model: Any = pyo.ConcreteModel(name="gridcap_plan") if build_pyomo else None
+    def __init__(self) -> None:
         self.var_families: dict[str, VariableFamily] = {}
         self.con_families: dict[str, ConstraintFamily] = {}
         self.n_cols = 0
@@ -218,7 +157,6 @@ class ModelBuilder:
         self._blocks: list[sp.csr_array] = []
         self._rlo: list[np.ndarray] = []
         self._rhi: list[np.ndarray] = []
-        self._vardata: list = []  # Pyomo VarData in column order
         self.c = np.zeros(0)
 
     # ------------------------------------------------------------------ variables
@@ -237,7 +175,7 @@ class ModelBuilder:
         Parameters
         ----------
         name : str
-            Family name; also the Pyomo component name.
+            Family name (also the Pyomo component name in :meth:`to_pyomo`).
         coords : dict of str to numpy.ndarray
             Integer position along each dimension, one entry per column (equal lengths).
         lower, upper : float or numpy.ndarray
@@ -253,27 +191,34 @@ class ModelBuilder:
         lb = np.broadcast_to(np.asarray(lower, dtype=float), (n,)).copy()
         ub = np.broadcast_to(np.asarray(upper, dtype=float), (n,)).copy()
         fam = VariableFamily(name, self.n_cols, n, {k: np.asarray(v) for k, v in coords.items()},
-                             doc)
-        if self.build_pyomo:
-            pyo = self._pyo
-            plain = not integer and np.all(lb == 0.0) and np.all(ub == INF)
-            domain = (pyo.NonNegativeReals if plain else pyo.Integers if integer else pyo.Reals)
-            var = pyo.Var(pyo.RangeSet(0, n - 1), domain=domain, doc=doc)
-            self.model.add_component(name, var)
-            data = list(var.values())
-            if not plain:
-                for j in np.flatnonzero(np.isfinite(lb)).tolist():
-                    data[j].setlb(float(lb[j]))
-                for j in np.flatnonzero(np.isfinite(ub)).tolist():
-                    data[j].setub(float(ub[j]))
-            self._vardata.extend(data)
-            fam.component = var
+                             doc, bool(integer))
         self._lb.append(lb)
         self._ub.append(ub)
         self._int.append(np.full(n, 1 if integer else 0, dtype=np.int32))
         self.n_cols += n
         self.var_families[name] = fam
         return fam
+
+    def set_bounds(self, cols: np.ndarray, lower: float | np.ndarray | None = None,
+                   upper: float | np.ndarray | None = None) -> None:
+        """Change the bounds of some columns (``None``: leave that side as it is).
+
+        Parameters
+        ----------
+        cols : numpy.ndarray
+            Global column indices.
+        lower, upper : float or numpy.ndarray, optional
+            New bounds [unit of each variable].
+        """
+        cols = np.asarray(cols, dtype=np.int64)
+        starts = np.array([f.start for f in self.var_families.values()], dtype=np.int64)
+        fam = np.searchsorted(starts, cols, side="right") - 1
+        for side, new in ((self._lb, lower), (self._ub, upper)):
+            if new is None:
+                continue
+            vals = np.broadcast_to(np.asarray(new, dtype=float), cols.shape)
+            for f, j, v in zip(fam.tolist(), cols.tolist(), vals.tolist(), strict=True):
+                side[f][j - int(starts[f])] = v
 
     # ---------------------------------------------------------------- constraints
     def add_constraints(
@@ -294,7 +239,7 @@ class ModelBuilder:
         Parameters
         ----------
         name : str
-            Family name; also the Pyomo component name.
+            Family name (also the Pyomo component name in :meth:`to_pyomo`).
         coords : dict of str to numpy.ndarray
             Integer position of each row along each dimension.
         rows, cols, vals : numpy.ndarray
@@ -320,8 +265,6 @@ class ModelBuilder:
         mat.eliminate_zeros()
         fam = ConstraintFamily(name, self.n_rows, n, {k: np.asarray(v) for k, v in coords.items()},
                                doc, tuple(inputs))
-        if self.build_pyomo:
-            fam.component = self._pyomo_rows(name, mat, lo, hi, doc)
         self._blocks.append(mat)
         self._rlo.append(lo)
         self._rhi.append(hi)
@@ -329,62 +272,10 @@ class ModelBuilder:
         self.con_families[name] = fam
         return fam
 
-    def _pyomo_rows(self, name: str, mat: sp.csr_array, lo: np.ndarray, hi: np.ndarray,
-                    doc: str) -> object:
-        if self._matrix_rows is not None:
-            con = self._matrix_rows(
-                mat.data, mat.indices, mat.indptr,
-                [None if v == -INF else v for v in lo.tolist()],
-                [None if v == INF else v for v in hi.tolist()],
-                self._vardata,
-            )
-            con.doc = doc
-            self.model.add_component(name, con)
-            return con
-        from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
-
-        pyo = self._pyo
-        vd = self._vardata
-        indptr = mat.indptr.tolist()
-        idx = mat.indices.tolist()
-        dat = mat.data.tolist()
-        lol = lo.tolist()
-        hil = hi.tolist()
-        mono = MonomialTermExpression
-
-        def rule(_m: object, i: int) -> object:
-            s, e = indptr[i], indptr[i + 1]
-            body = LinearExpression([mono((dat[p], vd[idx[p]])) for p in range(s, e)])
-            a, b = lol[i], hil[i]
-            if a == b:
-                return body == a
-            if a == -INF:
-                return body <= b
-            if b == INF:
-                return body >= a
-            return (a, body, b)
-
-        con = pyo.Constraint(pyo.RangeSet(0, len(lol) - 1), rule=rule, doc=doc)
-        self.model.add_component(name, con)
-        return con
-
     # ------------------------------------------------------------------ objective
     def set_objective(self, c: np.ndarray) -> None:
         """Set the (minimised) objective ``c·x`` [$]; ``c`` has one entry per column."""
         self.c = np.asarray(c, dtype=float).copy()
-        if self.build_pyomo:
-            from pyomo.core.expr.numeric_expr import LinearExpression
-
-            pyo = self._pyo
-            nz = np.flatnonzero(self.c)
-            expr = LinearExpression(
-                linear_coefs=self.c[nz].tolist(),
-                linear_vars=[self._vardata[j] for j in nz.tolist()],
-                constant=0.0,
-            )
-            if hasattr(self.model, "objective"):
-                self.model.del_component("objective")
-            self.model.objective = pyo.Objective(expr=expr, sense=pyo.minimize)
 
     # ------------------------------------------------------------------- compile
     def compile(self, via: str = "matrix") -> LinearProgram:
@@ -393,8 +284,9 @@ class ModelBuilder:
         Parameters
         ----------
         via : {"matrix", "pyomo"}
-            ``"matrix"``: stack the registered triplets (fast). ``"pyomo"``: run Pyomo's
-            standard-form compiler over the Pyomo model (slow; identical result).
+            ``"matrix"``: stack the registered triplets (fast; what the planner solves).
+            ``"pyomo"``: build the Pyomo model (:meth:`to_pyomo`) and run Pyomo's
+            standard-form compiler over it (slow; identical result, a check of the export).
         """
         if via == "matrix":
             blocks = [sp.csr_array((b.data, b.indices, b.indptr), shape=(b.shape[0], self.n_cols))
@@ -409,67 +301,31 @@ class ModelBuilder:
                 integrality=np.concatenate(self._int),
             )
         if via == "pyomo":
-            return self._compile_pyomo()
+            from gridcap.optimizer.planning.pyomo_model import compile_pyomo
+
+            return compile_pyomo(self)
         raise ValueError(f"unknown hand-off {via!r}; expected one of 'matrix', 'pyomo'")
 
-    def _compile_pyomo(self) -> LinearProgram:
-        if not self.build_pyomo:
-            raise ValueError("compile(via='pyomo') needs a builder made with build_pyomo=True")
-        from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+    def to_pyomo(self, lp: LinearProgram | None = None, *, name: str = "gridcap_plan") -> Any:
+        """The model as a Pyomo ``ConcreteModel`` (public Pyomo API; built on demand).
 
-        info = LinearStandardFormCompiler().write(
-            self.model, mixed_form=True, column_order=self._vardata
-        )
-        if len(info.columns) != self.n_cols:
-            # unused columns were dropped by Pyomo: map them back by identity
-            pos = {id(v): j for j, v in enumerate(self._vardata)}
-            colmap = np.array([pos[id(v)] for v in info.columns], dtype=np.int64)
-        else:
-            colmap = np.arange(self.n_cols)
-        row_of = {}
-        for fam in self.con_families.values():
-            for i, cd in enumerate(fam.component.values()):
-                row_of[id(cd)] = fam.start + i
-        m = len(info.rows)
-        rowmap = np.empty(m, dtype=np.int64)
-        lo = np.full(self.n_rows, -INF)
-        hi = np.full(self.n_rows, INF)
-        A_in = sp.csr_array(info.A)
-        sign = np.empty(m)
-        for k, entry in enumerate(info.rows):
-            r = row_of[id(entry.constraint)]
-            rowmap[k] = r
-            b = float(info.rhs[k])
-            if entry.bound_type == 0:
-                lo[r] = hi[r] = b
-                sign[k] = 1.0
-            elif entry.bound_type == 1:
-                hi[r] = b
-                sign[k] = 1.0
-            else:
-                lo[r] = b
-                sign[k] = 1.0
-        coo = A_in.tocoo()
-        A = sp.csc_array(
-            (coo.data * sign[coo.row], (rowmap[coo.row], colmap[coo.col])),
-            shape=(self.n_rows, self.n_cols),
-        )
-        A.sum_duplicates()
-        c = np.zeros(self.n_cols)
-        cc = sp.csr_array(info.c).tocoo()
-        c[colmap[cc.col]] = cc.data
-        lb = np.full(self.n_cols, -INF)
-        ub = np.full(self.n_cols, INF)
-        integ = np.zeros(self.n_cols, dtype=np.int32)
-        for j, v in enumerate(self._vardata):
-            a, b = v.bounds
-            if a is not None:
-                lb[j] = a
-            if b is not None:
-                ub[j] = b
-            if v.is_integer():
-                integ[j] = 1
-        return LinearProgram(c, A, lo, hi, lb, ub, integ, float(info.c_offset[0]))
+        Parameters
+        ----------
+        lp : LinearProgram, optional
+            Numbers to write (default: :meth:`compile`); pass the solver's current program to
+            include in-place edits.
+        name : str
+            Model name.
+
+        Returns
+        -------
+        pyomo.environ.ConcreteModel
+            One ``Var`` per variable family and one ``Constraint`` per constraint family
+            (indexed ``0 … n-1`` in family order), and ``objective`` (minimised).
+        """
+        from gridcap.optimizer.planning.pyomo_model import to_pyomo
+
+        return to_pyomo(self, lp, name=name).model
 
     # ------------------------------------------------------------------- lookup
     def locate_row(self, row: int) -> tuple[ConstraintFamily, int]:
@@ -643,6 +499,34 @@ class HighsSolver:
         """Set a HiGHS option (``time_limit``, ``mip_rel_gap``, ``solver``, …)."""
         self.h.setOptionValue(name, value)
 
+    def current_lp(self) -> LinearProgram:
+        """The program as HiGHS holds it now, in-place edits included (``getLp``)."""
+        lp = self.h.getLp()
+        a = lp.a_matrix_
+        n, m = int(lp.num_col_), int(lp.num_row_)
+        parts = (np.asarray(a.value_, dtype=float), np.asarray(a.index_, dtype=np.int64),
+                 np.asarray(a.start_, dtype=np.int64))
+        rowwise = a.format_ == self._hs.MatrixFormat.kRowwise
+        A = sp.csr_array(parts, shape=(m, n)) if rowwise else sp.csc_array(parts, shape=(m, n))
+        integ = np.asarray(lp.integrality_, dtype=np.int32)
+        if self._int_fixed is not None:          # between fix_integers and unfix_integers
+            idx, lo, hi = self._int_fixed
+            col_lower = np.asarray(lp.col_lower_, dtype=float).copy()
+            col_upper = np.asarray(lp.col_upper_, dtype=float).copy()
+            col_lower[idx], col_upper[idx] = lo, hi
+            integ = self.lp.integrality.copy()
+        else:
+            col_lower = np.asarray(lp.col_lower_, dtype=float)
+            col_upper = np.asarray(lp.col_upper_, dtype=float)
+        return LinearProgram(
+            c=np.asarray(lp.col_cost_, dtype=float), A=A.tocsc(),
+            row_lower=np.asarray(lp.row_lower_, dtype=float),
+            row_upper=np.asarray(lp.row_upper_, dtype=float),
+            col_lower=col_lower, col_upper=col_upper,
+            integrality=integ if integ.size else np.zeros(n, dtype=np.int32),
+            offset=float(lp.offset_),
+        )
+
     # ------------------------------------------------------------ in-place edits
     def change_costs(self, c: np.ndarray) -> None:
         """Replace the whole cost vector [$ per unit of each column]."""
@@ -759,7 +643,8 @@ class HighsSolver:
             solve_s=solve_s,
             is_mip=is_mip,
             simplex_iterations=int(info.simplex_iteration_count),
-            extra={"model_status": ms},
+            extra={"model_status": ms,
+                   **({"mip_dual_bound": float(info.mip_dual_bound)} if is_mip else {})},
         )
 
     def is_infeasible_or_unbounded(self, res: SolveResult) -> str | None:
