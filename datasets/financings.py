@@ -17,8 +17,8 @@ import pandas as pd
 
 from gridcap.errors import GridcapInputError
 
-__all__ = ["FINANCINGS_FILE", "MARKET_METRICS", "market_check", "market_range",
-           "read_financings"]
+__all__ = ["FINANCINGS_FILE", "MARKET_METRICS", "deal_debt_per_mw", "market_check",
+           "market_range", "read_financings"]
 
 #: The shipped deals table.
 FINANCINGS_FILE = Path(__file__).resolve().parent / "data" / "financings.csv"
@@ -138,7 +138,7 @@ def market_check(values: dict[str, float], *, tolerance: float = 0.25,
         lo, hi = rng[name]["min"], rng[name]["max"]
         if not np.isfinite(v) or not np.isfinite(lo):
             status = "n/a"
-        elif lo <= v <= hi:
+        elif lo * (1 - 1e-9) <= v <= hi * (1 + 1e-9):  # a value sized at the bound is inside
             status = "inside"
         elif lo * (1 - tolerance) <= v <= hi * (1 + tolerance):
             status = "near"
@@ -147,6 +147,26 @@ def market_check(values: dict[str, float], *, tolerance: float = 0.25,
         out[name] = {"value": v, "min": lo, "max": hi, "status": status,
                      "units": MARKET_METRICS[name][0]}
     return out
+
+
+def deal_debt_per_mw(site: str, deals: pd.DataFrame | None = None) -> float:
+    """Debt per MW-IT the site actually raised: its deals' debt / the MW-IT they fund [$/MW].
+
+    Sums every row of the deals table for ``site`` that discloses both ``debt_usd`` and
+    ``financed_mw_it`` (a note and its tap count together); NaN when none does (a lease
+    without debt, or a loan whose MW are not disclosed, like Galaxy Helios').
+
+    Examples
+    --------
+    >>> round(deal_debt_per_mw("wulf_lake_mariner") / 1e6, 2)  # $3.2B of notes on 360 MW
+    8.89
+    """
+    d = read_financings() if deals is None else deals
+    rows = d[(d["site"] == site) & d["debt_usd"].notna() & d["financed_mw_it"].notna()
+             & (d["financed_mw_it"] > 0)]
+    if rows.empty:
+        return float("nan")
+    return float(rows["debt_usd"].sum() / rows["financed_mw_it"].sum())
 
 
 def _deal_for_site(df: pd.DataFrame, site: str) -> pd.Series | None:

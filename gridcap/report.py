@@ -969,9 +969,12 @@ def _market_rows(ds: xr.Dataset) -> list[tuple[str, str]]:
         r = ds.sel(financed_site=site)
         flags = [f"{m} {st}" for m, st in r["market_status"].to_series().items()
                  if st not in ("inside", "n/a")]
+        own = (float(r["site_deal_debt_per_mw_usd"]) if "site_deal_debt_per_mw_usd" in r
+               else float("nan"))
+        mine = (f" (its own deal {_money(own)}/MW-IT)" if np.isfinite(own) else "")
         rows.append((
             f"market check: {site}",
-            f"debt {_money(float(r['site_debt_per_mw_usd']))}/MW-IT "
+            f"debt {_money(float(r['site_debt_per_mw_usd']))}/MW-IT{mine} "
             f"(deals {_money(lo['debt_per_mw_usd'])}–{_money(hi['debt_per_mw_usd'])}), "
             f"loan-to-cost {float(r['site_loan_to_cost']):.0%}, "
             f"min DSCR {float(r['site_min_dscr']):.2f}, "

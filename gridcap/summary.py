@@ -216,8 +216,12 @@ def market_table(results: xr.Dataset) -> Table | None:
         r = results.sel(financed_site=site)
         status = r["market_status"].to_series()
         flags = [f"{m}: {st}" for m, st in status.items() if st not in ("inside", "n/a")]
+        debt = _fmt(float(r["site_debt_per_mw_usd"]), "$")
+        own = float(r["site_deal_debt_per_mw_usd"]) if "site_deal_debt_per_mw_usd" in r else np.nan
+        if np.isfinite(own):  # like for like: the site's own public deal
+            debt += f" (own deal {_fmt(own, '$')})"
         table.add_row(
-            str(site), _fmt(float(r["site_debt_per_mw_usd"]), "$"),
+            str(site), debt,
             f"{float(r['site_loan_to_cost']):.0%}", _fmt(float(r["site_min_dscr"])),
             f"{float(r['site_coupon']):.2%}", str(r["site_implied_rating"].values),
             "; ".join(flags) or "inside the market range")

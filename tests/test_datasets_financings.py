@@ -53,3 +53,29 @@ def test_bad_table_is_rejected(tmp_path):
     with pytest.raises(GridcapInputError, match="missing columns"):
         read_financings(p)
     assert np.isfinite(market_range()["coupon"]["median"])
+
+
+def test_deal_debt_per_mw_sums_a_sites_disclosed_debt():
+    from gridcap.datasets.financings import deal_debt_per_mw, read_financings
+
+    d = read_financings()
+    by = d.set_index("deal")
+    lm = by.loc["wulf_lake_mariner_2030_notes"]
+    assert deal_debt_per_mw("wulf_lake_mariner", d) == pytest.approx(
+        lm["debt_usd"] / lm["financed_mw_it"], rel=1e-12)
+    # a note and its tap count together
+    a, b = by.loc["cifr_barber_lake_2030_notes"], by.loc["cifr_barber_lake_phase2_notes"]
+    assert deal_debt_per_mw("cifr_barber_lake", d) == pytest.approx(
+        (a["debt_usd"] + b["debt_usd"]) / (a["financed_mw_it"] + b["financed_mw_it"]), rel=1e-12)
+    # Galaxy Helios' loan does not disclose the MW it funds; Core Scientific raised no debt
+    assert np.isnan(deal_debt_per_mw("glxy_helios", d))
+    assert np.isnan(deal_debt_per_mw("corz_denton", d))
+
+
+def test_value_sized_at_the_range_bound_is_inside():
+    rng = market_range()
+    hi = rng["loan_to_cost"]["max"]
+    # 85% loan-to-cost computed as size / capex lands one ulp either side of 0.85
+    for v in (hi * (1 + 2e-16), hi * (1 - 2e-16)):
+        assert market_check({"loan_to_cost": v}, ranges=rng)["loan_to_cost"]["status"] == "inside"
+    assert market_check({"loan_to_cost": hi * 1.01}, ranges=rng)["loan_to_cost"]["status"] == "near"

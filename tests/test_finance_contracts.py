@@ -105,6 +105,11 @@ def test_worked_example_lands_in_the_market_range(barber_lake):
     assert str(site["site_credit_rating"].values) == "AA"  # Google's backstop is priced
     assert float(site["site_capitalised_interest_usd"]) > 0  # rent starts after construction
     assert float(site["site_balloon_usd"]) > 0  # 5-year notes on a 10-year lease
+    # like for like: the site's own notes (the $1.4B series and its $333M tap on 207 MW)
+    own = float(site["site_deal_debt_per_mw_usd"])
+    assert own == pytest.approx(1.733e9 / 207, rel=1e-12)
+    assert 0.75 < debt_mw / own < 1.25
+    assert int(site["site_tenor_years"]) == 11  # 12-month build + 10-year firm lease
     # the study prices the senior coupon from credit (coupon_basis = "credit")
     assert fin.attrs["coupon_basis"] == "credit" and fin.attrs["coupon_credit"] == "AA"
     assert_allclose(float(fin["tranche_rate"].sel(tranche="senior")), float(site["site_coupon"]))

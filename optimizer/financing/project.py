@@ -497,7 +497,13 @@ def site_market_check(outcomes: xr.Dataset, plan: xr.Dataset, terms: FinanceTerm
         Variables over ``financed_site`` (and ``market_metric``); None when no site is both
         converted and contracted.
     """
-    from gridcap.datasets.financings import MARKET_METRICS, market_check, market_range
+    from gridcap.datasets.financings import (
+        MARKET_METRICS,
+        deal_debt_per_mw,
+        market_check,
+        market_range,
+        read_financings,
+    )
     from gridcap.optimizer.financing.pricing import (
         coupon_for_rating,
         effective_rating,
@@ -524,7 +530,8 @@ def site_market_check(outcomes: xr.Dataset, plan: xr.Dataset, terms: FinanceTerm
     capex = np.asarray(outcomes["site_contract_capex_usd"].values, float)
     if "site_prepayment_usd" in outcomes:
         capex = capex - np.asarray(outcomes["site_prepayment_usd"].values, float)
-    rng = market_range()
+    deals = read_financings()
+    rng = market_range(deals)
     metrics = list(MARKET_METRICS)
     rows: dict[str, list[Any]] = {k: [] for k in (
         "debt", "debt_per_mw", "ltc", "min_dscr", "coupon", "pd", "rating", "value", "status",
@@ -606,6 +613,10 @@ def site_market_check(outcomes: xr.Dataset, plan: xr.Dataset, terms: FinanceTerm
     put("site_refinance_fail_share", dims, rows["refi_fail"], "1",
         "share of scenarios whose remaining CFADS / DSCR, discounted at the coupon, is below "
         "the balloon at maturity")
+    put("site_deal_debt_per_mw_usd", dims,
+        [deal_debt_per_mw(sites[k], deals) for k in pick], "$/MW-IT",
+        "debt per MW-IT the site's own public deals raised (NaN: none disclosed), the "
+        "like-for-like comparison where it exists")
     put("site_tenor_years", dims, rows["tenor"], "yr",
         "amortisation tenor from close: the senior tenor, or with senior_tenor_basis = "
         "'lease' the end of the site's firm contract term (rounded up) when shorter")
