@@ -106,3 +106,16 @@ def test_lease_tenor_terms_checked():
     with pytest.raises(GridcapInputError,
                        match=r"finance.senior_tenor_basis = 'term': expected 'fixed'"):
         FinanceTerms(finance_terms(senior_tenor_basis="term"), 10)
+
+
+def test_lease_tenor_needs_the_contract_term(lease_site):
+    from gridcap.optimizer import finance
+
+    out, plan, _ = lease_site
+    old = out.drop_vars("site_contract_term_years")  # outcomes from before the lease tenor
+    terms = finance_terms(mezzanine_tranche="off", senior_tenor_basis="lease",
+                          tenor_years=(25, 5))
+    with pytest.raises(GridcapInputError, match=r"site_contract_term_years is missing"):
+        finance(plan, old, terms, sizing="dscr")
+    fixed = finance(plan, old, finance_terms(mezzanine_tranche="off"), sizing="dscr")
+    assert float(fixed["tranche_size_usd"].sel(tranche="senior")) > 0

@@ -1014,6 +1014,12 @@ def finance_project(
     # lenders size on contracted cash when the tenor is tied to the lease (the waterfall
     # still runs on the whole CFADS)
     lease = terms_v.tenor_basis == "lease" and "contracted_cfads_usd" in info
+    if lease and "site_contract_term_years" not in outcomes and (
+            np.asarray(outcomes["site_contract_mode"].values) > 0).any():
+        raise GridcapInputError(
+            "finance.senior_tenor_basis = 'lease': outcomes.site_contract_term_years is missing "
+            "(Monte Carlo outcomes written before the lease-tied tenor): rerun the Monte Carlo "
+            "without --resume, or set finance.senior_tenor_basis = 'fixed'")
     size_cf = np.asarray(info["contracted_cfads_usd"], dtype=float) if lease else cf
     sized = _size_tranches(
         size_cf,
