@@ -193,7 +193,8 @@ def _ar1(xp, e, phi: float):
 
 
 def hourly_drivers(xp, *, seed: int, scenarios, lat, price_mean, cs, hours: int,
-                   hour_of_year=None, period_hours: int | None = None) -> dict[str, Any]:
+                   hour_of_year=None, period_hours: int | None = None,
+                   compiled: bool | None = None) -> dict[str, Any]:
     """Hourly drivers for a batch of scenarios.
 
     Parameters
@@ -220,6 +221,9 @@ def hourly_drivers(xp, *, seed: int, scenarios, lat, price_mean, cs, hours: int,
     period_hours : int, optional
         Length of each representative period [h] (T divisible by it): the AR(1) factors
         restart, stationary, at each period. Default: one period of T hours.
+    compiled : bool, optional
+        Use the compiled CPU loops of :mod:`gridcap.kernels.numba_stages` (the same bits as
+        the array code); default: when ``xp`` is NumPy.
 
     Returns
     -------
@@ -230,18 +234,44 @@ def hourly_drivers(xp, *, seed: int, scenarios, lat, price_mean, cs, hours: int,
         ``x_cloud``, ``x_temp``, ``x_price``, ``x_wind`` [1].
     """
     scen = xp.asarray(scenarios, dtype=xp.uint64)
-    n_s, n_r, n_t = scen.shape[0], int(lat.shape[0]), int(hours)
+    n_t = int(hours)
     hoy = (np.arange(n_t, dtype=np.int64) if hour_of_year is None
            else np.asarray(hour_of_year, dtype=np.int64))
-    n_per = n_t // int(period_hours or n_t)  # AR(1) restarts at each period
+    period = n_t // (n_t // int(period_hours or n_t))  # AR(1) restarts at each period
+    use_numba = (xp is np) if compiled is None else bool(compiled)
+    factors = _factors_numba if use_numba else _factors_xp
+    x, u_occ, u_size = factors(xp, seed, scen, int(lat.shape[0]), hoy, period)
+    shapes = _shapes(xp, hoy, lat, price_mean)
+    fields = _fields_numba if use_numba else _fields_xp
+    out = fields(xp, x, u_occ, u_size, shapes, cs)
+    out.update(x_cloud=x[0], x_temp=x[1], x_price=x[2], x_wind=x[3])
+    return out
+
+
+_FACTOR_NAMES = ("cloud", "temperature", "price", "wind")
+
+
+def _factors_numba(xp, seed, scen, n_r, hoy, period):
+    """Latent factors and spike uniforms from the compiled loop (NumPy's bits)."""
+    from gridcap.kernels.numba_stages import driver_factors
+
+    return driver_factors(hoy, n_r, scen, seed,
+                          rho=tuple(FACTORS[f]["rho"] for f in _FACTOR_NAMES),
+                          phi=tuple(FACTORS[f]["phi"] for f in _FACTOR_NAMES),
+                          temp_corr=PRICE["temp_corr"], period=period)
+
+
+def _factors_xp(xp, seed, scen, n_r, hoy, period):
+    """Latent unit AR(1) factors (4, S, R, T) and spike uniforms (S, R, T), array code."""
+    n_s, n_t = scen.shape[0], hoy.size
+    n_per = n_t // period
     t_ctr = xp.asarray(hoy.astype(np.uint64))
     e = {k: xp.empty((n_s, n_r, n_t)) for k in ("cloud", "temp", "price0", "wind")}
     u_occ = xp.empty((n_s, n_r, n_t))
     u_size = xp.empty((n_s, n_r, n_t))
     reg = xp.arange(n_r, dtype=xp.uint64)
     zero = xp.zeros(1, dtype=xp.uint64)
-    rho = {k: FACTORS[f]["rho"] for k, f in
-           (("cloud", "cloud"), ("temp", "temperature"), ("price0", "price"), ("wind", "wind"))}
+    rho = {k: FACTORS[f]["rho"] for k, f in zip(e, _FACTOR_NAMES, strict=True)}
     for t0 in range(0, n_t, _TIME_BLOCK):
         t1 = min(n_t, t0 + _TIME_BLOCK)
         nat = _normals(xp, t_ctr[t0:t1], zero[None, :], scen[:, None], "national", seed)
@@ -253,16 +283,17 @@ def hourly_drivers(xp, *, seed: int, scenarios, lat, price_mean, cs, hours: int,
         u_occ[:, :, t0:t1] = (w[0] + 0.5) * 2.0**-32
         u_size[:, :, t0:t1] = (w[1] + 0.5) * 2.0**-32
     a = PRICE["temp_corr"]
-    e_price = a * e["temp"] + math.sqrt(1.0 - a * a) * e["price0"]
+    e["price0"] = a * e["temp"] + math.sqrt(1.0 - a * a) * e["price0"]
+
     def ar1(x, phi):
         return _ar1(xp, x.reshape(n_s, n_r, n_per, -1), phi).reshape(n_s, n_r, n_t)
 
-    x_cloud = ar1(e["cloud"], FACTORS["cloud"]["phi"])
-    x_temp = ar1(e["temp"], FACTORS["temperature"]["phi"])
-    x_price = ar1(e_price, FACTORS["price"]["phi"])
-    x_wind = ar1(e["wind"], FACTORS["wind"]["phi"])
-    del e, e_price
+    x = xp.stack([ar1(e[k], FACTORS[f]["phi"]) for k, f in zip(e, _FACTOR_NAMES, strict=True)])
+    return x, u_occ, u_size
 
+
+def _shapes(xp, hoy, lat, price_mean) -> dict[str, Any]:
+    """Deterministic shapes of the drivers: functions of the hour of year and the region."""
     t = xp.asarray(hoy.astype(np.float64))
     hod = t % 24.0
     doy = xp.floor(t / 24.0)
@@ -271,59 +302,88 @@ def hourly_drivers(xp, *, seed: int, scenarios, lat, price_mean, cs, hours: int,
     tp = TEMPERATURE
     t_mean = xp.clip(tp["mean_a"] - tp["mean_b"] * alat, -5.0, 28.0)
     t_seas = xp.clip(tp["seas_c"] * alat - tp["seas_d"], tp["seas_min"], 20.0)
-    t_det = (t_mean - t_seas * xp.cos(two_pi * (doy - tp["coldest_day"]) / 365.0)
-             + tp["diurnal"] * xp.cos(two_pi * (hod - tp["warmest_hour"]) / 24.0))  # (R, T)
-    temp = t_det[None] + tp["anomaly_sd"] * x_temp
+
+    def t_det_of(h, d):
+        return (t_mean - t_seas * xp.cos(two_pi * (d - tp["coldest_day"]) / 365.0)
+                + tp["diurnal"] * xp.cos(two_pi * (h - tp["warmest_hour"]) / 24.0))  # (R, T)
 
     ld = LOAD
-
-    def load_raw(hour_of_day, tt):
-        return (ld["base"] * (1.0 + ld["daily"] * xp.cos(two_pi * (hour_of_day - ld["peak_hour"])
-                                                          / 24))
-                + ld["cool"] * xp.maximum(tt - ld["t_cool"], 0.0)
-                + ld["heat"] * xp.maximum(ld["t_heat"] - tt, 0.0))
-
     # normalise by the max of the expected shape over a whole year (independent of `hours`)
     t_full = xp.arange(8760, dtype=xp.float64)
     hf, df = t_full % 24.0, xp.floor(t_full / 24.0)
-    t_det_full = (t_mean - t_seas * xp.cos(two_pi * (df - tp["coldest_day"]) / 365.0)
-                  + tp["diurnal"] * xp.cos(two_pi * (hf - tp["warmest_hour"]) / 24.0))
-    raw_full = load_raw(hf, t_det_full)
+    t_det_full = t_det_of(hf, df)
+    load_h_full = ld["base"] * (1.0 + ld["daily"] * xp.cos(two_pi * (hf - ld["peak_hour"]) / 24))
     # The simulated annual peak is the shape's max at the year's most extreme temperature
     # anomaly, not at zero anomaly: evaluate the shape at ±PEAK_ANOMALY_Z standard deviations
     # so that the median simulated annual peak is ``peak_load_mw`` (without this the median
     # peak came out ~18% above it).
     shift = PEAK_ANOMALY_Z * tp["anomaly_sd"]
-    raw_full = xp.maximum(raw_full, xp.maximum(load_raw(hf, t_det_full + shift),
-                                               load_raw(hf, t_det_full - shift)))
-    norm = raw_full.max(axis=-1)[None, :, None]  # (1, R, 1)
-    load_pu = load_raw(hod, temp) / norm
-    house = ((1.0 + ld["house_daily"] * xp.cos(two_pi * (hod - ld["house_peak_hour"]) / 24.0))
-             * (1.0 + ld["house_temp"] * (xp.maximum(temp - ld["house_t_cool"], 0.0)
-                                          + 0.5 * xp.maximum(ld["house_t_heat"] - temp, 0.0))))
+    raw_full = _load_raw(xp, load_h_full, t_det_full)
+    raw_full = xp.maximum(raw_full, xp.maximum(_load_raw(xp, load_h_full, t_det_full + shift),
+                                               _load_raw(xp, load_h_full, t_det_full - shift)))
+    pr, wd = PRICE, WIND
+    pm = xp.asarray(price_mean, dtype=xp.float64)
+    return {
+        "t_det": t_det_of(hod, doy),                       # (R, T) [°C]
+        "norm": raw_full.max(axis=-1),                      # (R,)
+        "load_h": ld["base"] * (1.0 + ld["daily"] * xp.cos(two_pi * (hod - ld["peak_hour"])
+                                                          / 24)),   # (T,)
+        "house_h": 1.0 + ld["house_daily"] * xp.cos(two_pi * (hod - ld["house_peak_hour"])
+                                                    / 24.0),       # (T,)
+        "price_h": pm[:, None] * (1.0 + pr["daily"] * xp.cos(two_pi * (hod - pr["peak_hour"])
+                                                             / 24.0)),  # (R, T) [$/MWh]
+        "spike_pm": pr["spike_scale"] * pm,                 # (R,) [$/MWh]
+        "wind_h": (wd["mean"] + wd["seas"] * xp.cos(two_pi * (doy - wd["peak_day"]) / 365.0)
+                   + wd["diurnal"] * xp.cos(two_pi * (hod - wd["peak_hour"]) / 24.0)),  # (T,)
+    }
 
-    sol = SOLAR
+
+def _load_raw(xp, load_h, temp):
+    """Regional load per unit before normalisation from the hourly shape and temperature."""
+    ld = LOAD
+    return (load_h + ld["cool"] * xp.maximum(temp - ld["t_cool"], 0.0)
+            + ld["heat"] * xp.maximum(ld["t_heat"] - temp, 0.0))
+
+
+def _fields_xp(xp, x, u_occ, u_size, sh, cs) -> dict[str, Any]:
+    """Driver fields (S, R, T) from the factors and shapes, array code."""
+    x_cloud, x_temp, x_price, x_wind = x
+    tp, ld, sol, pr, wd = TEMPERATURE, LOAD, SOLAR, PRICE, WIND
+    temp = sh["t_det"][None] + tp["anomaly_sd"] * x_temp
+    load_pu = _load_raw(xp, sh["load_h"], temp) / sh["norm"][None, :, None]
+    house = sh["house_h"] * (1.0 + ld["house_temp"] * (
+        xp.maximum(temp - ld["house_t_cool"], 0.0)
+        + 0.5 * xp.maximum(ld["house_t_heat"] - temp, 0.0)))
     kreg = xp.clip(sol["k_mean"] + sol["k_sd"] * x_cloud, sol["k_min"], 1.0)
-    solar_cf = xp.asarray(cs)[None] * kreg
-
-    pr = PRICE
-    pm = xp.asarray(price_mean, dtype=xp.float64)[None, :, None]
-    base = (pm * (1.0 + pr["daily"] * xp.cos(two_pi * (hod - pr["peak_hour"]) / 24.0))
-            * xp.exp(pr["sd"] * x_price - 0.5 * pr["sd"] ** 2))
+    base = sh["price_h"][None] * xp.exp(pr["sd"] * x_price - 0.5 * pr["sd"] ** 2)
     p_spike = pr["spike_prob"] * xp.clip((load_pu - pr["spike_load"]) / (1.0 - pr["spike_load"]),
                                          0.0, 1.0)
-    spike = xp.where(u_occ < p_spike, pr["spike_scale"] * pm * (-xp.log(u_size)), 0.0)
-    price = base + spike
+    spike = xp.where(u_occ < p_spike, sh["spike_pm"][None, :, None] * (-xp.log(u_size)), 0.0)
+    wind_cf = xp.clip(sh["wind_h"] + wd["sd"] * x_wind, 0.0, wd["max"])
+    return {"kreg": kreg, "temp": temp, "load_pu": load_pu, "house": house,
+            "price": base + spike, "wind_cf": wind_cf, "solar_cf": xp.asarray(cs)[None] * kreg}
 
-    wd = WIND
-    wind_cf = xp.clip(wd["mean"] + wd["seas"] * xp.cos(two_pi * (doy - wd["peak_day"]) / 365.0)
-                      + wd["diurnal"] * xp.cos(two_pi * (hod - wd["peak_hour"]) / 24.0)
-                      + wd["sd"] * x_wind, 0.0, wd["max"])
-    return {
-        "kreg": kreg, "temp": temp, "load_pu": load_pu, "house": house, "price": price,
-        "wind_cf": wind_cf, "solar_cf": solar_cf, "x_cloud": x_cloud, "x_temp": x_temp,
-        "x_price": x_price, "x_wind": x_wind,
-    }
+
+def _fields_numba(xp, x, u_occ, u_size, sh, cs) -> dict[str, Any]:
+    """Driver fields from the compiled loop: NumPy computes only exp and log (same bits)."""
+    from gridcap.kernels.numba_stages import driver_fields
+
+    tp, ld, sol, pr, wd = TEMPERATURE, LOAD, SOLAR, PRICE, WIND
+    exp_p = pr["sd"] * x[2] - 0.5 * pr["sd"] ** 2
+    np.exp(exp_p, out=exp_p)
+    log_u = np.log(u_size)
+    consts = (tp["anomaly_sd"], ld["cool"], ld["t_cool"], ld["heat"], ld["t_heat"],
+              ld["house_temp"], ld["house_t_cool"], ld["house_t_heat"], sol["k_mean"],
+              sol["k_sd"], sol["k_min"], pr["spike_prob"], pr["spike_load"],
+              1.0 - pr["spike_load"], wd["sd"], wd["max"])
+    c = np.ascontiguousarray
+    f = driver_fields(x, t_det=c(sh["t_det"]), load_h=c(sh["load_h"]), norm=c(sh["norm"]),
+                      house_h=c(sh["house_h"]), cs=c(np.asarray(cs, dtype=np.float64)),
+                      price_h=c(sh["price_h"]), exp_p=exp_p, log_u=log_u, u_occ=u_occ,
+                      spike_pm=c(sh["spike_pm"]), wind_h=c(sh["wind_h"]), consts=consts)
+    del exp_p, log_u
+    return dict(zip(("temp", "load_pu", "house", "kreg", "solar_cf", "price", "wind_cf"), f,
+                    strict=True))
 
 
 def annual_drivers(xp, *, seed: int, scenarios, years) -> dict[str, Any]:

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from gridcap.kernels.compute import ComputeAssumptions
 
 __all__ = [
@@ -84,7 +86,8 @@ def site_economics(xp, *, price, temp, site_region, interconnection_mw, mining_m
                    gpus_per_mw: float = GPUS_PER_MW_IT,
                    gpu_cost_usd_per_gpu_hour: float = GPU_COST_USD_PER_GPU_HOUR,
                    hour_of_year: Any = None,
-                   gpu_life_years: float = GPU_LIFE_YEARS) -> dict[str, Any]:
+                   gpu_life_years: float = GPU_LIFE_YEARS,
+                   compiled: bool | None = None) -> dict[str, Any]:
     """Annual cash flows of each site if converted to AI and if it keeps mining.
 
     Parameters
@@ -120,6 +123,9 @@ def site_economics(xp, *, price, temp, site_region, interconnection_mw, mining_m
         Hour of year of each simulated hour [h] (representative periods,
         :mod:`gridcap.kernels.periods`); decides which hours are past the conversion
         downtime. Default: the T hours spread evenly over the year (``t · 8760 / T``).
+    compiled : bool, optional
+        Use the compiled CPU loop :func:`gridcap.kernels.numba_stages.site_sums` (the same
+        bits); default: when ``xp`` is NumPy.
 
     Returns
     -------
@@ -135,53 +141,72 @@ def site_economics(xp, *, price, temp, site_region, interconnection_mw, mining_m
     with IT MW :math:`G`, GPUs per MW :math:`N`, utilization :math:`u`, $/GPU-h :math:`g`,
     online hours :math:`H_{on}`, price :math:`p_t`, price level :math:`\\lambda`.
     """
-    n_s = price.shape[0]
-    n_k = len(site_region)
-    pl = annual["price_level"]
-    n_y = pl.shape[1]
+    n_y = annual["price_level"].shape[1]
     scale = 8760.0 / hours
-    keys = ("cfads", "mining_cfads", "ai_energy_mwh", "power_cost", "revenue")
-    out = {k: xp.zeros((n_s, n_k, n_y)) for k in keys}
-    t_year = (xp.arange(hours, dtype=xp.float64) * scale if hour_of_year is None
-              else xp.asarray(hour_of_year, dtype=xp.float64))  # hour of year represented
+    t_year = (np.arange(hours, dtype=np.float64) * scale if hour_of_year is None
+              else np.asarray(hour_of_year, dtype=np.float64))  # hour of year represented
+    # (K, Y, T): AI load online (past the conversion downtime, within the GPUs' life)
+    down_h = np.asarray(conversion_months, dtype=np.float64) * HOURS_PER_MONTH
+    h_abs = t_year[None, None, :] + (np.arange(n_y) * 8760.0)[None, :, None]
+    online = ((h_abs >= down_h[:, None, None])
+              & (h_abs < (down_h + gpu_life_years * 8760.0)[:, None, None]))
+    it_mw = np.asarray(interconnection_mw, dtype=np.float64) / DESIGN_PUE
+    gpus = it_mw * gpus_per_mw
+    on_h = scale * online.sum(axis=2).astype(np.float64)  # (K, Y) [h]
+    cost = (gpus[:, None] * gpu_cost_usd_per_gpu_hour * on_h
+            + (AI_OPEX_USD_PER_MW_YR * it_mw)[:, None] * (on_h / 8760.0))
+    mining = np.asarray(mining_mw, dtype=np.float64)
+    terms = {"be_k": np.asarray(breakeven, dtype=np.float64), "c_mine": scale * mining,
+             "opex_mine": MINING_OPEX_USD_PER_MW_YR * mining, "c_energy": scale * it_mw,
+             "gpus": gpus, "on_h": on_h, "cost": cost}
+    if (xp is np) if compiled is None else compiled:
+        from gridcap.kernels.numba_stages import site_sums
+
+        sums = site_sums(price, temp, np.asarray(site_region, np.int64), online, annual,
+                         pue_c=(PUE_BASE, PUE_PER_K, PUE_T0, DESIGN_PUE), **terms)
+        return dict(zip(_SITE_KEYS, sums, strict=True))
+    return _site_sums_xp(xp, price, temp, site_region, online, annual, **terms)
+
+
+_SITE_KEYS = ("cfads", "mining_cfads", "ai_energy_mwh", "power_cost", "revenue")
+
+
+def _site_sums_xp(xp, price, temp, site_region, online, annual, *, be_k, c_mine, opex_mine,
+                  c_energy, gpus, on_h, cost) -> dict[str, Any]:
+    """The site cash flows of :func:`site_economics`, array code (loops over sites, years)."""
+    n_s = price.shape[0]
+    n_k, n_y = online.shape[:2]
+    pl = annual["price_level"]
+    out = {k: xp.zeros((n_s, n_k, n_y)) for k in _SITE_KEYS}
     for k in range(n_k):
         r = int(site_region[k])
         p0 = price[:, r, :]
         pue = xp.minimum(PUE_BASE + PUE_PER_K * xp.maximum(temp[:, r, :] - PUE_T0, 0.0),
                          DESIGN_PUE)
-        it_mw = float(interconnection_mw[k]) / DESIGN_PUE
-        down_h = float(conversion_months[k]) * HOURS_PER_MONTH
         full = None  # (pue_sum, pue_sum_p) when online all year (reused across years)
         for y in range(n_y):
             lam = pl[:, y][:, None]
             p = p0 * lam
-            be = float(breakeven[k]) * annual["hashprice_level"][:, y][:, None]
+            be = float(be_k[k]) * annual["hashprice_level"][:, y][:, None]
             margin = xp.where(p <= be, be - p, 0.0).sum(axis=1)
-            out["mining_cfads"][:, k, y] = (scale * float(mining_mw[k]) * margin
-                                           - MINING_OPEX_USD_PER_MW_YR * float(mining_mw[k]))
-            h_abs = t_year + y * 8760.0
-            online = (h_abs >= down_h) & (h_abs < down_h + gpu_life_years * 8760.0)  # (T,)
-            on_h = scale * float(online.sum())
-            all_on = bool(online.all())
+            out["mining_cfads"][:, k, y] = float(c_mine[k]) * margin - float(opex_mine[k])
+            on = xp.asarray(online[k, y])
+            all_on = bool(online[k, y].all())
             if all_on and full is not None:
                 pue_sum, pue_sum_p = full
             else:
-                pue_on = pue * online[None, :]
+                pue_on = pue * on[None, :]
                 pue_sum = pue_on.sum(axis=1)
                 pue_sum_p = (pue_on * p0).sum(axis=1)
                 if all_on:
                     full = (pue_sum, pue_sum_p)
             u = annual["ai_utilization"][:, y]
-            energy = scale * it_mw * u * pue_sum
-            power = scale * it_mw * u * pue_sum_p * pl[:, y]
-            gpus = it_mw * gpus_per_mw
-            revenue = gpus * u * annual["gpu_price"][:, y] * on_h
-            cost = gpus * gpu_cost_usd_per_gpu_hour * on_h + AI_OPEX_USD_PER_MW_YR * it_mw * (
-                on_h / 8760.0)
-            out["ai_energy_mwh"][:, k, y] = energy
+            power = float(c_energy[k]) * u * pue_sum_p * pl[:, y]
+            revenue = float(gpus[k]) * u * annual["gpu_price"][:, y] * float(on_h[k, y])
+            out["ai_energy_mwh"][:, k, y] = float(c_energy[k]) * u * pue_sum
             out["power_cost"][:, k, y] = power
             out["revenue"][:, k, y] = revenue
-            out["cfads"][:, k, y] = revenue - power - cost
+            out["cfads"][:, k, y] = revenue - power - float(cost[k, y])
     return out
 
 
