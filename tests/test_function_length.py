@@ -26,8 +26,6 @@ ALLOWED: dict[str, str] = {
     "optimizer/financing/project.py::FinanceTerms.__init__": _IN_FLIGHT,
     "kernels/simulate.py::simulate": _IN_FLIGHT,
     "kernels/simulate.py::prepare_fleet": _IN_FLIGHT,
-    "optimizer/planning/siting.py::prepare_data": _IN_FLIGHT,
-    "optimizer/planning/siting.py::assemble_plan": _IN_FLIGHT,
     "optimizer/financing/waterfall.py::waterfall_period": "the waterfall's contract rules, "
     "written once and compiled per target (python / numpy / cupy / numba); one readable pass "
     "in priority order, as the exported JSON rules state them",

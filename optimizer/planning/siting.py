@@ -472,51 +472,12 @@ def prepare_data(inputs: StudyInputs, outcomes: xr.Dataset, options: PlanOptions
     if years.size == 0:
         raise GridcapInputError("inputs.years is empty: expected at least one planning year")
     reg = inputs.regions
-    tech = inputs.technologies
-    if "tech" in tech.dims and options.non_generation_techs:
-        keep = [t for t in tech["tech"].values.tolist()
-                if t not in set(options.non_generation_techs)]
-        tech = tech.sel(tech=keep)
+    tech = _generation_techs(inputs.technologies, options)
     sites = inputs.sites
     regions = _labels(reg, "region")
-    missing = [v for v in REQUIRED_OUTCOMES if v not in outcomes]
-    if missing:
-        raise GridcapInputError(
-            f"outcomes is missing {missing}: expected the Monte Carlo variables of "
-            "docs/data-model.md §2"
-        )
-    if "slice_hours" not in outcomes.coords and "slice_hours" not in outcomes:
-        raise GridcapInputError("outcomes.slice_hours is missing: expected hours per slice [h]")
-    out_regions = _labels(outcomes, "region")
-    unknown = sorted(set(regions.tolist()) - set(out_regions.tolist()))
-    if unknown:
-        raise GridcapInputError(
-            f"outcomes.region lacks {unknown}: expected every inputs.regions.region"
-        )
-    out_years = _labels(outcomes, "year").astype(int)
-    lacking = sorted(set(years.tolist()) - set(out_years.tolist()))
-    if lacking:
-        raise GridcapInputError(f"outcomes.year lacks {lacking}: expected every planning year")
-    o = outcomes.sel(region=regions, year=years)
-
-    # scenario selection ------------------------------------------------------------
-    all_scen = _labels(o, "scenario")
-    n_all = all_scen.size
-    selection = None
-    if options.scenarios_in_model is not None and options.scenarios_in_model < n_all:
-        selection = select_scenarios(o, options.scenarios_in_model,
-                                     method=options.scenario_selection, seed=options.seed,
-                                     alpha=options.cvar_alpha)
-        pick = selection.indices
-        weights = selection.weights
-    else:
-        pick = np.arange(n_all)
-        weights = np.full(n_all, 1.0 / n_all)
+    o = _aligned_outcomes(outcomes, regions, years)
+    all_scen, pick, weights, selection = _select_scenarios(o, options)
     o = o.isel(scenario=pick)
-
-    def arr(name: str, dims: tuple[str, ...]) -> np.ndarray:
-        return np.asarray(o[name].transpose(*dims).values, dtype=float)
-
     W = pick.size
     sl_hours = np.asarray(o["slice_hours"].values, dtype=float)
     H = sl_hours.size
@@ -524,80 +485,13 @@ def prepare_data(inputs: StudyInputs, outcomes: xr.Dataset, options: PlanOptions
         "discount_rate" in inputs.finance) else 0.0
     discount = ((1.0 + rate) ** -(years - years[0]).astype(float) if options.discount_years
                 else np.ones(years.size))
-
-    # regions ------------------------------------------------------------------------
-    ai_dem = reg["ai_demand_mw"]
-    if "year" in ai_dem.dims:
-        dem_years = np.asarray(ai_dem["year"].values).astype(int)
-        absent = sorted(set(years.tolist()) - set(dem_years.tolist()))
-        if absent:
-            raise GridcapInputError(
-                f"regions.ai_demand_mw has no values for years {absent}: expected every "
-                "planning year"
-            )
-        ai_demand = np.asarray(ai_dem.sel(year=years).transpose("region", "year").values, float)
-    else:
-        ai_demand = np.repeat(np.asarray(ai_dem.values, float)[:, None], years.size, axis=1)
-
-    # technologies -------------------------------------------------------------------
-    techs = _labels(tech, "tech")
+    techs, profile, lifetime, duration, eff = _tech_fields(tech, options)
     K = techs.size
-    profile = np.asarray(tech["profile"].values).astype(str) if K else np.array([], str)
-    bad = sorted(set(profile.tolist()) - set(PROFILES))
-    if bad:
-        raise GridcapInputError(f"technologies.profile has {bad}: expected one of {PROFILES}")
-    lifetime = _get(tech, "lifetime_years", "technologies").astype(float)
-    duration = _get(tech, "storage_duration_hours", "technologies",
-                    np.full(K, options.storage_duration_hours)).astype(float)
-    eff = _get(tech, "storage_efficiency", "technologies",
-               np.full(K, options.storage_efficiency)).astype(float)
-
-    # sites --------------------------------------------------------------------------
-    site_labels = _labels(sites, "site")
-    S = site_labels.size
     reg_index = {r: i for i, r in enumerate(regions.tolist())}
-    if S:
-        site_reg_names = np.asarray(sites["region"].values).astype(str)
-        unknown = sorted(set(site_reg_names.tolist()) - set(reg_index))
-        if unknown:
-            raise GridcapInputError(f"sites.region has {unknown}: expected one of the regions")
-        site_region = np.array([reg_index[r] for r in site_reg_names], dtype=int)
-    else:
-        site_region = np.zeros(0, int)
-
-    # pools --------------------------------------------------------------------------
-    pools = _labels(o, "pool") if "pool" in o.dims else np.asarray([])
-    P = pools.size
-    if P:
-        if "pool_region" not in o.coords and "pool_region" not in o:
-            raise GridcapInputError("outcomes.pool_region is missing: expected the pool's region")
-        pr = np.asarray(o["pool_region"].values).astype(str)
-        unknown = sorted(set(pr.tolist()) - set(reg_index))
-        if unknown:
-            raise GridcapInputError(f"outcomes.pool_region has {unknown}: expected a region")
-        pool_region = np.array([reg_index[r] for r in pr], dtype=int)
-        flex_pot = _get(o, "flex_potential_kw", "outcomes").astype(float) / 1000.0
-        if "flex_delivery_ratio" in o:
-            delivery = arr("flex_delivery_ratio", ("scenario", "pool", "slice"))
-        else:
-            delivery = np.ones((W, P, H))
-    else:
-        pool_region = np.zeros(0, int)
-        flex_pot = np.zeros(0)
-        delivery = np.zeros((W, 0, H))
-
-    util = arr("ai_utilization", ("scenario", "year")) if "ai_utilization" in o else np.ones(
-        (W, years.size))
-    if S and "site_mining_cfads_usd" in o:
-        absent = sorted(set(site_labels.tolist()) - set(_labels(o, "site").tolist()))
-        if absent:
-            raise GridcapInputError(
-                f"outcomes.site lacks {absent}: expected every inputs.sites.site")
-        mining = np.asarray(o["site_mining_cfads_usd"].sel(site=site_labels)
-                            .transpose("scenario", "site", "year").values, float)
-    else:
-        mining = np.zeros((W, S, years.size))
-
+    site_labels, site_region = _site_regions(sites, reg_index)
+    S = site_labels.size
+    pools, pool_region, flex_pot, delivery = _pool_fields(o, reg_index, W, H)
+    util, mining = _scenario_year_fields(o, site_labels, W, years.size)
     chrono = options.chronological_storage
     if chrono is None:
         chrono = bool(H > 1 and np.all(sl_hours == 1.0))
@@ -608,7 +502,7 @@ def prepare_data(inputs: StudyInputs, outcomes: xr.Dataset, options: PlanOptions
         slice_hours=sl_hours, discount=discount, rate=rate,
         firm_mw=_get(reg, "firm_capacity_mw", "regions").astype(float),
         queue_years=_get(reg, "queue_years", "regions").astype(float),
-        ai_demand=ai_demand,
+        ai_demand=_ai_demand(reg, years),
         ai_limit=_get(reg, "ai_site_limit_mw", "regions").astype(float),
         lead=_get(tech, "lead_time_years", "technologies").astype(float),
         needs_queue=_get(tech, "needs_queue", "technologies").astype(bool),
@@ -629,19 +523,157 @@ def prepare_data(inputs: StudyInputs, outcomes: xr.Dataset, options: PlanOptions
         pool_region=pool_region, flex_potential_mw=flex_pot,
         flex_index=_flex_index(o, pool_region, years.size),
         **_interconnection(reg, tech, K),
-        peak=arr("peak_net_load_mw", ("scenario", "region", "year", "slice")),
-        mean_load=arr("mean_net_load_mw", ("scenario", "region", "year", "slice")),
-        price=arr("price_usd_per_mwh", ("scenario", "region", "year", "slice")),
-        solar_cf=arr("solar_cf", ("scenario", "region", "slice")),
-        wind_cf=arr("wind_cf", ("scenario", "region", "slice")),
-        solar_cf_peak=arr("solar_cf_at_peak", ("scenario", "region", "slice")),
-        wind_cf_peak=arr("wind_cf_at_peak", ("scenario", "region", "slice")),
+        peak=_arr(o, "peak_net_load_mw", ("scenario", "region", "year", "slice")),
+        mean_load=_arr(o, "mean_net_load_mw", ("scenario", "region", "year", "slice")),
+        price=_arr(o, "price_usd_per_mwh", ("scenario", "region", "year", "slice")),
+        solar_cf=_arr(o, "solar_cf", ("scenario", "region", "slice")),
+        wind_cf=_arr(o, "wind_cf", ("scenario", "region", "slice")),
+        solar_cf_peak=_arr(o, "solar_cf_at_peak", ("scenario", "region", "slice")),
+        wind_cf_peak=_arr(o, "wind_cf_at_peak", ("scenario", "region", "slice")),
         delivery=delivery, util=util, mining_cfads=mining, chronological=bool(chrono),
         selection=selection,
     )
     _check_finite(data)
     _check_lead_times(data)
     return data
+
+
+def _arr(o: xr.Dataset, name: str, dims: tuple[str, ...]) -> np.ndarray:
+    """``o[name]`` as a float array with dims in the given order."""
+    return np.asarray(o[name].transpose(*dims).values, dtype=float)
+
+
+def _generation_techs(tech: xr.Dataset, options: PlanOptions) -> xr.Dataset:
+    """The technologies table without the rows not offered as new grid capacity."""
+    if "tech" in tech.dims and options.non_generation_techs:
+        keep = [t for t in tech["tech"].values.tolist()
+                if t not in set(options.non_generation_techs)]
+        tech = tech.sel(tech=keep)
+    return tech
+
+
+def _aligned_outcomes(outcomes: xr.Dataset, regions: np.ndarray,
+                      years: np.ndarray) -> xr.Dataset:
+    """The Monte Carlo outcomes on the study's regions and planning years, checked."""
+    missing = [v for v in REQUIRED_OUTCOMES if v not in outcomes]
+    if missing:
+        raise GridcapInputError(
+            f"outcomes is missing {missing}: expected the Monte Carlo variables of "
+            "docs/data-model.md §2"
+        )
+    if "slice_hours" not in outcomes.coords and "slice_hours" not in outcomes:
+        raise GridcapInputError("outcomes.slice_hours is missing: expected hours per slice [h]")
+    out_regions = _labels(outcomes, "region")
+    unknown = sorted(set(regions.tolist()) - set(out_regions.tolist()))
+    if unknown:
+        raise GridcapInputError(
+            f"outcomes.region lacks {unknown}: expected every inputs.regions.region"
+        )
+    out_years = _labels(outcomes, "year").astype(int)
+    lacking = sorted(set(years.tolist()) - set(out_years.tolist()))
+    if lacking:
+        raise GridcapInputError(f"outcomes.year lacks {lacking}: expected every planning year")
+    return outcomes.sel(region=regions, year=years)
+
+
+def _select_scenarios(o: xr.Dataset, options: PlanOptions
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, ScenarioSelection | None]:
+    """All scenario labels, the positions in the model, their weights [1] and the selection
+    (``None``: every scenario, equally likely)."""
+    all_scen = _labels(o, "scenario")
+    n_all = all_scen.size
+    if options.scenarios_in_model is not None and options.scenarios_in_model < n_all:
+        selection = select_scenarios(o, options.scenarios_in_model,
+                                     method=options.scenario_selection, seed=options.seed,
+                                     alpha=options.cvar_alpha)
+        return all_scen, selection.indices, selection.weights, selection
+    return all_scen, np.arange(n_all), np.full(n_all, 1.0 / n_all), None
+
+
+def _ai_demand(reg: xr.Dataset, years: np.ndarray) -> np.ndarray:
+    """AI demand per region and planning year [MW]."""
+    ai_dem = reg["ai_demand_mw"]
+    if "year" not in ai_dem.dims:
+        return np.repeat(np.asarray(ai_dem.values, float)[:, None], years.size, axis=1)
+    dem_years = np.asarray(ai_dem["year"].values).astype(int)
+    absent = sorted(set(years.tolist()) - set(dem_years.tolist()))
+    if absent:
+        raise GridcapInputError(
+            f"regions.ai_demand_mw has no values for years {absent}: expected every "
+            "planning year"
+        )
+    return np.asarray(ai_dem.sel(year=years).transpose("region", "year").values, float)
+
+
+def _tech_fields(tech: xr.Dataset, options: PlanOptions) -> tuple[np.ndarray, ...]:
+    """Technology labels, profiles, lifetimes [yr], storage durations [h] and efficiencies
+    [1]."""
+    techs = _labels(tech, "tech")
+    K = techs.size
+    profile = np.asarray(tech["profile"].values).astype(str) if K else np.array([], str)
+    bad = sorted(set(profile.tolist()) - set(PROFILES))
+    if bad:
+        raise GridcapInputError(f"technologies.profile has {bad}: expected one of {PROFILES}")
+    lifetime = _get(tech, "lifetime_years", "technologies").astype(float)
+    duration = _get(tech, "storage_duration_hours", "technologies",
+                    np.full(K, options.storage_duration_hours)).astype(float)
+    eff = _get(tech, "storage_efficiency", "technologies",
+               np.full(K, options.storage_efficiency)).astype(float)
+    return techs, profile, lifetime, duration, eff
+
+
+def _site_regions(sites: xr.Dataset, reg_index: dict[str, int]
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Site labels and each site's region position."""
+    site_labels = _labels(sites, "site")
+    if not site_labels.size:
+        return site_labels, np.zeros(0, int)
+    site_reg_names = np.asarray(sites["region"].values).astype(str)
+    unknown = sorted(set(site_reg_names.tolist()) - set(reg_index))
+    if unknown:
+        raise GridcapInputError(f"sites.region has {unknown}: expected one of the regions")
+    return site_labels, np.array([reg_index[r] for r in site_reg_names], dtype=int)
+
+
+def _pool_fields(o: xr.Dataset, reg_index: dict[str, int], W: int, H: int
+                 ) -> tuple[np.ndarray, ...]:
+    """DER pools: labels, region positions, enrolled potential [MW] and delivery ratio per
+    scenario, pool and slice [1]."""
+    pools = _labels(o, "pool") if "pool" in o.dims else np.asarray([])
+    P = pools.size
+    if not P:
+        return pools, np.zeros(0, int), np.zeros(0), np.zeros((W, 0, H))
+    if "pool_region" not in o.coords and "pool_region" not in o:
+        raise GridcapInputError("outcomes.pool_region is missing: expected the pool's region")
+    pr = np.asarray(o["pool_region"].values).astype(str)
+    unknown = sorted(set(pr.tolist()) - set(reg_index))
+    if unknown:
+        raise GridcapInputError(f"outcomes.pool_region has {unknown}: expected a region")
+    pool_region = np.array([reg_index[r] for r in pr], dtype=int)
+    flex_pot = _get(o, "flex_potential_kw", "outcomes").astype(float) / 1000.0
+    if "flex_delivery_ratio" in o:
+        delivery = _arr(o, "flex_delivery_ratio", ("scenario", "pool", "slice"))
+    else:
+        delivery = np.ones((W, P, H))
+    return pools, pool_region, flex_pot, delivery
+
+
+def _scenario_year_fields(o: xr.Dataset, site_labels: np.ndarray, W: int, Y: int
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """AI utilisation per scenario and year [1] and each site's mining CFADS per scenario,
+    site and year [$]."""
+    util = _arr(o, "ai_utilization", ("scenario", "year")) if "ai_utilization" in o else np.ones(
+        (W, Y))
+    S = site_labels.size
+    if not (S and "site_mining_cfads_usd" in o):
+        return util, np.zeros((W, S, Y))
+    absent = sorted(set(site_labels.tolist()) - set(_labels(o, "site").tolist()))
+    if absent:
+        raise GridcapInputError(
+            f"outcomes.site lacks {absent}: expected every inputs.sites.site")
+    mining = np.asarray(o["site_mining_cfads_usd"].sel(site=site_labels)
+                        .transpose("scenario", "site", "year").values, float)
+    return util, mining
 
 
 def _interconnection(reg: xr.Dataset, tech: xr.Dataset, K: int) -> dict[str, np.ndarray]:
@@ -1640,11 +1672,8 @@ def assemble_plan(pm: PlanModel, res: SolveResult, dual_res: SolveResult | None,
     With ``summary`` (scenario decomposition), ``res.x`` supplies the first-stage decisions
     and ``summary`` the scenario costs, cost components and capacity values.
     """
-    m = pm.model
-    d = pm.data
-    o = pm.options
-    x = res.x
-    W, R, K, Y, H, S, P = _dims(d)
+    m, d, o, x = pm.model, pm.data, pm.options, res.x
+    _W, R, K, Y, _H, S, P = _dims(d)
     build = _dense("build", m, x, (R, K, Y), ("region", "tech", "year"))
     online = _dense("online", m, x, (R, K, Y), ("region", "tech", "year"))
     conv = _dense("convert", m, x, (S, Y), ("site", "year"))
@@ -1655,93 +1684,127 @@ def assemble_plan(pm: PlanModel, res: SolveResult, dual_res: SolveResult | None,
     ai_conv_region = np.zeros((R, Y))
     np.add.at(ai_conv_region, d.site_region, ai_site)
     ai_placed = ai_new + ai_conv_region
-
-    # costs ----------------------------------------------------------------------------
-    if summary is not None:
-        sc = np.asarray(summary.scenario_cost, dtype=float)
-        comps = dict(summary.components)
-    else:
-        F = first_stage_cost_vector(m)
-        Q = scenario_cost_matrix(m, x.size)
-        sc = float(F @ x) / COST_SCALE + (Q @ x) / COST_SCALE                           # [W]
-        comps = {}
-        for comp in COST_COMPONENTS:
-            comps[comp] = float(first_stage_cost_vector(m, comp) @ x + d.weights
-                                @ (scenario_cost_matrix(m, x.size, comp) @ x)) / COST_SCALE
-    expected = float(d.weights @ sc)
-    cvar = empirical_cvar(sc, d.weights, o.cvar_alpha)
-
-    # duals → capacity value ------------------------------------------------------------
-    cap_value = np.full((R, Y), np.nan)
-    if summary is not None:
-        cap_value = np.asarray(summary.capacity_value, dtype=float)
-    elif dual_res is not None and dual_res.row_dual is not None:
-        rows = m.pos["adequacy_rows"]
-        du = dual_res.row_dual[rows].reshape(W, R, Y, H)
-        cap_value = du.sum(axis=(0, 3)) / d.discount[None, :] / 1000.0 / COST_SCALE
-
-    # converted sites --------------------------------------------------------------------
-    converted = (conv.sum(axis=1) > 0.5).astype(np.int8) if S else np.zeros(0, np.int8)
-    conv_year = np.where(converted > 0, d.years[np.argmax(conv, axis=1)] if S else 0, -1)
-    lag_s = np.ceil(d.conv_months / 12.0 - 1e-9).astype(int)
-    conv_online = np.where(converted > 0, conv_year + lag_s, -1)
-
-    # time to power: MW-weighted decision-to-power time of the AI MW placed ------------
-    ttp_site = d.conv_months / 12.0
-    num = o.new_build_lead_years * ai_new
-    np.add.at(num, d.site_region, ai_site * ttp_site[:, None])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ttp = np.where(ai_placed > 1e-9, num / np.where(ai_placed > 1e-9, ai_placed, 1.0), np.nan)
-
-    # flexibility price and alternative ---------------------------------------------------
+    sc, comps = _plan_costs(m, d, x, summary)
+    cap_value = _capacity_value(m, d, dual_res, summary)
     reliab = flexibility.reliability(pm.outcomes, o.flex_confidence, pools=d.pools)
     price = flexibility.flex_price(cap_value, reliab, d.pool_region)
     alt_cost, alt_tech = flexibility.alternative_cost(d, _lags(d))
 
-    coords: dict[str, Any] = {
-        "region": d.regions, "tech": d.techs, "site": d.sites, "pool": d.pools,
-        "year": d.years, "scenario": d.all_scenarios,
-    }
-    ds = xr.Dataset(coords=coords)
+    ds = xr.Dataset(coords={"region": d.regions, "tech": d.techs, "site": d.sites,
+                            "pool": d.pools, "year": d.years, "scenario": d.all_scenarios})
+    _put(ds, "build_mw", ("region", "tech", "year"), build, "MW", "capacity ordered in the year")
+    _put(ds, "online_mw", ("region", "tech", "year"), online, "MW", "new capacity online")
+    _put_conversions(ds, d, conv, ai_site)
+    _put(ds, "ai_placed_mw", ("region", "year"), ai_placed, "MW",
+         "AI load placed (new-build + sites)")
+    _put(ds, "ai_new_build_mw", ("region", "year"), ai_new, "MW", "new-build AI load placed")
+    _put(ds, "unserved_ai_mw", ("region", "year"), unserved, "MW",
+         "AI demand left without a home")
+    _put_flexibility(ds, pm, flex, cap_value, reliab, price)
+    _put(ds, "alternative_cost_usd_per_kw_yr", ("region", "year"), alt_cost, "$/kW-yr",
+         "cheapest new-build accredited kW online by the year")
+    _put(ds, "alternative_tech", ("region", "year"), alt_tech, "", "that cheapest technology")
+    _put(ds, "time_to_power_years", ("region", "year"),
+         _time_to_power(d, o, ai_new, ai_site, ai_placed), "yr",
+         "MW-weighted decision-to-power time of the AI load placed")
+    _put_costs(ds, d, o, sc, comps, objective)
+    sy = _put_settlement(ds, pm, price)
+    ds.attrs.update(_plan_attrs(pm, dual_res, timings, dual_source=dual_source,
+                                mip_gap=mip_gap, status=status, settlement_year=sy))
+    return ds
 
-    def put(name: str, dims: tuple[str, ...], val: Any, units: str, doc: str) -> None:
-        ds[name] = xr.DataArray(np.asarray(val), dims=dims,
-                                attrs={"units": units, "long_name": doc})
 
-    put("build_mw", ("region", "tech", "year"), build, "MW", "capacity ordered in the year")
-    put("online_mw", ("region", "tech", "year"), online, "MW", "new capacity online")
-    put("converted", ("site",), converted, "1", "site converted to AI (0/1)")
-    put("conversion_year", ("site",), conv_year, "year", "year the conversion is decided (-1: no)")
-    put("conversion_online_year", ("site",), conv_online, "year",
-        "first year the converted site's AI load is online (-1: no)")
-    put("ai_site_mw", ("site", "year"), ai_site, "MW", "AI IT load at the converted site")
-    put("capex_usd", ("site",),
-        d.conv_capex * 1000.0 * (ai_site.max(axis=1) if Y and S else np.zeros(S)), "$",
-        "overnight conversion capex: conversion_capex_usd_per_kw × peak AI kW placed")
-    put("ai_placed_mw", ("region", "year"), ai_placed, "MW", "AI load placed (new-build + sites)")
-    put("ai_new_build_mw", ("region", "year"), ai_new, "MW", "new-build AI load placed")
-    put("unserved_ai_mw", ("region", "year"), unserved, "MW", "AI demand left without a home")
-    put("flex_contracted_kw", ("pool", "year"), flex * 1000.0, "kW", "flexibility contracted")
-    put("flex_contracted_kw_se", ("pool", "year"),
-        flex * 1000.0 * _relative_se(pm.outcomes, d.pools)[:, None], "kW",
-        "sampling standard error of flex_contracted_kw: contracted × relative standard error "
-        "of the pool's enrolled potential (the sample's error where the contract is at it)")
-    put("capacity_value_usd_per_kw_yr", ("region", "year"), cap_value, "$/kW-yr",
-        "marginal capacity value: adequacy duals summed over scenarios and slices")
-    put("flex_reliability", ("pool",), reliab, "1",
-        f"delivery ratio at the {1 - o.flex_confidence:.3g} quantile over scenarios")
-    put("flex_price_usd_per_kw_yr", ("pool", "year"), price, "$/kW-yr",
-        "value of a committed kW: capacity value × reliability")
-    put("alternative_cost_usd_per_kw_yr", ("region", "year"), alt_cost, "$/kW-yr",
-        "cheapest new-build accredited kW online by the year")
-    put("alternative_tech", ("region", "year"), alt_tech, "", "that cheapest technology")
-    put("time_to_power_years", ("region", "year"), ttp, "yr",
-        "MW-weighted decision-to-power time of the AI load placed")
+def _put(ds: xr.Dataset, name: str, dims: tuple[str, ...], val: Any, units: str,
+         doc: str) -> None:
+    """Add one plan variable with its unit and description."""
+    ds[name] = xr.DataArray(np.asarray(val), dims=dims, attrs={"units": units, "long_name": doc})
+
+
+def _plan_costs(m: Model, d: PlanData, x: np.ndarray, summary: ScenarioSummary | None
+                ) -> tuple[np.ndarray, dict[str, float]]:
+    """Total cost per scenario in the model [$] and the expected cost by component [$]."""
+    if summary is not None:
+        return np.asarray(summary.scenario_cost, dtype=float), dict(summary.components)
+    F = first_stage_cost_vector(m)
+    Q = scenario_cost_matrix(m, x.size)
+    sc = float(F @ x) / COST_SCALE + (Q @ x) / COST_SCALE                               # [W]
+    comps = {}
+    for comp in COST_COMPONENTS:
+        comps[comp] = float(first_stage_cost_vector(m, comp) @ x + d.weights
+                            @ (scenario_cost_matrix(m, x.size, comp) @ x)) / COST_SCALE
+    return sc, comps
+
+
+def _capacity_value(m: Model, d: PlanData, dual_res: SolveResult | None,
+                    summary: ScenarioSummary | None) -> np.ndarray:
+    """Marginal capacity value per region and year from the adequacy duals [$/kW-yr]."""
+    W, R, _K, Y, H, _S, _P = _dims(d)
+    if summary is not None:
+        return np.asarray(summary.capacity_value, dtype=float)
+    if dual_res is None or dual_res.row_dual is None:
+        return np.full((R, Y), np.nan)
+    du = dual_res.row_dual[m.pos["adequacy_rows"]].reshape(W, R, Y, H)
+    return du.sum(axis=(0, 3)) / d.discount[None, :] / 1000.0 / COST_SCALE
+
+
+def _put_conversions(ds: xr.Dataset, d: PlanData, conv: np.ndarray, ai_site: np.ndarray) -> None:
+    """Converted sites, their decision and online years, AI MW and capex."""
+    S, Y = conv.shape
+    converted = (conv.sum(axis=1) > 0.5).astype(np.int8) if S else np.zeros(0, np.int8)
+    conv_year = np.where(converted > 0, d.years[np.argmax(conv, axis=1)] if S else 0, -1)
+    lag_s = np.ceil(d.conv_months / 12.0 - 1e-9).astype(int)
+    conv_online = np.where(converted > 0, conv_year + lag_s, -1)
+    _put(ds, "converted", ("site",), converted, "1", "site converted to AI (0/1)")
+    _put(ds, "conversion_year", ("site",), conv_year, "year",
+         "year the conversion is decided (-1: no)")
+    _put(ds, "conversion_online_year", ("site",), conv_online, "year",
+         "first year the converted site's AI load is online (-1: no)")
+    _put(ds, "ai_site_mw", ("site", "year"), ai_site, "MW", "AI IT load at the converted site")
+    _put(ds, "capex_usd", ("site",),
+         d.conv_capex * 1000.0 * (ai_site.max(axis=1) if Y and S else np.zeros(S)), "$",
+         "overnight conversion capex: conversion_capex_usd_per_kw × peak AI kW placed")
+
+
+def _time_to_power(d: PlanData, o: PlanOptions, ai_new: np.ndarray, ai_site: np.ndarray,
+                   ai_placed: np.ndarray) -> np.ndarray:
+    """MW-weighted decision-to-power time of the AI MW placed per region and year [yr]."""
+    ttp_site = d.conv_months / 12.0
+    num = o.new_build_lead_years * ai_new
+    np.add.at(num, d.site_region, ai_site * ttp_site[:, None])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ai_placed > 1e-9, num / np.where(ai_placed > 1e-9, ai_placed, 1.0),
+                        np.nan)
+
+
+def _put_flexibility(ds: xr.Dataset, pm: PlanModel, flex: np.ndarray, cap_value: np.ndarray,
+                     reliab: np.ndarray, price: np.ndarray) -> None:
+    """Flexibility contracted (with its sampling error), capacity value, reliability, price."""
+    d, o = pm.data, pm.options
+    _put(ds, "flex_contracted_kw", ("pool", "year"), flex * 1000.0, "kW",
+         "flexibility contracted")
+    _put(ds, "flex_contracted_kw_se", ("pool", "year"),
+         flex * 1000.0 * _relative_se(pm.outcomes, d.pools)[:, None], "kW",
+         "sampling standard error of flex_contracted_kw: contracted × relative standard error "
+         "of the pool's enrolled potential (the sample's error where the contract is at it)")
+    _put(ds, "capacity_value_usd_per_kw_yr", ("region", "year"), cap_value, "$/kW-yr",
+         "marginal capacity value: adequacy duals summed over scenarios and slices")
+    _put(ds, "flex_reliability", ("pool",), reliab, "1",
+         f"delivery ratio at the {1 - o.flex_confidence:.3g} quantile over scenarios")
+    _put(ds, "flex_price_usd_per_kw_yr", ("pool", "year"), price, "$/kW-yr",
+         "value of a committed kW: capacity value × reliability")
+
+
+def _put_costs(ds: xr.Dataset, d: PlanData, o: PlanOptions, sc: np.ndarray,
+               comps: dict[str, float], objective: float) -> None:
+    """Cost components, expected cost, CVaR, objective and each scenario's cost and weight."""
     for comp, val in comps.items():
-        put(f"cost_{comp}_usd", (), val, "$", f"expected present value of {comp} cost")
-    put("expected_cost_usd", (), expected, "$", "expected total cost (present value)")
-    put("cvar_cost_usd", (), cvar, "$", f"CVaR_{o.cvar_alpha} of total scenario cost")
-    put("objective_usd", (), objective / COST_SCALE, "$", "objective: expected cost + λ·CVaR")
+        _put(ds, f"cost_{comp}_usd", (), val, "$", f"expected present value of {comp} cost")
+    _put(ds, "expected_cost_usd", (), float(d.weights @ sc), "$",
+         "expected total cost (present value)")
+    _put(ds, "cvar_cost_usd", (), empirical_cvar(sc, d.weights, o.cvar_alpha), "$",
+         f"CVaR_{o.cvar_alpha} of total scenario cost")
+    _put(ds, "objective_usd", (), objective / COST_SCALE, "$",
+         "objective: expected cost + λ·CVaR")
     full_sc = np.full(d.all_scenarios.size, np.nan)
     full_w = np.zeros(d.all_scenarios.size)
     pick = np.searchsorted(d.all_scenarios, d.scenarios) if np.all(
@@ -1749,22 +1812,32 @@ def assemble_plan(pm: PlanModel, res: SolveResult, dual_res: SolveResult | None,
         [np.flatnonzero(d.all_scenarios == s)[0] for s in d.scenarios])
     full_sc[pick] = sc
     full_w[pick] = d.weights
-    put("scenario_cost_usd", ("scenario",), full_sc, "$",
-        "total cost of the scenario (NaN: not in the model)")
-    put("scenario_weight", ("scenario",), full_w, "1", "probability weight in the model")
+    _put(ds, "scenario_cost_usd", ("scenario",), full_sc, "$",
+         "total cost of the scenario (NaN: not in the model)")
+    _put(ds, "scenario_weight", ("scenario",), full_w, "1", "probability weight in the model")
 
-    # settlement ledger ---------------------------------------------------------------
+
+def _put_settlement(ds: xr.Dataset, pm: PlanModel, price: np.ndarray) -> int:
+    """The proof-of-flexibility settlement ledger at the settlement year's price; returns
+    that year."""
+    d, o = pm.data, pm.options
     sy = o.settlement_year if o.settlement_year is not None else int(d.years[0])
     if sy not in d.years.tolist():
         raise GridcapInputError(f"settlement_year = {sy}: expected one of {d.years.tolist()}")
     led = settlement.ledger(pm.outcomes, price[:, int(np.flatnonzero(d.years == sy)[0])]
-                            if P else np.zeros(0), pools=d.pools,
+                            if d.pools.size else np.zeros(0), pools=d.pools,
                             penalty_multiple=o.shortfall_penalty_multiple)
     for name in led.data_vars:
         ds[name] = led[name]
+    return sy
 
-    info = pm.lp
-    ds.attrs.update({
+
+def _plan_attrs(pm: PlanModel, dual_res: SolveResult | None, timings: dict[str, float], *,
+                dual_source: str, mip_gap: float, status: str,
+                settlement_year: int) -> dict[str, Any]:
+    """Solver, size, timing and convention attributes of the plan Dataset."""
+    m, d, o, info = pm.model, pm.data, pm.options, pm.lp
+    attrs = {
         "solver": "HiGHS (highspy, in memory, persistent)",
         "solver_status": status,
         "mip_gap": float(mip_gap) if np.isfinite(mip_gap) else -1.0,
@@ -1780,14 +1853,13 @@ def assemble_plan(pm: PlanModel, res: SolveResult, dual_res: SolveResult | None,
                           "+ fixed O&M per year online; years discounted to the first year"),
         "discount_rate": d.rate,
         "chronological_storage": int(d.chronological),
-        "settlement_year": sy,
-        "scenarios_in_model": int(W),
+        "settlement_year": settlement_year,
+        "scenarios_in_model": int(d.scenarios.size),
         "scenario_selection": (d.selection.method if d.selection else "all"),
-    })
+    }
     if d.selection is not None:
-        ds.attrs.update({f"scenario_selection_{k}": float(v)
-                         for k, v in d.selection.errors.items()})
-    return ds
+        attrs.update({f"scenario_selection_{k}": float(v) for k, v in d.selection.errors.items()})
+    return attrs
 
 
 def plan(

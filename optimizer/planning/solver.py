@@ -16,7 +16,7 @@ mpi-sppy decomposition engine. ``ModelBuilder.compile(via="pyomo")`` goes throug
 Pyomo's standard-form compiler; the test-suite checks that both hand-offs are identical and that
 Pyomo's HiGHS interface finds the same optimum as the matrix path.
 
-Measured on the shipped studies (2-core machine, docs/dev-notes/2026-12-04/p15.md): the Pyomo
+Measured on the shipped studies (2-core machine, docs/dev-notes/2026-12-03/p15.md): the Pyomo
 mirror that used to be built next to the triplets (and never solved) was 80 % of the build
 time and made every plan import Pyomo; dropping it changed no plan variable.
 
