@@ -34,6 +34,8 @@ _EXPORTS = {
     "clearsky_irradiance": "solar",
     "pv_output_kw_per_kw": "solar",
     "read_tmy": "solar",
+    "hourly_series": "series",
+    "read_hourly_series": "series",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -163,6 +163,16 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
         Key("regions", str, "shipped", doc="'shipped' or a path to a regions CSV"),
         Key("technologies", str, "shipped", doc="'shipped' or a path to a technologies CSV"),
         Key("sites", str, "shipped", doc="'shipped' or a path to a mine-sites CSV"),
+        # the user's own hourly series (gridcap.datasets.series; README "Your own data")
+        Key("load", str, "synthetic",
+            doc="'synthetic' or a CSV/NetCDF of hourly load per region [MW] (columns: time "
+                "or hour, then region ids) replacing the simulated load of those regions"),
+        Key("solar", str, "synthetic",
+            doc="'synthetic' or a CSV/NetCDF of hourly utility-PV output per unit of "
+                "capacity per region [1]"),
+        Key("wind", str, "synthetic",
+            doc="'synthetic' or a CSV/NetCDF of hourly wind output per unit of capacity "
+                "per region [1]"),
         Key("technology_ids", list, [], doc="subset of technologies (empty: all)", item_kind=str),
         Key(
             "site_ids",

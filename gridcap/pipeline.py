@@ -128,6 +128,7 @@ def build_inputs(cfg: StudyConfig) -> StudyInputs:
     if cfg.datasets.max_sites:
         sites = sites.isel(site=slice(0, cfg.datasets.max_sites))
     sites = with_contract_terms(sites, cfg.site_contract_terms())
+    hourly, hourly_meta = _load_hourly(cfg, regions, known_regions)
     paths, _ = gd.read_interconnection_paths(regions)
     regions["path_years"] = paths["path_years"]
     regions["path_limit_mw"] = paths["path_limit_mw"]
@@ -156,10 +157,82 @@ def build_inputs(cfg: StudyConfig) -> StudyInputs:
             "technologies": tech_meta,
             "sites": sites_meta,
             "fleet": dict(fleet.attrs),
+            **({"hourly": hourly_meta} if hourly_meta else {}),
         },
+        hourly=hourly,
     )
     validate_inputs(inputs)
     return inputs
+
+
+def _load_hourly(cfg: StudyConfig, regions: xr.Dataset,
+                 known: list[str]) -> tuple[xr.Dataset | None, dict[str, Any]]:
+    """The study's own hourly series (``[datasets] load / solar / wind``), validated; errors
+    name the config key, file, column, row, value and what was expected."""
+    from gridcap.datasets.series import HOURLY, read_hourly_series
+
+    parts: dict[str, xr.DataArray] = {}
+    meta: dict[str, Any] = {}
+    for key in HOURLY:
+        value = getattr(cfg.datasets, key)
+        if value == "synthetic":
+            continue
+        where = f"datasets.{key} = {value!r}"
+        path = Path(value)
+        if not path.is_file():
+            found = "a directory" if path.is_dir() else "no such file"
+            raise ConfigError(cfg.source, [
+                f"{where}: {found}; expected 'synthetic' or a CSV/NetCDF file of hourly "
+                "series (relative paths are read from the study file's folder)"])
+        try:
+            da, meta[key] = read_hourly_series(path, key, regions, known)
+        except GridcapInputError as err:
+            raise ConfigError(cfg.source, [f"{where}: {err}"]) from None
+        except (OSError, UnicodeDecodeError) as err:
+            raise ConfigError(cfg.source, [f"{where}: cannot be read ({err})"]) from None
+        parts[str(da.name)] = da
+    return (xr.Dataset(parts) if parts else None), meta
+
+
+def with_hourly_series(inputs: StudyInputs, *, load: Any = None, solar: Any = None,
+                       wind: Any = None) -> StudyInputs:
+    """The inputs with the user's own hourly series, from pandas or xarray objects.
+
+    The Python form of ``[datasets] load / solar / wind`` (README "Your own data"): each
+    given series replaces the Monte Carlo's synthetic series of its regions in every
+    scenario; series already on ``inputs`` for other quantities are kept.
+
+    Parameters
+    ----------
+    inputs : StudyInputs
+        From :func:`build_inputs`.
+    load : pandas.DataFrame or xarray.DataArray, optional
+        Hourly regional load [MW], one column per region id; index a tz-aware
+        ``DatetimeIndex`` of 8760 consecutive hours or the hour of year 0-8759 in local
+        standard time (:func:`gridcap.datasets.series.hourly_series`).
+    solar, wind : pandas.DataFrame or xarray.DataArray, optional
+        Output per unit of installed capacity [1], same layout.
+
+    Returns
+    -------
+    StudyInputs
+        A copy with ``hourly`` set; ``inputs`` is unchanged.
+
+    Raises
+    ------
+    GridcapInputError
+        Naming the argument, column, row, value and what was expected.
+    """
+    from gridcap.datasets.series import hourly_series
+
+    new = hourly_series(inputs.regions, load=load, solar=solar, wind=wind)
+    old = inputs.hourly
+    if old is not None:
+        new = old.drop_vars([v for v in new.data_vars if v in old]).merge(new)
+    given = {str(v): "user data (Python)" for v in new.data_vars}
+    provenance = {**inputs.provenance, "hourly": {**inputs.provenance.get("hourly", {}),
+                                                  **given}}
+    return replace(inputs, hourly=new if new.data_vars else old, provenance=provenance)
 
 
 def check_study(cfg: StudyConfig) -> StudyInputs:
@@ -480,7 +553,7 @@ def input_digests(cfg: StudyConfig) -> dict[str, str]:
 
     out: dict[str, str] = {}
     for name, value in sorted(dataclasses.asdict(cfg.datasets).items()):
-        if isinstance(value, str) and value != "shipped" and value:
+        if isinstance(value, str) and value not in ("shipped", "synthetic") and value:
             out[f"datasets.{name}"] = _file_digest(Path(value))
     for path in sorted(DATA_DIR.glob("*.csv")):
         out[f"shipped/{path.name}"] = _file_digest(path)
@@ -558,8 +631,10 @@ def _prefixed(ds: xr.Dataset, prefix: str, keep: set[str]) -> xr.Dataset:
 def inputs_dataset(inputs: StudyInputs) -> xr.Dataset:
     """The study inputs as one Dataset with variables ``<table>__<name>`` and provenance."""
     parts = []
-    for table in ("fleet", "sites", "regions", "technologies", "finance"):
-        ds = getattr(inputs, table)
+    for table in ("fleet", "sites", "regions", "technologies", "finance", "hourly"):
+        ds = getattr(inputs, table, None)
+        if ds is None:
+            continue
         parts.append(_drop_attrs(ds.rename({v: f"{table}__{v}" for v in ds.data_vars})))
     merged = xr.merge(parts, compat="override", join="outer")
     merged.attrs["provenance"] = json.dumps(inputs.provenance, default=str)

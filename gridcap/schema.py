@@ -517,6 +517,11 @@ class StudyInputs:
         Planning years [year], consecutive.
     provenance : dict
         Source metadata of each table (from the loaders).
+    hourly : xarray.Dataset or None
+        The user's own hourly series (``load_mw`` [MW], ``solar_cf`` [1], ``wind_cf`` [1]
+        over ``region`` × ``hour`` 0-8759 of the local standard year; NaN where a region
+        keeps its synthetic series), which replace the Monte Carlo's synthetic drivers
+        (:mod:`gridcap.datasets.series`); None: every series synthetic.
     """
 
     fleet: xr.Dataset
@@ -526,6 +531,7 @@ class StudyInputs:
     finance: xr.Dataset
     years: np.ndarray
     provenance: dict = field(default_factory=dict)
+    hourly: xr.Dataset | None = None
 
 
 def validate_inputs(inputs: StudyInputs) -> None:

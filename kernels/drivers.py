@@ -38,6 +38,7 @@ __all__ = [
     "WIND",
     "annual_drivers",
     "clear_sky_pv",
+    "given_drivers",
     "hourly_drivers",
 ]
 
@@ -192,9 +193,56 @@ def _ar1(xp, e, phi: float):
     return out
 
 
+def given_drivers(hourly: Any, regions: list[str], peak_load_mw: Any,
+                  hour_of_year) -> dict[str, np.ndarray]:
+    """The user's hourly series as driver values that replace the synthetic ones.
+
+    Parameters
+    ----------
+    hourly : xarray.Dataset or None
+        :attr:`gridcap.schema.StudyInputs.hourly`: ``load_mw`` [MW], ``solar_cf`` [1],
+        ``wind_cf`` [1] over (``region``, ``hour`` 0-8759 of the local standard year), NaN
+        where a region keeps its synthetic series (:mod:`gridcap.datasets.series`).
+    regions : list of str
+        Region ids in the kernel's order (regions absent from ``hourly`` stay synthetic).
+    peak_load_mw : array_like
+        Regional peak load [MW], shape (R,): a load series becomes ``load_pu = load_mw /
+        peak_load_mw``, so the kernel's ``peak_load_mw × load_pu`` is the user's MW.
+    hour_of_year : array of int
+        Hour of year of each simulated hour [h], shape (T,).
+
+    Returns
+    -------
+    dict of numpy.ndarray, each (R, T)
+        ``load_pu``, ``solar_cf``, ``wind_cf`` for the quantities given; NaN rows keep the
+        synthetic driver. Empty when nothing is given.
+    """
+    if hourly is None:
+        return {}
+    hoy = np.asarray(hour_of_year, np.int64)
+    out: dict[str, np.ndarray] = {}
+    for var, key in (("load_mw", "load_pu"), ("solar_cf", "solar_cf"), ("wind_cf", "wind_cf")):
+        if var in hourly:
+            da = hourly[var].reindex(region=list(regions)).transpose("region", "hour")
+            x = np.asarray(da.values, np.float64)[:, hoy]
+            if key == "load_pu":
+                x = x / np.asarray(peak_load_mw, np.float64)[:, None]
+            out[key] = x
+    return out
+
+
+def _replace(xp, synthetic, given: dict[str, Any] | None, key: str):
+    """``synthetic`` (S, R, T) with the user's (R, T) values where they are not NaN."""
+    if not given or key not in given:
+        return synthetic
+    g = xp.asarray(given[key])[None]
+    return xp.where(xp.isnan(g), synthetic, g)
+
+
 def hourly_drivers(xp, *, seed: int, scenarios, lat, price_mean, cs, hours: int,
                    hour_of_year=None, period_hours: int | None = None,
-                   compiled: bool | None = None) -> dict[str, Any]:
+                   compiled: bool | None = None,
+                   given: dict[str, Any] | None = None) -> dict[str, Any]:
     """Hourly drivers for a batch of scenarios.
 
     Parameters
@@ -224,6 +272,10 @@ def hourly_drivers(xp, *, seed: int, scenarios, lat, price_mean, cs, hours: int,
     compiled : bool, optional
         Use the compiled CPU loops of :mod:`gridcap.kernels.numba_stages` (the same bits as
         the array code); default: when ``xp`` is NumPy.
+    given : dict of arrays (R, T), optional
+        The user's series (:func:`given_drivers`): ``load_pu``, ``solar_cf``, ``wind_cf``
+        replace the synthetic driver in every scenario where they are not NaN; price spikes
+        then follow the given load (the fields then come from the array code, same bits).
 
     Returns
     -------
@@ -242,8 +294,11 @@ def hourly_drivers(xp, *, seed: int, scenarios, lat, price_mean, cs, hours: int,
     factors = _factors_numba if use_numba else _factors_xp
     x, u_occ, u_size = factors(xp, seed, scen, int(lat.shape[0]), hoy, period)
     shapes = _shapes(xp, hoy, lat, price_mean)
-    fields = _fields_numba if use_numba else _fields_xp
-    out = fields(xp, x, u_occ, u_size, shapes, cs)
+    if given:  # the user's series: load replaced before the price spikes read it
+        out = _fields_xp(xp, x, u_occ, u_size, shapes, cs, given)
+    else:
+        fields = _fields_numba if use_numba else _fields_xp
+        out = fields(xp, x, u_occ, u_size, shapes, cs)
     out.update(x_cloud=x[0], x_temp=x[1], x_price=x[2], x_wind=x[3])
     return out
 
@@ -345,12 +400,14 @@ def _load_raw(xp, load_h, temp):
             + ld["heat"] * xp.maximum(ld["t_heat"] - temp, 0.0))
 
 
-def _fields_xp(xp, x, u_occ, u_size, sh, cs) -> dict[str, Any]:
-    """Driver fields (S, R, T) from the factors and shapes, array code."""
+def _fields_xp(xp, x, u_occ, u_size, sh, cs, given=None) -> dict[str, Any]:
+    """Driver fields (S, R, T) from the factors and shapes, array code; ``given`` series
+    (:func:`given_drivers`) replace load, solar and wind where they are not NaN."""
     x_cloud, x_temp, x_price, x_wind = x
     tp, ld, sol, pr, wd = TEMPERATURE, LOAD, SOLAR, PRICE, WIND
     temp = sh["t_det"][None] + tp["anomaly_sd"] * x_temp
-    load_pu = _load_raw(xp, sh["load_h"], temp) / sh["norm"][None, :, None]
+    load_pu = _replace(xp, _load_raw(xp, sh["load_h"], temp) / sh["norm"][None, :, None],
+                       given, "load_pu")
     house = sh["house_h"] * (1.0 + ld["house_temp"] * (
         xp.maximum(temp - ld["house_t_cool"], 0.0)
         + 0.5 * xp.maximum(ld["house_t_heat"] - temp, 0.0)))
@@ -359,9 +416,11 @@ def _fields_xp(xp, x, u_occ, u_size, sh, cs) -> dict[str, Any]:
     p_spike = pr["spike_prob"] * xp.clip((load_pu - pr["spike_load"]) / (1.0 - pr["spike_load"]),
                                          0.0, 1.0)
     spike = xp.where(u_occ < p_spike, sh["spike_pm"][None, :, None] * (-xp.log(u_size)), 0.0)
-    wind_cf = xp.clip(sh["wind_h"] + wd["sd"] * x_wind, 0.0, wd["max"])
+    wind_cf = _replace(xp, xp.clip(sh["wind_h"] + wd["sd"] * x_wind, 0.0, wd["max"]), given,
+                       "wind_cf")
+    solar_cf = _replace(xp, xp.asarray(cs)[None] * kreg, given, "solar_cf")
     return {"kreg": kreg, "temp": temp, "load_pu": load_pu, "house": house,
-            "price": base + spike, "wind_cf": wind_cf, "solar_cf": xp.asarray(cs)[None] * kreg}
+            "price": base + spike, "wind_cf": wind_cf, "solar_cf": solar_cf}
 
 
 def _fields_numba(xp, x, u_occ, u_size, sh, cs) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from gridcap.errors import GridcapInputError
-from gridcap.kernels.drivers import clear_sky_pv, hourly_drivers
+from gridcap.kernels.drivers import clear_sky_pv, given_drivers, hourly_drivers
 
 __all__ = ["simulated_load_years"]
 
@@ -51,7 +51,8 @@ def simulated_load_years(
     -------
     load_mw : numpy.ndarray
         Regional load ``peak_load_mw × load_pu`` [MW], shape (S, R, hours), gross of DER
-        output (as balancing-authority demand is).
+        output (as balancing-authority demand is); a region with a user load series
+        (``inputs.hourly``) has that series in every scenario.
     month : numpy.ndarray of int
         Calendar month 1-12 of each simulated hour in the first planning year, shape (hours,).
     """
@@ -65,12 +66,14 @@ def simulated_load_years(
     cs = clear_sky_pv(lat, reg["lon"].values, tzs, year0, hours)
     peak = np.asarray(reg["peak_load_mw"].values, np.float64)
     pmean = np.asarray(reg["price_mean_usd_per_mwh"].values, np.float64)
+    given = given_drivers(getattr(inputs, "hourly", None),
+                          [str(r) for r in reg["region"].values], peak, np.arange(hours))
     out = np.empty((scenarios, lat.size, hours))
     for c0 in range(0, scenarios, batch):
         c1 = min(scenarios, c0 + batch)
         scen = np.arange(scenario_offset + c0, scenario_offset + c1, dtype=np.uint64)
         drv = hourly_drivers(np, seed=seed, scenarios=scen, lat=lat, price_mean=pmean, cs=cs,
-                             hours=hours)
+                             hours=hours, given=given)
         out[c0:c1] = peak[None, :, None] * drv["load_pu"]
         del drv
     month = pd.date_range(f"{year0}-01-01", periods=hours, freq="h").month.to_numpy()

@@ -35,7 +35,7 @@ from gridcap.kernels.dispatch import (
     DispatchOut,
     FleetArrays,
 )
-from gridcap.kernels.drivers import annual_drivers, clear_sky_pv, hourly_drivers
+from gridcap.kernels.drivers import annual_drivers, clear_sky_pv, given_drivers, hourly_drivers
 from gridcap.kernels.events import (
     ARBITRAGE,
     MAX_EVENTS,
@@ -437,6 +437,8 @@ def simulate(
     peak = np.asarray(regions_ds["peak_load_mw"].values, np.float64)
     growth = np.asarray(regions_ds["load_growth_per_year"].values, np.float64)
     pmean = np.asarray(regions_ds["price_mean_usd_per_mwh"].values, np.float64)
+    # the user's hourly series (inputs.hourly, gridcap.datasets.series) replace synthetic ones
+    given = given_drivers(getattr(inputs, "hourly", None), regions, peak, axis.hour_of_year)
     sites = inputs.sites
     n_k = sites.sizes.get("site", 0)
     site_region = np.array([regions.index(str(r)) for r in sites["region"].values], np.int64)
@@ -465,7 +467,8 @@ def simulate(
         n_s = c1 - c0
         drv = hourly_drivers(xp, seed=seed, scenarios=scen, lat=xp.asarray(lat),
                              price_mean=xp.asarray(pmean), cs=cs_x, hours=hours,
-                             hour_of_year=axis.hour_of_year, period_hours=axis.period_hours)
+                             hour_of_year=axis.hour_of_year, period_hours=axis.period_hours,
+                             given=given)
         load_mw = xp.asarray(peak)[None, :, None] * drv["load_pu"]
         forecast = load_mw - xp.asarray(meta["pv_mw"])[None, :, None] * drv["solar_cf"]
         ev = find_events(xp, forecast, drv["price"])

@@ -52,7 +52,7 @@ def test_docs_site_builds_without_warnings(tmp_path: Path):
     row = next(p for p in param_table(PlanOptions) if p.name == "flex_cost_usd_per_kw_yr")
     assert row.name in params and row.unit.replace("$", "") in params
     assert row.source and row.source.split()[0] in params
-    for md_page in ("data-model", "capacity-prices", "tutorial", "benchmarks"):
+    for md_page in ("data-model", "capacity-prices", "tutorial", "benchmarks", "your-own-data"):
         assert (html / f"{md_page}.html").is_file(), md_page
     assert (html / "_downloads").is_dir()  # the notebook is offered for download
 
