@@ -196,9 +196,13 @@ def finance_table(results: xr.Dataset) -> Table | None:
     if float(results.get("senior_balloon_usd", 0.0)) > 0:
         table.caption = (
             f"senior legal maturity {int(results['senior_legal_maturity_years'])} yr: "
-            f"balloon {_fmt(float(results['senior_balloon_usd']), '$')}, refinancing fails in "
-            f"{100 * float(results['senior_refinance_fail_share']):.1f}% of scenarios; PD to "
-            f"maturity {100 * float(results['senior_pd_to_maturity']):.1f}%")
+            f"balloon {_fmt(float(results['senior_balloon_usd']), '$')} refinanced in the "
+            f"waterfall in {100 * float(results.get('senior_refinanced_share', 0.0)):.1f}% of "
+            f"scenarios, notes default at maturity in "
+            f"{100 * float(results['senior_refinance_fail_share']):.1f}%; PD to "
+            f"maturity {100 * float(results['senior_pd_to_maturity']):.1f}%; the refinancing "
+            f"loan defaults later in "
+            f"{100 * float(results.get('senior_refinancing_default_share', 0.0)):.1f}%")
     return table
 
 

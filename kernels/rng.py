@@ -111,6 +111,7 @@ STREAMS: dict[str, int] = {
     "annual": 4,  # per (scenario, year): price level, AI utilization, $/GPU-h, hashprice
     "der": 5,  # per (scenario, der, t): idiosyncratic cloud + load noise, event response
     "tenant": 6,  # per (scenario, site): tenant/guarantor default, construction delay, renewal
+    "refinancing": 7,  # per scenario: senior refinancing market at legal maturity (finance)
 }
 
 

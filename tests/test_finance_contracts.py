@@ -201,14 +201,17 @@ def test_gpu_contract_debt_per_mw_not_compared_with_colocation_deals():
 
 def test_portfolio_balloon_and_refinancing_closed_form():
     """Portfolio senior notes maturing before their tenor: balloon = scheduled balance after
-    year M; refinancing fails exactly in the scenarios whose tail CFADS / DSCR, discounted at
-    the coupon, is below it; the PD to maturity adds them to the waterfall's defaults."""
+    year M, refinanced inside the waterfall against year M's CFADS. Sculpted at the DSCR on
+    constant flows, capacity = CFADS_M x AF(c, T-M) / DSCR = the balloon (the PV of the
+    tail service), so the median path refinances; a scenario whose CFADS collapses in year M
+    cannot and its notes default then; two scenarios that lose their contract after M
+    refinance and the refinancing loan defaults later (the notes are repaid)."""
     from gridcap.optimizer import finance
-    from gridcap.optimizer.financing.project import portfolio_refinancing
 
     S, T, M = 8, 10, 4
     cf = np.full((S, T), 1e7)
     cf[:2, M:] *= 0.3  # two scenarios whose contract is lost after year 4
+    cf[2, M - 1] *= 0.3  # one scenario with a bad year at maturity
     out = xr.Dataset({"site_cfads_usd": (("scenario", "site", "year"), cf[:, None, :])},
                      coords={"scenario": np.arange(S), "site": ["a"],
                              "year": np.arange(2026, 2026 + T)})
@@ -220,18 +223,21 @@ def test_portfolio_balloon_and_refinancing_closed_form():
     sched_bal = float(ds["senior_balloon_usd"])
     rate = float(ds["tranche_rate"].sel(tranche="senior"))
     dscr = float(terms["dscr_target"].sel(tranche="senior"))
-    disc = (1 + rate) ** -np.arange(1, T - M + 1)
-    capacity = (cf[:, M:] / dscr * disc).sum(axis=1)
+    af = (1 - (1 + rate) ** -(T - M)) / rate
     assert sched_bal > 0
-    # sculpted at the DSCR on these flows, the balloon is the PV of the tail service, so a
-    # scenario on the median path refinances exactly (tolerance 1e-9) and the two do not
-    expect_fail = capacity < sched_bal * (1 - 1e-9)
-    assert_allclose(capacity[2:], sched_bal, rtol=1e-9)
-    assert expect_fail.tolist() == [True, True] + [False] * (S - 2)
-    assert float(ds["senior_refinance_fail_share"]) == pytest.approx(expect_fail.mean())
-    assert float(ds["senior_pd_to_maturity"]) >= float(ds["senior_refinance_fail_share"])
+    assert_allclose(1e7 * af / dscr, sched_bal, rtol=1e-6)
     assert int(ds["senior_legal_maturity_years"]) == M
+    dflt = ds["default_year"].sel(debt_tranche="senior").values
+    assert dflt.tolist() == [0, 0, 2026 + M - 1] + [0] * (S - 3)
+    assert float(ds["senior_refinance_fail_share"]) == pytest.approx(1 / S)
+    assert float(ds["senior_refinanced_share"]) == pytest.approx((S - 1) / S)
+    assert float(ds["senior_refinancing_default_share"]) == pytest.approx(2 / S)
+    assert float(ds["senior_pd_to_maturity"]) == pytest.approx(1 / S)
+    # repaid notes owe nothing; the defaulted ones are owed what the sweep did not recover
+    owed = ds["outstanding_usd"].sel(debt_tranche="senior").values
+    assert (owed[[0, 1, *range(3, S)]] == 0).all()
     # no balloon when the notes mature with their tenor
-    sched = size_debt(cf.mean(axis=0), 1.35, 0.07, tenor_years=T)
-    r = portfolio_refinancing(cf, sched, 0, 1.35, np.zeros(S, int))
-    assert r["balloon"] == 0.0 and r["refi_fail"] == 0.0 and r["maturity"] == T
+    ds0 = finance(plan, out, finance_terms(mezzanine_tranche="off", tenor_years=(T, T)),
+                  sizing="dscr")
+    assert float(ds0["senior_balloon_usd"]) == 0.0
+    assert int(ds0["senior_legal_maturity_years"]) == T

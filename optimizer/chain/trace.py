@@ -70,7 +70,8 @@ energy (market cost, or ``E × PPA price``), capacity/flexibility (the data cent
 ``P = E / (8760 u) × 1000``: the flexibility-covered part ``F`` pays the flexibility price, the
 rest and any delivery shortfall pay the capacity value:
 ``F f + (P − F ρ) c`` with ρ the scenario's delivery ratio), senior / mezzanine / equity (the
-finance stage's per-scenario ``tranche_cash_usd``, allocated to the financed data centers —
+finance stage's per-scenario ``tranche_cash_usd``, senior plus ``refinancing_cash_usd`` (the
+lender of a refinanced balloon), allocated to the financed data centers —
 the converted mines — pro rata their positive CFADS within the financed project's
 ``cfads_usd``, whose rest belongs to DER pools and pre-conversion mining years, or pro rata
 their revenue in a year when no part of the project has positive CFADS; new builds
@@ -753,6 +754,13 @@ def _tranche_cash(finance: xr.Dataset | None, scenario: np.ndarray, years: np.nd
             for i, t in enumerate(TRANCHES):
                 if t in got:
                     out[:, i] = np.nan_to_num(_arr(da.sel(tranche=t), ("scenario", "year")))
+            if "refinancing_cash_usd" in finance:  # the senior debt after a refinanced balloon
+                rc = finance["refinancing_cash_usd"]
+                if "scenario" in rc.dims:
+                    rc = rc.reindex(scenario=scenario)
+                if "year" in rc.dims:
+                    rc = rc.reindex(year=years, fill_value=0.0)
+                out[:, 0] += np.nan_to_num(_arr(rc, ("scenario", "year")))
             return out
     flows = None
     for name in ("waterfall_usd", "flow_usd", "flows_usd"):

@@ -91,6 +91,18 @@ class ProjectTerms:
         0, "yr", "legal maturity of the senior notes; the balance left then is a balloon "
         "refinanced against the remaining contract (0: maturity = tenor, no balloon)", lo=0,
         hi=40, source="study choice (0: fully amortising within the tenor)")
+    refinancing_spread: float = param(
+        0.0, "1/yr", "refinancing rate at legal maturity = senior coupon + this spread (+ the "
+        "drawn market shock)", lo=-0.5, hi=0.5,
+        source="study choice (0: refinanced at the notes' coupon)")
+    refinancing_rate_sd: float = param(
+        0.0, "1/yr", "standard deviation of the market-rate shock at legal maturity, drawn "
+        "per scenario (Philox stream 'refinancing')", lo=0, hi=0.5,
+        source="study choice (0: no rate shock)")
+    refinancing_fail_probability: float = param(
+        0.0, "1", "probability that the refinancing market is closed at legal maturity "
+        "(drawn per scenario); the balloon is then paid from cash and DSRA or defaults", lo=0,
+        hi=1, source="study choice (0: the market is always open)")
     unit_size_usd: float = param(1000.0, "$", "token unit face value", lo=0, hi=1e12,
                                  lo_open=True, source=_STUDY)
     min_ticket_usd: float = param(1000.0, "$", "minimum investment", lo=0, hi=1e12,

@@ -44,7 +44,12 @@ from gridcap.optimizer.financing.sizing import (
     size_to_risk,
 )
 from gridcap.optimizer.financing.tranche_risk import IDEALIZED_PD_1Y, IRR_QUANTILES, tranche_metrics
-from gridcap.optimizer.financing.waterfall import run_waterfall, structure_from_schedules, to_cents
+from gridcap.optimizer.financing.waterfall import (
+    refinancing_inputs,
+    run_waterfall,
+    structure_from_schedules,
+    to_cents,
+)
 from gridcap.params import param_table
 
 if TYPE_CHECKING:
@@ -68,7 +73,8 @@ _TERMS = ProjectTerms()
 OPTIONAL_TERMS: dict[str, float] = {
     name: float(getattr(_TERMS, name))
     for name in ("default_grace_years", "sweep_fraction", "risk_free_rate", "senior_maturity_years",
-                 "exit_cap_rate")
+                 "exit_cap_rate", "refinancing_spread", "refinancing_rate_sd",
+                 "refinancing_fail_probability")
 }
 _OPTIONS = FinanceOptions()
 
@@ -211,6 +217,17 @@ class FinanceTerms:
                 "(0: no terminal value)"
             )
         self.exit_cap_rate = cap
+        refi = {}
+        for name, lo, hi in (("refinancing_spread", -0.5, 0.5), ("refinancing_rate_sd", 0.0, 0.5),
+                             ("refinancing_fail_probability", 0.0, 1.0)):
+            refi[name] = scalar(name, OPTIONAL_TERMS[name])
+            if not lo <= refi[name] <= hi:
+                raise GridcapInputError(
+                    f"finance.{name} = {refi[name]}: expected a value in [{lo}, {hi}]"
+                )
+        self.refinancing_spread = refi["refinancing_spread"]
+        self.refinancing_rate_sd = refi["refinancing_rate_sd"]
+        self.refinancing_fail_probability = refi["refinancing_fail_probability"]
 
 
 def finance_terms(**overrides: Any) -> xr.Dataset:
@@ -736,55 +753,68 @@ def _site_default_metrics(cf: np.ndarray, sched: DebtSchedule, maturity: int,
             "balloon": balloon, "min_dscr": min_dscr, "idc": idc}
 
 
-def portfolio_refinancing(cf: np.ndarray, sched: DebtSchedule, maturity: int, dscr: float,
-                          default_period: np.ndarray) -> dict[str, Any]:
-    r"""Balloon and refinancing risk of the portfolio's senior notes at legal maturity.
+def _refinancing_market(structure: Any, terms: FinanceTerms, sen: DebtSchedule,
+                        outcomes: xr.Dataset, scenarios: np.ndarray) -> np.ndarray | None:
+    """Per-scenario refinancing inputs of the waterfall at the senior legal maturity.
+
+    The refinancing lender sizes to the senior DSCR over the rest of the notes' amortisation
+    (schedule end - legal maturity) at the coupon + ``refinancing_spread`` + a drawn shock;
+    None when the notes have no balloon.
+    """
+    M = structure.balloon_period
+    if M == 0:
+        return None
+    scen = np.asarray(scenarios)
+    if scen.dtype.kind not in "iu":
+        scen = np.arange(scen.size)
+    return refinancing_inputs(
+        scen,
+        seed=int(outcomes.attrs.get("seed", 0)),
+        rate=min(max(sen.rate + terms.refinancing_spread, 0.0), 0.99),
+        dscr=terms.dscr[0],
+        years=int(structure.maturity[0]) - M,
+        rate_sd=terms.refinancing_rate_sd,
+        fail_probability=terms.refinancing_fail_probability,
+    )
+
+
+def portfolio_refinancing(structure: Any, res: Any) -> dict[str, Any]:
+    """Balloon and refinancing figures of the portfolio senior notes, from the waterfall.
 
     Parameters
     ----------
-    cf : numpy.ndarray (S, T)
-        Portfolio CFADS per scenario and finance year [$].
-    sched : DebtSchedule
-        The senior schedule the waterfall ran (sculpted over the amortisation tenor) [$].
-    maturity : int
-        Legal maturity M [yr] (0 or >= the tenor: no balloon).
-    dscr : float
-        DSCR a refinancing lender sizes to [1].
-    default_period : numpy.ndarray (S,)
-        Senior default period of the waterfall (1-based, 0 = none) [yr].
+    structure : WaterfallStructure
+        The structure the waterfall ran (``balloon_period`` M, 0: none).
+    res : WaterfallResult
+        Its result (notes' default period, ``refinanced_period``,
+        ``refinancing_default_period``).
 
     Returns
     -------
     dict
-        ``maturity`` [yr], ``balloon`` [$] (scheduled balance after year M),
-        ``refi_fail`` [1] (share of scenarios alive at M whose balloon cannot be
-        refinanced), ``pd_to_maturity`` [1] (waterfall default in a year <= M, or
-        refinancing failure), ``refi_fail_mask`` (S,) bool.
-
-    Notes
-    -----
-    Same test as the per-site market check: refinancing at M succeeds when
-    :math:`\sum_{t>M} \max(CFADS_t, 0) / (DSCR\,(1+c)^{t-M}) \ge B` with the senior
-    coupon :math:`c`. The waterfall's cash, PD, EL and IRR run the notes to their tenor (as if
-    refinanced on the same terms); this is reported beside them.
+        ``maturity`` [yr] (legal maturity, or the schedule's last service), ``balloon`` [$]
+        (scheduled balance due at M), ``refi_fail`` [1] (share of scenarios whose notes
+        default at M: the balloon was not refinanced nor paid), ``refinanced`` [1] (share
+        refinanced), ``refi_default`` [1] (share whose refinancing loan later defaults),
+        ``pd_to_maturity`` [1] (notes default in a year <= M).
     """
-    S, T = cf.shape
-    bal = np.asarray(sched.balance_usd, float)
-    tenor = min(int(sched.tenor_years), T, bal.size)
-    M = int(maturity)
-    dflt = np.asarray(default_period)
-    if not 0 < M < tenor or sched.size_usd <= 0:
-        early = (dflt >= 1) & (dflt <= tenor)
-        return {"maturity": tenor, "balloon": 0.0, "refi_fail": 0.0,
-                "pd_to_maturity": float(early.mean()) if S else 0.0,
-                "refi_fail_mask": np.zeros(S, bool)}
-    balloon = float(bal[M - 1])
-    disc = (1.0 + sched.rate) ** -np.arange(1, T - M + 1)
-    capacity = (np.maximum(cf[:, M:], 0.0) / dscr * disc).sum(axis=1)
-    early = (dflt >= 1) & (dflt <= M)
-    fail = (capacity < balloon * (1 - 1e-9)) & ~early
-    return {"maturity": M, "balloon": balloon, "refi_fail": float(fail.mean()),
-            "pd_to_maturity": float((early | fail).mean()), "refi_fail_mask": fail}
+    M = structure.balloon_period
+    dflt = np.asarray(res.default_period)[0]
+    S = dflt.size
+    if M == 0:
+        mat = int(structure.maturity[0])
+        early = (dflt >= 1) & (dflt <= mat)
+        return {"maturity": mat, "balloon": 0.0, "refi_fail": 0.0, "refinanced": 0.0,
+                "refi_default": 0.0, "pd_to_maturity": float(early.mean()) if S else 0.0}
+    rf = np.asarray(res.refinanced_period)
+    return {
+        "maturity": M,
+        "balloon": float(structure.target_balance_cents[0, M - 1]) / 100.0,
+        "refi_fail": float((dflt == M).mean()),
+        "refinanced": float((rf > 0).mean()),
+        "refi_default": float((np.asarray(res.refinancing_default_period) > 0).mean()),
+        "pd_to_maturity": float(((dflt >= 1) & (dflt <= M)).mean()),
+    }
 
 
 def _sizing_subset(S: int, limit: int) -> np.ndarray:
@@ -1039,14 +1069,20 @@ def finance_project(
         lockup_dscr=terms_v.lockup_dscr,
         sweep_fraction=terms_v.sweep_fraction,
         grace_years=terms_v.grace_years,
+        senior_maturity=terms_v.senior_maturity_years,
     )
     cents = to_cents(cf, "cfads_usd")
     if method == "auto":
         method = "numba" if S * T > 20_000 else "xp"
-    res = run_waterfall(cents, structure, method=method, detail=False)
+    refi_in = _refinancing_market(structure, terms_v, sen, outcomes, cfda["scenario"].values)
+    res = run_waterfall(cents, structure, refinancing=refi_in, method=method, detail=False)
     tcash = np.asarray(res.tranche_cash_cents) / 100.0
     dflt = np.asarray(res.default_period)
     final = np.asarray(res.final_states_cents) / 100.0
+    # the senior notes are owed nothing once refinanced (the ledger then holds the new loan)
+    notes_owed = np.where(np.asarray(res.refinanced_period) > 0, 0.0, final[0] + final[1])
+    owed = [notes_owed, final[2] + final[3]]
+    maturity = [structure.balloon_period or int(structure.maturity[0]), int(structure.maturity[1])]
     tv = _terminal_value(cf, final, terms_v.exit_cap_rate)
     if terms_v.exit_cap_rate > 0:
         tcash = tcash.copy()
@@ -1076,8 +1112,8 @@ def finance_project(
                 sizes[j],
                 rates[j],
                 default_period=dflt[j],
-                outstanding_usd=final[2 * j] + final[2 * j + 1],
-                maturity_years=int(structure.maturity[j]),
+                outstanding_usd=owed[j],
+                maturity_years=maturity[j],
                 risk_free_rate=terms_v.risk_free_rate,
             )
         metrics.append(m)
@@ -1104,13 +1140,20 @@ def finance_project(
     led_s = _pick_ledger_scenario(cf) if ledger_scenario is None else int(ledger_scenario)
     if not 0 <= led_s < S:
         raise GridcapInputError(f"ledger_scenario = {ledger_scenario}: expected 0..{S - 1}")
-    one = run_waterfall(cents[led_s : led_s + 1], structure, method="python")
+    one = run_waterfall(
+        cents[led_s : led_s + 1],
+        structure,
+        refinancing=None if refi_in is None else refi_in[:, led_s : led_s + 1],
+        method="python",
+    )
     rows = tok.ledger_rows(
         np.asarray(one.flows_cents)[:, 0],
         np.asarray(one.states_cents)[:, 0],
         np.asarray(one.tranche_cash_cents)[5:7, 0],
         np.asarray(one.default_period)[:, 0],
         rules,
+        refinancing=(0, 0) if refi_in is None else (int(refi_in[0, led_s]), int(refi_in[1, led_s])),
+        refinanced_period=int(np.asarray(one.refinanced_period)[0]),
     )
     fields = list(rows[0])
 
@@ -1184,13 +1227,21 @@ def finance_project(
         "minus injections",
     )
     put(
+        "refinancing_cash_usd",
+        ("scenario", "year"),
+        tcash[7],
+        "$",
+        "cash of the lender that refinances the senior balloon: minus the draw at legal "
+        "maturity, then its interest + principal + sweep (0 without a balloon)",
+    )
+    put(
         "default_year",
         ("scenario", "debt_tranche"),
         np.where(dflt.T > 0, years[0] + dflt.T - 1, 0),
         "year",
         "year the tranche defaults (0: never)",
     )
-    out_bal = np.stack([final[0] + final[1], final[2] + final[3]], axis=1)
+    out_bal = np.stack(owed, axis=1)
     loss = np.full((S, 3), np.nan)
     loss[:, :2] = out_bal / (1.0 + np.asarray(rates[:2]))[None, :] ** T
     put(
@@ -1331,16 +1382,20 @@ def finance_project(
         "cent",
         "distribution ledger of the example scenario (integer cents; period = year index)",
     )
-    refi = portfolio_refinancing(cf, sen, terms_v.senior_maturity_years, terms_v.dscr[0],
-                                 dflt[0])
+    refi = portfolio_refinancing(structure, res)
     put("senior_balloon_usd", (), refi["balloon"], "$",
-        "portfolio senior balance due at legal maturity (finance.senior_maturity_years), "
-        "refinanced against the remaining CFADS")
+        "portfolio senior balance scheduled at legal maturity (finance.senior_maturity_years), "
+        "refinanced in the waterfall against that year's CFADS")
     put("senior_refinance_fail_share", (), refi["refi_fail"], "1",
-        "share of scenarios where the remaining CFADS / DSCR, discounted at the senior coupon, "
-        "cannot refinance the balloon")
+        "share of scenarios whose notes default at legal maturity: refinancing capacity + cash "
+        "+ DSRA short of what is due")
+    put("senior_refinanced_share", (), refi["refinanced"], "1",
+        "share of scenarios whose balloon is refinanced at legal maturity")
+    put("senior_refinancing_default_share", (), refi["refi_default"], "1",
+        "share of scenarios whose refinancing loan defaults after legal maturity")
     put("senior_pd_to_maturity", (), refi["pd_to_maturity"], "1",
-        "senior default in a year <= legal maturity (waterfall) or refinancing failure there")
+        "senior-note default in a year <= legal maturity (the waterfall's, refinancing "
+        "included)")
     put("senior_legal_maturity_years", (), refi["maturity"], "yr",
         "legal maturity of the portfolio senior notes (the balloon falls due after it)")
     mkt = site_market_check(outcomes, plan, terms_v)

@@ -38,7 +38,7 @@ from gridcap.optimizer.financing.waterfall import (
 HOURS_PER_YEAR = 8760.0
 #: Settlement lag of a T+2 securities settlement [h] (two days; business days ignored).
 T_PLUS_2_HOURS = 48.0
-RULES_VERSION = "gridcap-waterfall/1"
+RULES_VERSION = "gridcap-waterfall/2"
 TOKEN_TRANCHES = ("senior", "mezzanine", "equity")
 
 
@@ -193,6 +193,23 @@ def waterfall_rules(structure: WaterfallStructure, units: dict[str, dict[str, An
         },
         "periods": structure.periods,
         "tranches": tranches,
+        "refinancing": {
+            "legal_maturity_period": int(structure.balloon_period),
+            "balloon_target_cents": (
+                int(structure.target_balance_cents[0, structure.balloon_period - 1])
+                if structure.balloon_period
+                else 0
+            ),
+            "inputs": "ledger columns refinancing_multiple_e3 (capacity / CFADS, 1e-3 units; 0: "
+            "market closed) and refinancing_rate_e5 (1e-5 units)",
+            "rule": "at legal_maturity_period everything the senior notes owe is due; capacity "
+            "= floor(cfads * multiple); if capacity + cash + dsra >= due and the notes are not "
+            "in default, refinancing_draw = min(capacity, max(due - scheduled due, due - cash - "
+            "dsra)), else 0; after paying the notes the senior ledger holds the refinancing "
+            "loan: balance = draw, rate = refinancing rate, scale f = floor(draw * 1e5 / "
+            "balloon_target_cents); later senior targets, DSRA and covenant service use "
+            "floor(schedule * f / 1e5)",
+        },
         "dsra": {
             "months": dec(structure.dsra_months_e3, MONTH_SCALE),
             "initial_cents": int(structure.dsra_initial_cents),
@@ -220,9 +237,10 @@ def waterfall_rules(structure: WaterfallStructure, units: dict[str, dict[str, An
                 "step": 2,
                 "pay": "senior_interest",
                 "rule": "i = interest(balance + accrued); due = balance + accrued + i if "
-                "accelerated or at/after maturity, else max(accrued, balance + accrued + i - "
-                "target_balance[t]); interest due = min(accrued + i, due), the rest of "
-                "accrued + i is capitalized into the balance (sculpted years of little "
+                "accelerated, at legal maturity or at/after maturity, else max(accrued, balance "
+                "+ accrued + i - target_balance[t]); refinancing_draw at legal maturity (see "
+                "refinancing) is added to cash first; interest due = min(accrued + i, due), "
+                "the rest of accrued + i is capitalized into the balance (sculpted years of little "
                 "cash); dsra_draw = min(dsra, max(0, due - cash)) first",
             },
             {
@@ -268,6 +286,8 @@ def ledger_rows(
     capitalized_cents: np.ndarray,
     default_period: Any,
     rules: dict,
+    refinancing: tuple[int, int] = (0, 0),
+    refinanced_period: int = 0,
 ) -> list[dict[str, int]]:
     """Per-period distribution ledger of one scenario.
 
@@ -284,6 +304,10 @@ def ledger_rows(
         Senior / mezzanine default period (0: none) [yr].
     rules : dict
         :func:`waterfall_rules` output (token terms).
+    refinancing : tuple of int
+        The scenario's refinancing capacity multiple [1e-3] and rate [1e-5/yr] (inputs).
+    refinanced_period : int
+        Period the balloon was refinanced, 0 if not [yr].
 
     Returns
     -------
@@ -293,7 +317,11 @@ def ledger_rows(
         ``*_total`` cash and token columns ``*_token_pool``, ``*_per_unit``, ``*_dust`` [cents].
     """
     T = flows_cents.shape[1]
-    rows: list[dict[str, int]] = [{"period": t + 1} for t in range(T)]
+    rows: list[dict[str, int]] = [
+        {"period": t + 1, "refinancing_multiple_e3": int(refinancing[0]),
+         "refinancing_rate_e5": int(refinancing[1])}
+        for t in range(T)
+    ]
     for i, name in enumerate(FLOWS):
         for t in range(T):
             rows[t][name] = int(flows_cents[i, t])
@@ -309,6 +337,11 @@ def ledger_rows(
                 + rows[t][f"{name}_principal"]
                 + rows[t][f"{name}_sweep"]
             )
+    for t in range(T):  # the notes' cash stops once refinanced; the new lender's starts
+        later = 0 < refinanced_period < t + 1
+        served = rows[t]["senior_total"]
+        rows[t]["senior_total"] = 0 if later else served
+        rows[t]["refinancing_total"] = (served if later else 0) - rows[t]["refinancing_draw"]
     for name, tok in rules["tokens"].items():
         col = [rows[t][tok["cash_column"]] for t in range(T)]
         pool, per, dust = per_unit_distributions(
@@ -341,9 +374,18 @@ def write_ledger_csv(rows: list[dict[str, int]], path: str | Path) -> Path:
 # --------------------------------------------------------------------------------------
 # Replay: plain Python + Decimal, from the JSON rules and the ledger's input columns.
 # --------------------------------------------------------------------------------------
-def _replay(rules: dict, cash_in: list[int], opex: list[int]) -> list[dict[str, int]]:
+def _replay(
+    rules: dict, cash_in: list[int], opex: list[int], refinancing: tuple[int, int] = (0, 0)
+) -> list[dict[str, int]]:
     """Recompute the ledger from the rules with Decimal arithmetic (independent code)."""
     one = Decimal(1)
+    refi = rules.get("refinancing", {})
+    legal = int(refi.get("legal_maturity_period", 0))
+    balloon_target = Decimal(refi.get("balloon_target_cents", 0))
+    multiple = Decimal(refinancing[0]) / 1000
+    refi_rate = Decimal(refinancing[1]) / RATE_SCALE
+    scale = Decimal(1)  # the senior schedule's scale (R / balloon once refinanced)
+    refinanced = 0
     half_up = ROUND_HALF_UP
     sen, mez = rules["tranches"]
     rate = [Decimal(sen["rate"]), Decimal(mez["rate"])]
@@ -366,10 +408,14 @@ def _replay(rules: dict, cash_in: list[int], opex: list[int]) -> list[dict[str, 
     def interest(k: int) -> Decimal:
         return acc[k] + ((bal[k] + acc[k]) * rate[k]).quantize(one, rounding=half_up)
 
+    def scaled(x: int) -> Decimal:
+        return (Decimal(x) * scale).quantize(one, rounding=ROUND_FLOOR)
+
     for t in range(T):
         p = t + 1
         last = p == T
-        row: dict[str, Decimal] = {}
+        notes = refinanced == 0
+        row: dict[str, Decimal] = {"refinancing_draw": Decimal(0)}
         cash = Decimal(cash_in[t]) - Decimal(opex[t])
         row["cash_in"] = Decimal(cash_in[t])
         row["opex"] = Decimal(opex[t])
@@ -379,10 +425,18 @@ def _replay(rules: dict, cash_in: list[int], opex: list[int]) -> list[dict[str, 
         paid = {}
         for k, name in enumerate(("senior", "mezzanine")):
             accrued_and_new = interest(k)  # arrears + this period's interest
-            if dflt[k] or p >= mat[k]:
-                due = bal[k] + accrued_and_new
+            everything = bal[k] + accrued_and_new
+            scheduled = max(acc[k], everything - (scaled(tb[0][t]) if k == 0 else tb[1][t]))
+            if dflt[k] or p >= mat[k] or (k == 0 and p == legal):
+                due = everything
             else:
-                due = max(acc[k], bal[k] + accrued_and_new - tb[k][t])
+                due = scheduled
+            if k == 0 and p == legal:
+                capacity = (cfads * multiple).quantize(one, rounding=ROUND_FLOOR)
+                if not dflt[0] and capacity + cash + dsra >= due:
+                    draw_r = min(capacity, max(due - scheduled, due - cash - dsra))
+                    cash += draw_r
+                    row["refinancing_draw"] = draw_r
             due_i = min(accrued_and_new, due)
             row[f"{name}_capitalized"] = accrued_and_new - due_i
             bal[k] += accrued_and_new - due_i
@@ -400,20 +454,30 @@ def _replay(rules: dict, cash_in: list[int], opex: list[int]) -> list[dict[str, 
             bal[k] -= pp
             paid[name] = (pi, pp)
             if k == 0:
+                arrears[0] = arrears[0] + 1 if acc[0] > 0 else 0
+                if not dflt[0] and (
+                    arrears[0] > grace or ((p >= mat[0] or p == legal) and bal[0] + acc[0] > 0)
+                ):
+                    dflt[0] = p
+                if row["refinancing_draw"] > 0:  # the refinancing loan opens
+                    refinanced = p
+                    bal[0] += row["refinancing_draw"]
+                    rate[0] = refi_rate
+                    scale = (row["refinancing_draw"] * RATE_SCALE / balloon_target).quantize(
+                        one, rounding=ROUND_FLOOR) / RATE_SCALE
                 target = Decimal(0)
                 if not last and bal[0] + acc[0] > 0:
-                    target = (Decimal(sd[0][t + 1]) * months / 12).quantize(one, half_up)
+                    target = (scaled(sd[0][t + 1]) * months / 12).quantize(one, half_up)
                 top = min(cash, max(target - dsra, Decimal(0)))
                 rel = max(dsra - target, Decimal(0))
                 cash += rel - top
                 dsra += top - rel
                 row["dsra_topup"], row["dsra_release"] = top, rel
-        for k in range(2):
-            arrears[k] = arrears[k] + 1 if acc[k] > 0 else 0
-            if not dflt[k] and (arrears[k] > grace or (p >= mat[k] and bal[k] + acc[k] > 0)):
-                dflt[k] = p
+        arrears[1] = arrears[1] + 1 if acc[1] > 0 else 0
+        if not dflt[1] and (arrears[1] > grace or (p >= mat[1] and bal[1] + acc[1] > 0)):
+            dflt[1] = p
         owed = bal[0] + acc[0] + bal[1] + acc[1]
-        sched = Decimal(sd[0][t] + sd[1][t])
+        sched = scaled(sd[0][t]) + Decimal(sd[1][t])
         in_default = bool(dflt[0] or dflt[1]) and owed > 0
         breach = owed > 0 and sched > 0 and cfads < lock_dscr * sched and not in_default
         lrel = lock if (in_default or not breach or last) else Decimal(0)
@@ -454,12 +518,15 @@ def _replay(rules: dict, cash_in: list[int], opex: list[int]) -> list[dict[str, 
                 "mezzanine_accrued": acc[1],
                 "dsra_balance": dsra,
                 "lockup_balance": lock,
-                "senior_default": Decimal(int(dflt[0] > 0)),
+                "senior_default": Decimal(int(dflt[0] > 0 and not refinanced)),
                 "mezzanine_default": Decimal(int(dflt[1] > 0)),
             }
         )
         for name in ("senior", "mezzanine"):
             row[f"{name}_total"] = sum(paid[name]) + row[f"{name}_sweep"]
+        served = row["senior_total"]
+        row["senior_total"] = served if notes else Decimal(0)
+        row["refinancing_total"] = (Decimal(0) if notes else served) - row["refinancing_draw"]
         out.append({k: int(v) for k, v in row.items()})
     # token distributions with dust carried (floor division in Decimal)
     for name, tok in rules["tokens"].items():
@@ -503,7 +570,16 @@ def replay_ledger(rules: dict | str | Path, ledger_csv: str | Path) -> list[str]
         rows = list(csv.DictReader(fh))
     if not rows:
         raise GridcapInputError(f"ledger_csv = {ledger_csv}: expected at least one period")
-    replay = _replay(rule_set, [int(r["cash_in"]) for r in rows], [int(r["opex"]) for r in rows])
+    refinancing = (
+        int(rows[0].get("refinancing_multiple_e3", 0)),
+        int(rows[0].get("refinancing_rate_e5", 0)),
+    )
+    replay = _replay(
+        rule_set,
+        [int(r["cash_in"]) for r in rows],
+        [int(r["opex"]) for r in rows],
+        refinancing,
+    )
     problems = []
     for r, q in zip(rows, replay, strict=True):
         for key, val in q.items():

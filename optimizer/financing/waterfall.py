@@ -75,16 +75,17 @@ MONTH_SCALE = 1_000
 MAX_CENTS = 90_000_000_000_000  # $900 bn
 
 #: Per-period flows recorded by the waterfall, in this order (first axis of ``flows``).
-#: Sources of cash are the first five, uses the rest; sources == uses exactly.
+#: Sources of cash are the first six, uses the rest; sources == uses exactly.
 FLOWS: tuple[str, ...] = (
     "cash_in",  # operating cash before operating costs (source; may be < 0)
     "equity_injection",  # equity funding of an operating shortfall (source)
     "dsra_draw",  # drawn from the DSRA for senior debt service (source)
     "dsra_release",  # DSRA balance above target released (source)
     "lockup_release",  # lock-up account released (source)
+    "refinancing_draw",  # refinancing loan drawn at the senior legal maturity (source)
     "opex",  # operating costs paid (use)
     "senior_interest",  # scheduled senior interest + arrears paid (use)
-    "senior_principal",  # scheduled senior principal paid (use)
+    "senior_principal",  # scheduled senior principal (and the balloon at maturity) paid (use)
     "dsra_topup",  # paid into the DSRA (use)
     "mezzanine_interest",
     "mezzanine_principal",
@@ -93,8 +94,8 @@ FLOWS: tuple[str, ...] = (
     "lockup_deposit",  # cash trapped in the lock-up account (use)
     "equity",  # distributions to equity (use)
 )
-SOURCES: tuple[str, ...] = FLOWS[:5]
-USES: tuple[str, ...] = FLOWS[5:]
+SOURCES: tuple[str, ...] = FLOWS[:6]
+USES: tuple[str, ...] = FLOWS[6:]
 #: Closing states per period (first axis of ``states``).
 STATES: tuple[str, ...] = (
     "senior_balance",
@@ -113,6 +114,7 @@ TRANCHE_CASH: tuple[str, ...] = (
     "mezzanine_principal",
     "senior_capitalized",  # non-cash: scheduled interest added to the balance
     "mezzanine_capitalized",
+    "senior_refinancing",  # the refinancing lender: -draw at legal maturity, then service
 )
 _NT = len(TRANCHE_CASH)
 _F = {name: i for i, name in enumerate(FLOWS)}
@@ -149,6 +151,10 @@ class WaterfallStructure:
         Share of trapped cash swept to prepay debt, in 1e-5 units [1]; the rest is locked up.
     grace_years : int
         Consecutive periods of unpaid interest tolerated before default [yr].
+    legal_maturity : int
+        Legal maturity of the senior notes [yr] (period number); when it falls before the
+        schedule's last service, the scheduled balance then is a balloon, refinanced in the
+        waterfall (see :func:`run_waterfall`). 0: the notes amortise to the end.
     """
 
     size_cents: np.ndarray
@@ -162,6 +168,15 @@ class WaterfallStructure:
     sweep_e5: int = 0
     grace_years: int = 1
     names: tuple[str, str] = field(default=("senior", "mezzanine"))
+    legal_maturity: int = 0
+
+    @property
+    def balloon_period(self) -> int:
+        """Period of the senior balloon (legal maturity before the last service), else 0."""
+        M = int(self.legal_maturity)
+        if 0 < M < int(self.maturity[0]) and int(self.target_balance_cents[0, M - 1]) > 0:
+            return M
+        return 0
 
     @property
     def periods(self) -> int:
@@ -191,19 +206,25 @@ class WaterfallResult:
 
     Attributes
     ----------
-    tranche_cash_cents : array of int64, shape (7, S, T)
-        Per period (:data:`TRANCHE_CASH`): cash received by senior and mezzanine (interest
-        + principal + sweep), by equity (distributions minus injections), the principal
-        part of the senior and mezzanine receipts, and the (non-cash) interest capitalized
-        into their balances where the schedule's service is below the interest [cents].
+    tranche_cash_cents : array of int64, shape (8, S, T)
+        Per period (:data:`TRANCHE_CASH`): cash received by the senior notes (until they are
+        refinanced) and mezzanine (interest + principal + sweep), by equity (distributions
+        minus injections), the principal part of the senior notes' and mezzanine receipts,
+        the (non-cash) interest capitalized into their balances where the schedule's service
+        is below the interest, and the refinancing lender's cash (minus the draw) [cents].
     default_period : array of int64, shape (2, S)
-        Period number (1-based) of senior / mezzanine default, 0 if none [yr].
+        Period number (1-based) of senior-note / mezzanine default, 0 if none [yr].
     final_states_cents : array of int64, shape (6, S)
-        Closing states (:data:`STATES`) after the last period [cents].
-    flows_cents : array of int64, shape (15, S, T) or None
+        Closing states (:data:`STATES`) after the last period [cents] (the senior balance is
+        the refinancing loan's once refinanced).
+    flows_cents : array of int64, shape (16, S, T) or None
         Every flow (:data:`FLOWS`), when run with ``detail=True`` [cents].
     states_cents : array of int64, shape (6, S, T) or None
         Closing states per period, when run with ``detail=True`` [cents].
+    refinanced_period : array of int64, shape (S,)
+        Legal maturity where the balloon was refinanced, 0 if not [yr].
+    refinancing_default_period : array of int64, shape (S,)
+        Period of a default of the refinancing loan, 0 if none [yr].
     """
 
     tranche_cash_cents: Any
@@ -211,6 +232,8 @@ class WaterfallResult:
     final_states_cents: Any
     flows_cents: Any = None
     states_cents: Any = None
+    refinanced_period: Any = None
+    refinancing_default_period: Any = None
 
     def flow(self, name: str) -> Any:
         """One flow by name, shape (S, T) [cents]."""
@@ -251,6 +274,71 @@ def to_cents(amount_usd: Any, name: str = "amount") -> np.ndarray:
             f"{MAX_CENTS / 100:.3g} $ per period (int64-cent arithmetic)"
         )
     return (np.sign(a) * np.floor(np.abs(a) * 100 + 0.5)).astype(np.int64)
+
+
+def refinancing_inputs(
+    scenarios: Any,
+    *,
+    seed: int,
+    rate: float,
+    dscr: float,
+    years: int,
+    rate_sd: float = 0.0,
+    fail_probability: float = 0.0,
+) -> np.ndarray:
+    r"""The refinancing market each scenario meets at the senior legal maturity.
+
+    A refinancing lender sizes a loan amortising over ``years`` at the scenario's rate to
+    ``dscr`` on the then-current CFADS: capacity = CFADS_M x AF(r, n) / DSCR with the
+    annuity factor :math:`AF = (1 - (1+r)^{-n}) / r`. The rate is ``rate`` plus a normal
+    market shock of standard deviation ``rate_sd`` (floored at 0); with probability
+    ``fail_probability`` the market is closed (capacity 0). Both are drawn from the
+    counter-based Philox stream ``refinancing`` keyed by (seed, scenario), so the draws
+    depend only on the scenario, not on the backend or on how scenarios are batched.
+
+    Parameters
+    ----------
+    scenarios : array_like of int, shape (S,)
+        Global scenario indices [1].
+    seed : int
+        Master seed of the study [1].
+    rate : float
+        Refinancing rate before the shock [1/yr].
+    dscr : float
+        DSCR the refinancing lender sizes to [1] (> 0).
+    years : int
+        Amortisation of the refinancing loan [yr] (>= 1).
+    rate_sd : float
+        Standard deviation of the rate shock [1/yr].
+    fail_probability : float
+        Probability that the market is closed at maturity [1].
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (2, S)
+        Capacity multiple of CFADS in 1e-3 units [1] and rate in 1e-5 units [1/yr]: the
+        ``refinancing`` argument of :func:`run_waterfall`.
+    """
+    from gridcap.kernels.rng import STREAMS, bits_to_uniform, philox_array
+    from gridcap.kernels.targets import get_ops
+
+    for name, v, lo, hi in (("rate", rate, 0.0, 0.99), ("rate_sd", rate_sd, 0.0, 0.5),
+                            ("fail_probability", fail_probability, 0.0, 1.0)):
+        if not np.isfinite(v) or not lo <= v <= hi:
+            raise GridcapInputError(
+                f"finance.refinancing_{name} = {v!r}: expected a value in [{lo}, {hi}]"
+            )
+    if not np.isfinite(dscr) or dscr <= 0:
+        raise GridcapInputError(f"refinancing dscr = {dscr!r}: expected a value > 0")
+    scen = np.asarray(scenarios, dtype=np.uint64)
+    w = philox_array(np, 0, 0, scen, STREAMS["refinancing"], seed)
+    closed = bits_to_uniform(w[0]) < fail_probability
+    z = get_ops("numpy").box_muller(w[1], w[2])[0]
+    r = np.clip(rate + rate_sd * z, 0.0, 0.99)
+    n = max(int(years), 1)
+    af = np.where(r > 1e-12, (1.0 - (1.0 + r) ** -n) / np.maximum(r, 1e-12), float(n))
+    mult = np.where(closed, 0.0, af / dscr)
+    return np.stack([np.floor(mult * 1_000), np.round(r * RATE_SCALE)]).astype(np.int64)
 
 
 def _rate_interest(x: int, r: int) -> int:
@@ -304,6 +392,7 @@ def structure_from_schedules(
     sweep_fraction: float = 0.0,
     grace_years: int = 1,
     dsra_funded_at_close: bool = True,
+    senior_maturity: int = 0,
 ) -> WaterfallStructure:
     """Turn sized debt (:class:`~gridcap.optimizer.financing.project.DebtSchedule`) into cents.
 
@@ -325,6 +414,9 @@ def structure_from_schedules(
     dsra_funded_at_close : bool
         Whether the first period's DSRA target is funded at close (from sources outside the
         waterfall, e.g. equity), else the DSRA starts empty.
+    senior_maturity : int
+        Legal maturity of the senior notes [yr]; the scheduled balance then is a balloon
+        refinanced in the waterfall (0, or at least the schedule's length: none).
 
     Returns
     -------
@@ -332,6 +424,10 @@ def structure_from_schedules(
     """
     if int(grace_years) < 0:
         raise GridcapInputError(f"default_grace_years = {grace_years}: expected an integer >= 0")
+    if int(senior_maturity) < 0:
+        raise GridcapInputError(
+            f"senior_maturity_years = {senior_maturity}: expected an integer >= 0 (0: no balloon)"
+        )
     sizes = np.zeros(2, dtype=np.int64)
     rates = np.zeros(2, dtype=np.int64)
     mats = np.ones(2, dtype=np.int64)
@@ -375,6 +471,7 @@ def structure_from_schedules(
         lockup_dscr_e4=_to_fixed(lockup_dscr, DSCR_SCALE, "lockup_dscr", 0.0, 10.0),
         sweep_e5=_to_fixed(sweep_fraction, RATE_SCALE, "sweep_fraction", 0.0, 1.0),
         grace_years=int(grace_years),
+        legal_maturity=int(senior_maturity),
     )
 
 
@@ -411,16 +508,20 @@ def select(c, a, b):
 PERIOD_CONSTANTS: tuple[str, ...] = (
     "period",  # 1-based period number p
     "last",  # 1 in the last period of the horizon
-    "senior_all_due",  # 1 from the senior maturity on (the whole balance is due)
+    "senior_all_due",  # 1 at the legal maturity and from the schedule's last period on
     "mezzanine_all_due",
     "senior_target",  # scheduled senior closing balance [cents]
     "mezzanine_target",
-    "dsra_target",  # DSRA target for next period's senior service [cents] (0 in the last)
-    "covenant_service_e4",  # lock-up DSCR x scheduled service [1e-4 cents] (0: no test)
-    "senior_rate_e5",
+    "senior_service_next",  # next period's scheduled senior service [cents] (0 in the last)
+    "senior_service",  # this period's scheduled senior service [cents]
+    "mezzanine_service",
     "mezzanine_rate_e5",
     "sweep_e5",
     "grace_years",
+    "lockup_dscr_e4",
+    "dsra_months_e3",
+    "refinancing",  # 1 at the senior legal maturity when a balloon falls due
+    "senior_balloon_target",  # scheduled senior balance at legal maturity [cents]
 )
 _NK = len(PERIOD_CONSTANTS)
 #: State carried from period to period, in this order (the first 6 are :data:`STATES`).
@@ -428,10 +529,14 @@ CARRIED: tuple[str, ...] = (
     *STATES,
     "senior_arrears_periods",
     "mezzanine_arrears_periods",
-    "senior_default_period",
+    "senior_default_period",  # of the senior ledger: the notes, or the refinancing loan
     "mezzanine_default_period",
+    "senior_rate_e5",  # the notes' coupon; the refinancing rate once refinanced
+    "senior_schedule_e5",  # scale of the senior schedule (1e5; R / balloon once refinanced)
+    "refinanced_period",  # legal maturity when the balloon was refinanced, else 0
 )
 _NC = len(CARRIED)
+_OUT = _NC + _NF + _NT  # values returned by waterfall_period
 
 
 def period_constants(s: WaterfallStructure) -> np.ndarray:
@@ -444,45 +549,41 @@ def period_constants(s: WaterfallStructure) -> np.ndarray:
 
     Returns
     -------
-    numpy.ndarray of int64, shape (T, 12)
+    numpy.ndarray of int64, shape (T, 16)
         One row per period [cents, fixed-point units, flags].
     """
     T = s.periods
-    sd0 = s.scheduled_service_cents[0]
-    sched = s.scheduled_service_cents.sum(axis=0)
+    sd = s.scheduled_service_cents
     k = np.zeros((T, _NK), dtype=np.int64)
     p = np.arange(1, T + 1)
+    M = s.balloon_period
     k[:, 0] = p
     k[T - 1, 1] = 1
-    k[:, 2] = p >= int(s.maturity[0])
+    k[:, 2] = (p >= int(s.maturity[0])) | (p == M)
     k[:, 3] = p >= int(s.maturity[1])
     k[:, 4:6] = s.target_balance_cents.T
-    k[: T - 1, 6] = (sd0[1:] * int(s.dsra_months_e3) + 6_000) // 12_000
-    if s.lockup_dscr_e4 > 0:
-        k[:, 7] = np.where(sched > 0, int(s.lockup_dscr_e4) * sched, 0)
-    k[:, 8:10] = s.rate_e5
+    k[: T - 1, 6] = sd[0, 1:]
+    k[:, 7:9] = sd.T
+    k[:, 9] = s.rate_e5[1]
     k[:, 10] = s.sweep_e5
     k[:, 11] = s.grace_years
+    k[:, 12] = s.lockup_dscr_e4
+    k[:, 13] = s.dsra_months_e3
+    if M > 0:
+        k[M - 1, 14] = 1
+        k[:, 15] = s.target_balance_cents[0, M - 1]
     return k
 
 
 def initial_state(s: WaterfallStructure) -> tuple[int, ...]:
-    """Opening values of :data:`CARRIED` at financial close [cents, periods]."""
-    return (
-        int(s.size_cents[0]),
-        0,
-        int(s.size_cents[1]),
-        0,
-        int(s.dsra_initial_cents),
-        0,
-        0,
-        0,
-        0,
-        0,
-    )
+    """Opening values of :data:`CARRIED` at financial close [cents, periods, 1e-5]."""
+    b0, b1 = int(s.size_cents[0]), int(s.size_cents[1])
+    return (b0, 0, b1, 0, int(s.dsra_initial_cents), 0, 0, 0, 0, 0, int(s.rate_e5[0]), 100_000, 0)
 
 
-def waterfall_period(cash_in, opex, b0, a0, b1, a1, dsra, lock, arr0, arr1, d0, d1, k):
+def waterfall_period(
+    cash_in, opex, refi_x, refi_r, b0, a0, b1, a1, dsra, lock, arr0, arr1, d0, d1, r0, f0, rf, k
+):
     """The waterfall's rules for one period: the only place they are written.
 
     Parameters
@@ -490,30 +591,46 @@ def waterfall_period(cash_in, opex, b0, a0, b1, a1, dsra, lock, arr0, arr1, d0, 
     cash_in, opex
         Operating cash before costs and operating costs of the period [cents] (scalars, or
         vectors over scenarios).
-    b0, a0, b1, a1, dsra, lock, arr0, arr1, d0, d1
+    refi_x, refi_r
+        The scenario's refinancing capacity, as a multiple of the period's CFADS in 1e-3
+        units (0: the market is closed), and refinancing rate in 1e-5 units [1/yr].
+    b0, a0, b1, a1, dsra, lock, arr0, arr1, d0, d1, r0, f0, rf
         Opening state (:data:`CARRIED`): senior / mezzanine balance and accrued interest,
-        DSRA and lock-up balances [cents], consecutive periods in arrears, default period.
+        DSRA and lock-up balances [cents], consecutive periods in arrears, default period,
+        senior rate [1e-5/yr], senior schedule scale [1e-5], refinancing period.
     k : sequence of int
         The period's constants (:data:`PERIOD_CONSTANTS`).
 
     Returns
     -------
     tuple
-        The closing state (10, :data:`CARRIED`), the flows (15, :data:`FLOWS`) and the
-        tranche cash (7, :data:`TRANCHE_CASH`) of the period [cents].
+        The closing state (13, :data:`CARRIED`), the flows (16, :data:`FLOWS`) and the
+        tranche cash (8, :data:`TRANCHE_CASH`) of the period [cents].
     """
-    p, last, r0, r1, grace = k[0], k[1], k[8], k[9], k[11]
+    p, last, r1, grace = k[0], k[1], k[9], k[11]
+    notes = rf == 0  # the senior ledger still belongs to the notes (not yet refinanced)
     # 1. operating costs; an operating shortfall is met by an equity injection
     cash = cash_in - opex
     inj = fmax(-cash, 0)
     cash = fmax(cash, 0)
     cfads = cash
     # 2-3. senior interest and principal, DSRA drawn for a shortfall. Due: everything once
-    # accelerated or at maturity, else down to the scheduled balance; interest first, and
-    # interest the schedule does not pay is capitalized into the balance.
+    # accelerated or at (legal) maturity, else down to the scheduled balance; interest
+    # first, and interest the schedule does not pay is capitalized into the balance.
     i0 = ((b0 + a0) * r0 + 50_000) // 100_000
     all0 = b0 + a0 + i0
-    due0 = all0 if k[2] else select(d0 > 0, all0, fmax(a0, all0 - k[4]))
+    sched0 = fmax(a0, all0 - (k[4] * f0) // 100_000)
+    due0 = all0 if k[2] else select(d0 > 0, all0, sched0)
+    # balloon at legal maturity: a refinancing draw up to the capacity the period's CFADS
+    # supports repays the balance above the scheduled service (and any shortfall of cash and
+    # DSRA); it closes only if capacity + cash + DSRA cover everything due, else the notes
+    # default at maturity with what cash and DSRA pay.
+    ref = 0
+    if k[14]:
+        ok = (d0 == 0) & ((cfads * refi_x) // 1_000 + cash + dsra >= all0)
+        want = fmax(all0 - sched0, all0 - cash - dsra)
+        ref = select(ok, fmin((cfads * refi_x) // 1_000, want), 0)
+    cash = cash + ref
     int_due0 = fmin(a0 + i0, due0)
     cap0 = a0 + i0 - int_due0
     b0 = b0 + cap0
@@ -527,9 +644,19 @@ def waterfall_period(cash_in, opex, b0, a0, b1, a1, dsra, lock, arr0, arr1, d0, 
     pp0 = fmin(cash, prin_due0)
     cash = cash - pp0
     b0 = b0 - pp0
+    # senior default test (stated rule): interest unpaid beyond grace, or owed at maturity
+    arr0 = select(a0 > 0, arr0 + 1, 0)
+    hit0 = (arr0 > grace) | ((b0 + a0 > 0) & (k[2] > 0))
+    d0 = select((d0 == 0) & hit0, p, d0)
+    if k[14]:  # the refinancing loan opens: balance R, its rate, the schedule scaled to R
+        rf = select(ref > 0, p, rf)
+        r0 = select(ref > 0, refi_r, r0)
+        f0 = select(ref > 0, (ref * 100_000) // k[15], f0)
+        b0 = b0 + ref
     # 4. DSRA top-up to target (next period's senior service while senior is owed), or
     # release of the excess
-    tgt = select(b0 + a0 > 0, k[6], 0)
+    nxt = ((k[6] * f0) // 100_000 * k[13] + 6_000) // 12_000
+    tgt = select(b0 + a0 > 0, nxt, 0)
     top = fmin(fmax(tgt - dsra, 0), cash)
     rel = fmax(dsra - tgt, 0)
     cash = cash + rel - top
@@ -548,10 +675,6 @@ def waterfall_period(cash_in, opex, b0, a0, b1, a1, dsra, lock, arr0, arr1, d0, 
     pp1 = fmin(cash, prin_due1)
     cash = cash - pp1
     b1 = b1 - pp1
-    # default tests (stated rule): interest unpaid beyond grace, or owed from maturity on
-    arr0 = select(a0 > 0, arr0 + 1, 0)
-    hit0 = (arr0 > grace) | ((b0 + a0 > 0) & (k[2] > 0))
-    d0 = select((d0 == 0) & hit0, p, d0)
     arr1 = select(a1 > 0, arr1 + 1, 0)
     hit1 = (arr1 > grace) | ((b1 + a1 > 0) & (k[3] > 0))
     d1 = select((d1 == 0) & hit1, p, d1)
@@ -562,7 +685,8 @@ def waterfall_period(cash_in, opex, b0, a0, b1, a1, dsra, lock, arr0, arr1, d0, 
     owed1 = b1 + a1
     owing = owed0 + owed1 > 0
     in_def = owing & (d0 + d1 > 0)
-    breach = owing & (d0 + d1 == 0) & (cfads * 10_000 < k[7])
+    cov = k[12] * ((k[7] * f0) // 100_000 + k[8])
+    breach = owing & (d0 + d1 == 0) & (cfads * 10_000 < cov)
     lrel = lock if last else select(breach, 0, lock)
     lock = lock - lrel
     cash = cash + lrel
@@ -580,10 +704,13 @@ def waterfall_period(cash_in, opex, b0, a0, b1, a1, dsra, lock, arr0, arr1, d0, 
     lock = lock + dep
     # 8. equity takes the rest
     eq = cash - dep
+    # tranche cash: the notes until refinanced; the refinancing lender lends R, then is served
+    s0 = ip0 + pp0 + sw0
     return (
-        b0, a0, b1, a1, dsra, lock, arr0, arr1, d0, d1,
-        cash_in, inj, draw, rel, lrel, opex, ip0, pp0, top, ip1, pp1, sw0, sw1, dep, eq,
-        ip0 + pp0 + sw0, ip1 + pp1 + sw1, eq - inj, pp0 + sw0 - x0, pp1 + sw1 - x1, cap0, cap1,
+        b0, a0, b1, a1, dsra, lock, arr0, arr1, d0, d1, r0, f0, rf,
+        cash_in, inj, draw, rel, lrel, ref, opex, ip0, pp0, top, ip1, pp1, sw0, sw1, dep, eq,
+        select(notes, s0, 0), ip1 + pp1 + sw1, eq - inj, select(notes, pp0 + sw0 - x0, 0),
+        pp1 + sw1 - x1, select(notes, cap0, 0), cap1, select(notes, 0, s0) - ref,
     )  # fmt: skip
 
 
@@ -594,7 +721,9 @@ def _rebind(func: Any, ns: dict[str, Any]) -> Any:
     """``func``'s code object with the globals ``ns`` (as kernels.targets does)."""
     import types
 
-    new = types.FunctionType(func.__code__, ns, func.__name__, func.__defaults__, func.__closure__)
+    new = types.FunctionType(
+        func.__code__, ns, func.__name__, func.__defaults__, func.__closure__
+    )
     new.__doc__ = func.__doc__
     new.__qualname__ = func.__qualname__
     new.__module__ = func.__module__
@@ -651,10 +780,26 @@ def _check_inputs(cash_in: Any, opex: Any, structure: WaterfallStructure) -> Non
         )
 
 
+def _result(tcash: Any, carried: Any, flows: Any, states: Any, xp: Any) -> WaterfallResult:
+    """Assemble a result from the drivers' arrays; ``carried`` is the final state (13, S)."""
+    rf, d0 = carried[_NC - 1], carried[_NS + 2]
+    return WaterfallResult(
+        tcash,
+        xp.stack([xp.where(rf > 0, 0, d0), carried[_NS + 3]]),
+        xp.ascontiguousarray(carried[:_NS]),
+        flows,
+        states,
+        refinanced_period=xp.ascontiguousarray(rf),
+        refinancing_default_period=xp.where(rf > 0, d0, 0),
+    )
+
+
 # --------------------------------------------------------------------------------------
 # Drivers: they only loop and store; every rule is in waterfall_period.
 # --------------------------------------------------------------------------------------
-def _run_python(cash_in: np.ndarray, opex: np.ndarray, s: WaterfallStructure) -> WaterfallResult:
+def _run_python(
+    cash_in: np.ndarray, opex: np.ndarray, refi: np.ndarray, s: WaterfallStructure
+) -> WaterfallResult:
     """Plain-Python per-scenario loop over Python ints (reference and benchmark baseline)."""
     S, T = cash_in.shape
     step = waterfall_rules_for("python")
@@ -662,55 +807,50 @@ def _run_python(cash_in: np.ndarray, opex: np.ndarray, s: WaterfallStructure) ->
     flows = np.zeros((_NF, S, T), dtype=np.int64)
     states = np.zeros((_NS, S, T), dtype=np.int64)
     tcash = np.zeros((_NT, S, T), dtype=np.int64)
-    dflt = np.zeros((2, S), dtype=np.int64)
-    ci, ox = cash_in.tolist(), opex.tolist()
+    carried = np.zeros((_NC, S), dtype=np.int64)
+    ci, ox, rx = cash_in.tolist(), opex.tolist(), refi.tolist()
     for i in range(S):
         state = initial_state(s)
         out = []
         for t in range(T):
-            o = step(ci[i][t], ox[i][t], *state, rows[t])
+            o = step(ci[i][t], ox[i][t], rx[0][i], rx[1][i], *state, rows[t])
             state = o[:_NC]
             out.append(o)
-        cols = np.array(out, dtype=np.int64).T  # (32, T)
+        cols = np.array(out, dtype=np.int64).T  # (_OUT, T)
         states[:, i] = cols[:_NS]
         flows[:, i] = cols[_NC : _NC + _NF]
         tcash[:, i] = cols[_NC + _NF :]
-        dflt[:, i] = state[_NS + 2 : _NS + 4]
-    return WaterfallResult(tcash, dflt, states[:, :, -1].copy(), flows, states)
+        carried[:, i] = state
+    return _result(tcash, carried, flows, states, np)
 
 
-# Global the numba driver resolves at compile time (set by _numba_kernel).
+# Global the numba driver resolves at compile time (set by _numba_kernel); keeping the
+# driver in this file makes numba's on-disk cache follow edits of the rules.
 _period_nb: Any = None
 _prange: Any = range
 
 
-def _drive(cash_in, opex, K, init, flows, states, tcash, dflt, detail):
+def _drive(cash_in, opex, refi, K, init, flows, states, tcash, carried, detail):
     """Run the rules for every row of ``cash_in`` (source of the numba driver)."""
     S = cash_in.shape[0]
     T = cash_in.shape[1]
     for i in _prange(S):
-        b0, a0, b1, a1, dsra, lock, arr0, arr1, d0, d1 = init
+        b0, a0, b1, a1, dsra, lock, arr0, arr1, d0, d1, r0, f0, rf = init
         for t in range(T):
             o = _period_nb(
-                cash_in[i, t], opex[i, t], b0, a0, b1, a1, dsra, lock, arr0, arr1, d0, d1, K[t]
-            )
-            b0, a0, b1, a1, dsra, lock, arr0, arr1, d0, d1 = o[:10]
-            for j in range(7):
-                tcash[j, i, t] = o[25 + j]
+                cash_in[i, t], opex[i, t], refi[0, i], refi[1, i],
+                b0, a0, b1, a1, dsra, lock, arr0, arr1, d0, d1, r0, f0, rf, K[t],
+            )  # fmt: skip
+            b0, a0, b1, a1, dsra, lock, arr0, arr1, d0, d1, r0, f0, rf = o[:13]
+            for j in range(8):
+                tcash[j, i, t] = o[29 + j]
             if detail:
-                for j in range(15):
-                    flows[j, i, t] = o[10 + j]
+                for j in range(16):
+                    flows[j, i, t] = o[13 + j]
                 for j in range(6):
                     states[j, i, t] = o[j]
-        if not detail:
-            states[0, i, 0] = b0
-            states[1, i, 0] = a0
-            states[2, i, 0] = b1
-            states[3, i, 0] = a1
-            states[4, i, 0] = dsra
-            states[5, i, 0] = lock
-        dflt[0, i] = d0
-        dflt[1, i] = d1
+        for j in range(13):
+            carried[j, i] = (b0, a0, b1, a1, dsra, lock, arr0, arr1, d0, d1, r0, f0, rf)[j]
 
 
 @cache
@@ -725,32 +865,33 @@ def _numba_kernel() -> Any:
 
 
 def _run_numba(
-    cash_in: np.ndarray, opex: np.ndarray, s: WaterfallStructure, detail: bool
+    cash_in: np.ndarray, opex: np.ndarray, refi: np.ndarray, s: WaterfallStructure, detail: bool
 ) -> WaterfallResult:
     S, T = cash_in.shape
     drive = _numba_kernel()
     flows = np.zeros((_NF, S, T) if detail else (_NF, 1, 1), dtype=np.int64)
-    states = np.zeros((_NS, S, T) if detail else (_NS, S, 1), dtype=np.int64)
+    states = np.zeros((_NS, S, T) if detail else (_NS, 1, 1), dtype=np.int64)
     tcash = np.zeros((_NT, S, T), dtype=np.int64)
-    dflt = np.zeros((2, S), dtype=np.int64)
+    carried = np.zeros((_NC, S), dtype=np.int64)
     drive(
         np.ascontiguousarray(cash_in),
         np.ascontiguousarray(opex),
+        np.ascontiguousarray(refi),
         period_constants(s),
         initial_state(s),
         flows,
         states,
         tcash,
-        dflt,
+        carried,
         detail,
     )
     if detail:
-        return WaterfallResult(tcash, dflt, states[:, :, -1].copy(), flows, states)
-    return WaterfallResult(tcash, dflt, states[:, :, 0].copy())
+        return _result(tcash, carried, flows, states, np)
+    return _result(tcash, carried, None, None, np)
 
 
 def _run_xp(
-    cash_in: Any, opex: Any, s: WaterfallStructure, detail: bool, xp: ModuleType
+    cash_in: Any, opex: Any, refi: Any, s: WaterfallStructure, detail: bool, xp: ModuleType
 ) -> WaterfallResult:
     """Array driver: one pass over periods, the rules applied to vectors over scenarios."""
     S, T = cash_in.shape
@@ -764,8 +905,8 @@ def _run_xp(
     fl: Any = xp.zeros((_NF, T, S), dtype=i64) if detail else None
     stt: Any = xp.zeros((_NS, T, S), dtype=i64) if detail else None
     for t in range(T):
-        o = step(ci[t], ox[t], *state, rows[t])
-        state = o[:_NC]
+        o = step(ci[t], ox[t], refi[0], refi[1], *state, rows[t])
+        state = tuple(xp.broadcast_to(xp.asarray(v, dtype=i64), (S,)) for v in o[:_NC])
         for j in range(_NT):
             tc[j, t] = o[_NC + _NF + j]
         if detail:
@@ -773,12 +914,12 @@ def _run_xp(
                 fl[j, t] = o[_NC + j]
             for j in range(_NS):
                 stt[j, t] = o[j]
-    return WaterfallResult(
+    return _result(
         xp.ascontiguousarray(tc.transpose(0, 2, 1)),
-        xp.stack([xp.asarray(state[_NS + 2]), xp.asarray(state[_NS + 3])]),
-        xp.stack([xp.asarray(v) for v in state[:_NS]]),
+        xp.stack(state),
         xp.ascontiguousarray(fl.transpose(0, 2, 1)) if detail else None,
         xp.ascontiguousarray(stt.transpose(0, 2, 1)) if detail else None,
+        xp,
     )
 
 
@@ -802,6 +943,7 @@ def run_waterfall(
     structure: WaterfallStructure,
     *,
     opex: Any = None,
+    refinancing: Any = None,
     method: str = "xp",
     detail: bool = True,
 ) -> WaterfallResult:
@@ -816,6 +958,11 @@ def run_waterfall(
         Contract terms (:func:`structure_from_schedules`).
     opex : array of int64, shape (S, T), optional
         Operating costs [cents], paid first; default 0.
+    refinancing : array of int64, shape (2, S), optional
+        Per scenario, the refinancing market at the senior legal maturity
+        (:func:`refinancing_inputs`): capacity as a multiple of that period's CFADS in 1e-3
+        units (0: the market is closed) and the refinancing rate in 1e-5 units [1/yr].
+        Default: no refinancing (the balloon must be paid from cash and the DSRA).
     method : {"xp", "numba", "python"}
         Implementation: vectorised array code, numba ``prange`` over scenarios, or the plain
         Python per-scenario reference loop.
@@ -839,6 +986,16 @@ def run_waterfall(
     with account identities ``dsra_t = dsra_{t-1} - draw - release + topup`` and
     ``lockup_t = lockup_{t-1} + deposit - release``.
 
+    **Balloon and refinancing** (``structure.balloon_period`` M > 0): in period M the notes'
+    whole balance is due. A refinancing draw ``R = min(capacity, max(balloon, due - cash -
+    DSRA))`` with ``capacity = floor(CFADS_M * multiple)`` pays them, where ``balloon`` is
+    what is due above the period's scheduled service; it closes only when capacity + cash +
+    DSRA cover everything due (else R = 0 and the notes default at maturity, recovering
+    from the cash that follows). The refinancing loan then takes the senior ledger's place:
+    balance R at the scenario's refinancing rate, amortising along the original sculpted
+    schedule scaled by R / scheduled balloon, with the same default rule; its cash is
+    ``tranche_cash_cents[7]`` and the notes' cash stops.
+
     Examples
     --------
     >>> import numpy as np
@@ -861,24 +1018,49 @@ def run_waterfall(
         )
     opex = xp.zeros_like(cash_in) if opex is None else xp.asarray(opex, dtype=xp.int64)
     _check_inputs(cash_in, opex, structure)
-    if method == "python":
-        return _run_python(np.asarray(cash_in), np.asarray(opex), structure)
-    if method == "numba":
-        return _run_numba(np.asarray(cash_in), np.asarray(opex), structure, detail)
     S = cash_in.shape[0]
+    refi = (
+        xp.zeros((2, S), dtype=xp.int64)
+        if refinancing is None
+        else xp.asarray(refinancing, dtype=xp.int64)
+    )
+    if tuple(refi.shape) != (2, S) or bool((refi < 0).any()):
+        raise GridcapInputError(
+            f"refinancing: shape {tuple(refi.shape)}: expected (2, {S}) non-negative int64 "
+            "(capacity multiple in 1e-3, rate in 1e-5 per scenario; see refinancing_inputs)"
+        )
+    if method == "python":
+        return _run_python(np.asarray(cash_in), np.asarray(opex), np.asarray(refi), structure)
+    if method == "numba":
+        return _run_numba(
+            np.asarray(cash_in), np.asarray(opex), np.asarray(refi), structure, detail
+        )
     if xp is not np or S <= XP_BLOCK:
-        return _run_xp(cash_in, opex, structure, detail, xp)
+        return _run_xp(cash_in, opex, refi, structure, detail, xp)
     # numpy: blocks of scenarios whose working set stays in cache (PERFORMANCE.md)
     parts = [
-        _run_xp(cash_in[i : i + XP_BLOCK], opex[i : i + XP_BLOCK], structure, detail, xp)
+        _run_xp(
+            cash_in[i : i + XP_BLOCK],
+            opex[i : i + XP_BLOCK],
+            refi[:, i : i + XP_BLOCK],
+            structure,
+            detail,
+            xp,
+        )
         for i in range(0, S, XP_BLOCK)
     ]
+
+    def cat(name: str, axis: int) -> Any:
+        return np.concatenate([getattr(p, name) for p in parts], axis=axis)
+
     return WaterfallResult(
-        np.concatenate([p.tranche_cash_cents for p in parts], axis=1),
-        np.concatenate([p.default_period for p in parts], axis=1),
-        np.concatenate([p.final_states_cents for p in parts], axis=1),
-        np.concatenate([p.flows_cents for p in parts], axis=1) if detail else None,
-        np.concatenate([p.states_cents for p in parts], axis=1) if detail else None,
+        cat("tranche_cash_cents", 1),
+        cat("default_period", 1),
+        cat("final_states_cents", 1),
+        cat("flows_cents", 1) if detail else None,
+        cat("states_cents", 1) if detail else None,
+        refinanced_period=cat("refinanced_period", 0),
+        refinancing_default_period=cat("refinancing_default_period", 0),
     )
 
 
