@@ -80,6 +80,9 @@ def finance_terms(cfg: StudyConfig) -> xr.Dataset:
     data["senior_tenor_basis"] = ((), cfg.finance.senior_tenor_basis)
     data["mezzanine_tranche"] = ((), cfg.finance.mezzanine_tranche)
     data["exit_cap_rate"] = ((), cfg.finance.exit_cap_rate, {"units": "1/yr"})
+    for name, unit in (("refinancing_spread", "1/yr"), ("refinancing_rate_sd", "1/yr"),
+                       ("refinancing_fail_probability", "1")):
+        data[name] = ((), getattr(cfg.finance, name), {"units": unit})
     return xr.Dataset(data, coords={"tranche": list(tranches)})
 
 

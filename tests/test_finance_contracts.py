@@ -241,3 +241,38 @@ def test_portfolio_balloon_and_refinancing_closed_form():
                   sizing="dscr")
     assert float(ds0["senior_balloon_usd"]) == 0.0
     assert int(ds0["senior_legal_maturity_years"]) == T
+
+
+def test_refinancing_terms_reach_the_waterfall_from_the_study():
+    """finance.refinancing_* keys travel from the study config to the finance terms; a
+    closed market at maturity for every scenario makes the notes default there whenever
+    cash and DSRA cannot pay the balloon; a bad value names the key."""
+    from gridcap.config import ConfigError, load_config
+    from gridcap.optimizer import finance
+    from gridcap.pipeline import finance_terms as study_terms
+
+    cfg = load_config("quickstart", overrides={"finance.refinancing_fail_probability": 1.0,
+                                               "finance.refinancing_rate_sd": 0.01})
+    terms = study_terms(cfg)
+    assert float(terms["refinancing_fail_probability"]) == 1.0
+    assert float(terms["refinancing_rate_sd"]) == 0.01
+    with pytest.raises(ConfigError, match="refinancing_fail_probability"):
+        load_config("quickstart", overrides={"finance.refinancing_fail_probability": 1.5})
+    S, T, M = 6, 10, 4
+    out = xr.Dataset({"site_cfads_usd": (("scenario", "site", "year"), np.full((S, 1, T), 1e7))},
+                     coords={"scenario": np.arange(S), "site": ["a"],
+                             "year": np.arange(2026, 2026 + T)})
+    plan = xr.Dataset({"converted": ("site", [1]), "capex_usd": ("site", [1e8])},
+                      coords={"site": ["a"]})
+    base = dict(senior_maturity_years=M, mezzanine_tranche="off", tenor_years=(T, T))
+    closed = finance(plan, out, finance_terms(**base, refinancing_fail_probability=1.0),
+                     sizing="dscr")
+    assert float(closed["senior_refinance_fail_share"]) == 1.0
+    assert float(closed["senior_refinanced_share"]) == 0.0
+    assert float(closed["pd"].sel(tranche="senior")) == 1.0
+    assert (closed["refinancing_cash_usd"].values == 0).all()
+    # after the default, all cash sweeps to the notes and repays them with interest at the
+    # coupon: nothing is lost and each scenario's IRR is the coupon
+    assert (closed["outstanding_usd"].sel(debt_tranche="senior").values == 0).all()
+    rate = float(closed["tranche_rate"].sel(tranche="senior"))
+    assert_allclose(closed["irr"].sel(tranche="senior").values, rate, atol=1e-6)
