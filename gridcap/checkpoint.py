@@ -33,6 +33,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -114,8 +115,35 @@ def dataset_digest(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
 # --------------------------------------------------------------------------- groups
 
 
+def _syncfs(path: Path) -> bool:
+    """Flush the whole file system holding ``path`` to disk with one ``syncfs(2)`` call.
+
+    One journal commit instead of one per file: a batch group is ~120 small files, and their
+    fsyncs took ~2 s of a quickstart batch's write on a shared disk (0.3 s of CPU). Linux only;
+    False where unavailable or failed (the caller then fsyncs file by file). Since Linux 5.8
+    ``syncfs`` reports write-back errors of the file system as ``fsync`` does.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(path, os.O_RDONLY)
+    except (OSError, AttributeError):
+        return False
+    try:
+        return bool(libc.syncfs(fd) == 0)
+    except AttributeError:  # no syncfs in this C library
+        return False
+    finally:
+        os.close(fd)
+
+
 def _fsync_tree(path: Path) -> None:
     """Flush every file and directory under ``path`` to disk."""
+    if _syncfs(path):
+        return
     for root, _dirs, files in os.walk(path):
         for name in files:
             with open(os.path.join(root, name), "rb") as handle:

@@ -218,3 +218,33 @@ def test_driver_normals_compiled_path_equals_numpy_bit_for_bit():
     for g, x in zip(got, want, strict=True):
         assert g.shape == (4, 3, 300)
         assert np.array_equal(g, x)
+
+
+def test_clear_sky_disk_cache_gives_pvlibs_bits(tmp_path, monkeypatch):
+    """A cached clear-sky profile equals a fresh pvlib computation bit for bit; a damaged
+    cache file is recomputed; GRIDCAP_CACHE=0 turns the cache off."""
+    from gridcap.datasets.solar import pv_output_kw_per_kw
+    from gridcap.kernels import drivers
+
+    monkeypatch.setenv("GRIDCAP_CACHE_DIR", str(tmp_path))
+    args = (40.1, -75.2, "America/New_York", 2027)
+    drivers._pv_profile.cache_clear()
+    first = drivers._pv_profile(*args)
+    files = list((tmp_path / "clear_sky").glob("*.npy"))
+    assert len(files) == 1
+    fresh = pv_output_kw_per_kw(*args)
+    drivers._pv_profile.cache_clear()
+    again = drivers._pv_profile(*args)  # read back from disk
+    assert np.array_equal(first, fresh) and np.array_equal(again, fresh)
+    assert again.dtype == np.float64 and not again.flags.writeable
+    # a truncated file is not used: recomputed and rewritten
+    files[0].write_bytes(files[0].read_bytes()[:100])
+    drivers._pv_profile.cache_clear()
+    assert np.array_equal(drivers._pv_profile(*args), fresh)
+    assert np.array_equal(np.load(files[0]), fresh)
+    # another year is another entry; with the cache off nothing is written
+    monkeypatch.setenv("GRIDCAP_CACHE", "0")
+    drivers._pv_profile.cache_clear()
+    drivers._pv_profile(40.1, -75.2, "America/New_York", 2028)
+    assert len(list((tmp_path / "clear_sky").glob("*.npy"))) == 1
+    drivers._pv_profile.cache_clear()
