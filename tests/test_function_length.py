@@ -21,7 +21,6 @@ _LINEAR = "one straight-line assembly of a table/model; no branch to test on its
 
 #: "path::qualname" -> why it is longer than LIMIT lines
 ALLOWED: dict[str, str] = {
-    "optimizer/financing/project.py::finance_project": _IN_FLIGHT,
     "optimizer/financing/project.py::project_cfads": _IN_FLIGHT,
     "optimizer/financing/project.py::FinanceTerms.__init__": _IN_FLIGHT,
     "kernels/simulate.py::simulate": _IN_FLIGHT,

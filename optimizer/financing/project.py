@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -887,6 +888,568 @@ def _pick_ledger_scenario(cf: np.ndarray) -> int:
     return int(order[(len(tot) - 1) // 2])
 
 
+def _stack_inputs(
+    plan: xr.Dataset,
+    outcomes: xr.Dataset,
+    terms: xr.Dataset,
+    project: str,
+    sizing: str,
+    sites: xr.Dataset | None,
+    capex_usd: float | None,
+) -> tuple[xr.DataArray, np.ndarray, float | None, dict, FinanceTerms, str]:
+    """The project's CFADS [$], capex [$], validated terms and priced senior credit."""
+    if sizing not in ("milp", "cvar", "dscr"):
+        raise GridcapInputError(f"sizing = {sizing!r}: expected one of ('milp', 'cvar', 'dscr')")
+    cfda, capex, info = project_cfads(plan, outcomes, project, sites=sites)
+    if capex_usd is not None:
+        capex = check_positive(capex_usd, "capex_usd")
+        info["capex_source"] = "argument capex_usd"
+    cf = np.asarray(cfda.values, dtype=float)
+    S, T = cf.shape
+    if S < 1 or T < 1:
+        raise GridcapInputError(f"outcomes: {S} scenarios x {T} years: expected at least 1 x 1")
+    if capex is not None and capex <= 0:
+        capex = None
+        info["capex_source"] += " (zero: ignored)"
+    terms_v = FinanceTerms(terms, T)
+    coupon_credit = ""
+    if terms_v.coupon_basis == "credit":
+        coupon_credit = _portfolio_credit(outcomes, plan)
+        if coupon_credit:
+            from gridcap.optimizer.financing.pricing import coupon_for_rating
+
+            terms_v.rate[0] = coupon_for_rating(coupon_credit, terms_v.risk_free_rate)
+    return cfda, cf, capex, info, terms_v, coupon_credit
+
+
+def _sized_stack(
+    cf: np.ndarray,
+    info: dict,
+    terms_v: FinanceTerms,
+    capex: float | None,
+    outcomes: xr.Dataset,
+    sizing: str,
+    sizing_profile: str,
+    sizing_scenarios: int,
+    time_limit_s: float,
+) -> tuple[dict[str, Any], bool]:
+    """Tranches sized by every method on the lenders' cash flows; whether the tenor is the
+    lease's."""
+    # lenders size on contracted cash when the tenor is tied to the lease (the waterfall
+    # still runs on the whole CFADS)
+    lease = terms_v.tenor_basis == "lease" and "contracted_cfads_usd" in info
+    if lease and "site_contract_term_years" not in outcomes and (
+            np.asarray(outcomes["site_contract_mode"].values) > 0).any():
+        raise GridcapInputError(
+            "finance.senior_tenor_basis = 'lease': outcomes.site_contract_term_years is missing "
+            "(Monte Carlo outcomes written before the lease-tied tenor): rerun the Monte Carlo "
+            "without --resume, or set finance.senior_tenor_basis = 'fixed'")
+    size_cf = np.asarray(info["contracted_cfads_usd"], dtype=float) if lease else cf
+    sized = _size_tranches(
+        size_cf,
+        terms_v,
+        capex,
+        sizing=sizing,
+        profile=sizing_profile,
+        scenarios_limit=int(sizing_scenarios),
+        time_limit=time_limit_s,
+    )
+    return sized, lease
+
+
+def _run_stack(
+    cf: np.ndarray,
+    cfda: xr.DataArray,
+    sized: dict[str, Any],
+    terms_v: FinanceTerms,
+    capex: float | None,
+    outcomes: xr.Dataset,
+    method: str,
+) -> dict[str, Any]:
+    """Run the chosen tranches through the waterfall and measure each tranche's risk."""
+    S, T = cf.shape
+    sen, mez = sized["chosen"]
+    structure = structure_from_schedules(
+        sen,
+        mez,
+        periods=T,
+        dsra_months=terms_v.dsra_months,
+        lockup_dscr=terms_v.lockup_dscr,
+        sweep_fraction=terms_v.sweep_fraction,
+        grace_years=terms_v.grace_years,
+        senior_maturity=terms_v.senior_maturity_years,
+    )
+    cents = to_cents(cf, "cfads_usd")
+    if method == "auto":
+        method = "numba" if S * T > 20_000 else "xp"
+    refi_in = _refinancing_market(structure, terms_v, sen, outcomes, cfda["scenario"].values)
+    res = run_waterfall(cents, structure, refinancing=refi_in, method=method, detail=False)
+    tcash = np.asarray(res.tranche_cash_cents) / 100.0
+    dflt = np.asarray(res.default_period)
+    final = np.asarray(res.final_states_cents) / 100.0
+    # the senior notes are owed nothing once refinanced (the ledger then holds the new loan)
+    notes_owed = np.where(np.asarray(res.refinanced_period) > 0, 0.0, final[0] + final[1])
+    owed = [notes_owed, final[2] + final[3]]
+    maturity = [structure.balloon_period or int(structure.maturity[0]), int(structure.maturity[1])]
+    tv = _terminal_value(cf, final, terms_v.exit_cap_rate)
+    if terms_v.exit_cap_rate > 0:
+        tcash = tcash.copy()
+        tcash[2][:, -1] += tv
+    dsra0 = structure.dsra_initial_cents / 100.0
+    debt = sen.size_usd + mez.size_usd
+    equity = (capex + dsra0 - debt) if capex is not None else np.nan
+    sizes = [sen.size_usd, mez.size_usd, equity]
+    rates = [sen.rate, mez.rate, terms_v.equity_irr_target]
+    metrics = []
+    for j, name in enumerate(TRANCHES):
+        if name == "equity":
+            m = tranche_metrics(
+                tcash[2],
+                None,
+                equity if np.isfinite(equity) else 0.0,
+                rates[j],
+                default_period=None,
+                outstanding_usd=None,
+                maturity_years=T,
+                risk_free_rate=terms_v.risk_free_rate,
+            )
+        else:
+            m = tranche_metrics(
+                tcash[j],
+                tcash[3 + j],
+                sizes[j],
+                rates[j],
+                default_period=dflt[j],
+                outstanding_usd=owed[j],
+                maturity_years=maturity[j],
+                risk_free_rate=terms_v.risk_free_rate,
+            )
+        metrics.append(m)
+
+    return {
+        "structure": structure, "cents": cents, "method": method, "refi_in": refi_in,
+        "res": res, "tcash": tcash, "dflt": dflt, "final": final, "owed": owed, "tv": tv,
+        "sizes": sizes, "rates": rates, "metrics": metrics,
+    }  # fmt: skip
+
+
+def _token_ledger(
+    cf: np.ndarray, run: dict[str, Any], terms_v: FinanceTerms, ledger_scenario: int | None
+) -> dict[str, Any]:
+    """Token units, expected per-unit distributions, settlement drag, rules and the ledger."""
+    S, T = cf.shape
+    structure, cents, refi_in = run["structure"], run["cents"], run["refi_in"]
+    tcash, sizes, rates = run["tcash"], run["sizes"], run["rates"]
+    units = {
+        name: tok.token_units(
+            sizes[j] if np.isfinite(sizes[j]) else 0.0,
+            terms_v.unit_size_usd,
+            terms_v.min_ticket_usd,
+        )
+        for j, name in enumerate(TRANCHES)
+    }
+    dist = np.zeros((3, T))
+    drag = np.zeros((3, 2))
+    for j, name in enumerate(TRANCHES):
+        cash_j = np.maximum(tcash[j], 0.0).mean(axis=0)
+        u = units[name]
+        if u["unit_count"] > 0 and sizes[j] > 0:
+            dist[j] = cash_j * (u["tokenized_usd"] / sizes[j]) / u["unit_count"]
+        for i, lag in enumerate((terms_v.settlement_lag_hours, tok.T_PLUS_2_HOURS)):
+            drag[j, i] = tok.cash_drag(cash_j, rates[j], lag)
+    rules = tok.waterfall_rules(structure, units)
+    led_s = _pick_ledger_scenario(cf) if ledger_scenario is None else int(ledger_scenario)
+    if not 0 <= led_s < S:
+        raise GridcapInputError(f"ledger_scenario = {ledger_scenario}: expected 0..{S - 1}")
+    one = run_waterfall(
+        cents[led_s : led_s + 1],
+        structure,
+        refinancing=None if refi_in is None else refi_in[:, led_s : led_s + 1],
+        method="python",
+    )
+    rows = tok.ledger_rows(
+        np.asarray(one.flows_cents)[:, 0],
+        np.asarray(one.states_cents)[:, 0],
+        np.asarray(one.tranche_cash_cents)[5:7, 0],
+        np.asarray(one.default_period)[:, 0],
+        rules,
+        refinancing=(0, 0) if refi_in is None else (int(refi_in[0, led_s]), int(refi_in[1, led_s])),
+        refinanced_period=int(np.asarray(one.refinanced_period)[0]),
+    )
+    fields = list(rows[0])
+
+    return {"units": units, "dist": dist, "drag": drag, "rules": rules, "led_s": led_s,
+            "rows": rows, "fields": fields}
+
+
+def _put(ds: xr.Dataset, name: str, dims: tuple[str, ...], val: Any, units_: str,
+         doc: str) -> None:
+    """Add variable ``name`` with its units and long name to ``ds``."""
+    ds[name] = xr.DataArray(np.asarray(val), dims=dims, attrs={"units": units_, "long_name": doc})
+
+
+def _stack_dataset(
+    cfda: xr.DataArray,
+    cf: np.ndarray,
+    sized: dict[str, Any],
+    run: dict[str, Any],
+    ledger: dict[str, Any],
+    terms_v: FinanceTerms,
+) -> xr.Dataset:
+    """The finance variables of docs/data-model.md §4 in one Dataset."""
+    fields = ledger["fields"]
+    # assemble -------------------------------------------------------------------------
+    years = cfda["year"].values
+    coords = {
+        "scenario": cfda["scenario"].values,
+        "year": years,
+        "tranche": list(TRANCHES),
+        "debt_tranche": list(DEBT),
+        "sizing_method": ["dscr", "milp", "cvar"],
+        "irr_quantile": list(IRR_QUANTILES),
+        "settlement": ["configured", "T+2"],
+        "ledger_field": fields,
+    }
+    ds = xr.Dataset(coords=coords)
+    _put(ds, "cfads_usd", ("scenario", "year"), cf, "$", cfda.attrs["long_name"])
+    _put_sizes(ds, cf, sized, run)
+    _put_cash(ds, cf, cfda, run)
+    _put_risk(ds, run["metrics"])
+    _put_tokens(ds, ledger, terms_v)
+    _put_refinancing(ds, run["structure"], run["res"])
+    return ds
+
+
+def _put_sizes(ds: xr.Dataset, cf: np.ndarray, sized: dict[str, Any], run: dict[str, Any]
+                ) -> None:
+    """CFADS, terminal value, sizes, rates and the scheduled (sculpted) loans."""
+    T = cf.shape[1]
+    put = partial(_put, ds)
+    tv, sizes, rates = run["tv"], run["sizes"], run["rates"]
+    nan_t = np.full(T, np.nan)
+    sched = list(sized["chosen"])
+    put(
+        "terminal_value_usd",
+        ("scenario",),
+        tv,
+        "$",
+        "equity terminal value at the horizon end: last-year CFADS / exit_cap_rate - debt owed "
+        "(0 without an exit cap rate); added to equity's last-year cash",
+    )
+    put(
+        "tranche_size_usd",
+        ("tranche",),
+        sizes,
+        "$",
+        "tranche size at financial close (equity = capex + initial DSRA - debt)",
+    )
+    put("tranche_rate", ("tranche",), rates, "1/yr", "loan rate (equity: hurdle rate)")
+    put(
+        "size_by_method_usd",
+        ("sizing_method", "debt_tranche"),
+        [[s.size_usd for s in sized[k]] for k in ("dscr", "milp", "cvar")],
+        "$",
+        "debt size by sizing method: DSCR sculpting on median CFADS, chance MILP, CVaR LP",
+    )
+    for var, attr, doc in (
+        ("debt_service_usd", "debt_service_usd", "scheduled debt service"),
+        ("interest_usd", "interest_usd", "scheduled interest"),
+        ("principal_usd", "principal_usd", "scheduled principal"),
+        ("balance_usd", "balance_usd", "scheduled closing balance"),
+    ):
+        put(
+            var,
+            ("tranche", "year"),
+            [getattr(sched[0], attr), getattr(sched[1], attr), nan_t],
+            "$",
+            doc,
+        )
+
+def _put_cash(ds: xr.Dataset, cf: np.ndarray, cfda: xr.DataArray, run: dict[str, Any]) -> None:
+    """Waterfall cash, defaults and what is owed at the end."""
+    S, T = cf.shape
+    put = partial(_put, ds)
+    years = cfda["year"].values
+    rates, tcash, dflt, owed = run["rates"], run["tcash"], run["dflt"], run["owed"]
+    put(
+        "tranche_cash_usd",
+        ("scenario", "tranche", "year"),
+        np.transpose(tcash[:3], (1, 0, 2)),
+        "$",
+        "cash received per year: debt interest + principal + sweep; equity distributions "
+        "minus injections",
+    )
+    put(
+        "refinancing_cash_usd",
+        ("scenario", "year"),
+        tcash[7],
+        "$",
+        "cash of the lender that refinances the senior balloon: minus the draw at legal "
+        "maturity, then its interest + principal + sweep (0 without a balloon)",
+    )
+    put(
+        "default_year",
+        ("scenario", "debt_tranche"),
+        np.where(dflt.T > 0, years[0] + dflt.T - 1, 0),
+        "year",
+        "year the tranche defaults (0: never)",
+    )
+    out_bal = np.stack(owed, axis=1)
+    loss = np.full((S, 3), np.nan)
+    loss[:, :2] = out_bal / (1.0 + np.asarray(rates[:2]))[None, :] ** T
+    put(
+        "loss_usd",
+        ("scenario", "tranche"),
+        loss,
+        "$",
+        "balance + accrued owed at the horizon end, discounted to t=0 at the loan rate",
+    )
+    put(
+        "outstanding_usd",
+        ("scenario", "debt_tranche"),
+        out_bal,
+        "$",
+        "balance + accrued interest owed after the last year",
+    )
+
+
+def _put_risk(ds: xr.Dataset, metrics: list[dict[str, Any]]) -> None:
+    """Per-tranche risk and return metrics (:func:`tranche_metrics`)."""
+    put = partial(_put, ds)
+
+    def by_tranche(key: str) -> list[Any]:
+        return [m[key] for m in metrics]
+
+    put("pd", ("tranche",), by_tranche("pd"), "1", "probability of default over the horizon")
+    put(
+        "expected_loss",
+        ("tranche",),
+        by_tranche("expected_loss"),
+        "1",
+        "expected loss / tranche size",
+    )
+    put("lgd", ("tranche",), by_tranche("lgd"), "1", "loss given default = EL / PD")
+    put(
+        "wal_years",
+        ("tranche",),
+        by_tranche("wal_years"),
+        "yr",
+        "weighted average life of expected principal repaid",
+    )
+    put(
+        "duration_years",
+        ("tranche",),
+        by_tranche("duration_years"),
+        "yr",
+        "Macaulay duration of expected cash flows at the tranche rate",
+    )
+    put(
+        "irr",
+        ("scenario", "tranche"),
+        np.stack(by_tranche("irr"), axis=1),
+        "1/yr",
+        "IRR per scenario (annual, flow at t=0 = -size)",
+    )
+    put("irr_mean", ("tranche",), by_tranche("irr_mean"), "1/yr", "mean IRR over scenarios")
+    put(
+        "total_loss_share",
+        ("tranche",),
+        by_tranche("total_loss_share"),
+        "1",
+        "share of scenarios with IRR -1 (total loss: nothing of the amount invested returns)",
+    )
+    put(
+        "irr_quantile_value",
+        ("tranche", "irr_quantile"),
+        np.stack(by_tranche("irr_q")),
+        "1/yr",
+        "IRR quantiles over scenarios",
+    )
+    put(
+        "yield_expected",
+        ("tranche",),
+        by_tranche("yield_expected"),
+        "1/yr",
+        "yield of the expected cash flows at par",
+    )
+    put(
+        "spread_bps",
+        ("tranche",),
+        by_tranche("spread_bps"),
+        "bp",
+        "par spread: expected discounted cash flows = size, over risk_free_rate "
+        "(NaN when the expected cash flows are a total loss: see total_loss_share)",
+    )
+    put(
+        "rating",
+        ("tranche",),
+        np.asarray(by_tranche("rating"), dtype=str),
+        "",
+        "rating-like bucket from PD annualised over maturity (Moody's idealized 1-yr rates)",
+    )
+
+
+def _put_tokens(ds: xr.Dataset, ledger: dict[str, Any], terms_v: FinanceTerms) -> None:
+    """Token units, per-unit distributions, settlement drag and the ledger."""
+    put = partial(_put, ds)
+    units, dist, drag = ledger["units"], ledger["dist"], ledger["drag"]
+    rows, fields = ledger["rows"], ledger["fields"]
+    put("unit_size_usd", (), terms_v.unit_size_usd, "$", "token unit face value")
+    put(
+        "unit_count",
+        ("tranche",),
+        [units[t]["unit_count"] for t in TRANCHES],
+        "1",
+        "token units per tranche (face rounded down to whole units)",
+    )
+    put(
+        "unit_stub_usd",
+        ("tranche",),
+        [units[t]["stub_usd"] for t in TRANCHES],
+        "$",
+        "face below one unit kept by the arranger (pari passu)",
+    )
+    put(
+        "min_ticket_units",
+        ("tranche",),
+        [units[t]["min_ticket_units"] for t in TRANCHES],
+        "1",
+        "units in the minimum ticket",
+    )
+    put(
+        "max_holders",
+        ("tranche",),
+        [units[t]["max_holders"] for t in TRANCHES],
+        "1",
+        "positions possible at the minimum ticket",
+    )
+    put(
+        "unit_distribution_usd",
+        ("tranche", "year"),
+        dist,
+        "$",
+        "expected distribution per unit per year",
+    )
+    put(
+        "cash_drag_usd",
+        ("tranche", "settlement"),
+        drag,
+        "$",
+        "PV lost to the settlement lag over the life (configured lag vs T+2 = 48 h)",
+    )
+    put(
+        "settlement_lag_hours",
+        ("settlement",),
+        [terms_v.settlement_lag_hours, tok.T_PLUS_2_HOURS],
+        "h",
+        "settlement lag",
+    )
+    put(
+        "ledger_cents",
+        ("year", "ledger_field"),
+        np.array([[r[f] for f in fields] for r in rows], dtype=np.int64),
+        "cent",
+        "distribution ledger of the example scenario (integer cents; period = year index)",
+    )
+
+
+def _put_refinancing(ds: xr.Dataset, structure: Any, res: Any) -> None:
+    """Balloon and refinancing figures of the senior notes (:func:`portfolio_refinancing`)."""
+    put = partial(_put, ds)
+    refi = portfolio_refinancing(structure, res)
+    put("senior_balloon_usd", (), refi["balloon"], "$",
+        "portfolio senior balance scheduled at legal maturity (finance.senior_maturity_years), "
+        "refinanced in the waterfall against that year's CFADS")
+    put("senior_refinance_fail_share", (), refi["refi_fail"], "1",
+        "share of scenarios whose notes default at legal maturity: refinancing capacity + cash "
+        "+ DSRA short of what is due")
+    put("senior_refinanced_share", (), refi["refinanced"], "1",
+        "share of scenarios whose balloon is refinanced at legal maturity")
+    put("senior_refinancing_default_share", (), refi["refi_default"], "1",
+        "share of scenarios whose refinancing loan defaults after legal maturity")
+    put("senior_pd_to_maturity", (), refi["pd_to_maturity"], "1",
+        "senior-note default in a year <= legal maturity (the waterfall's, refinancing "
+        "included)")
+    put("senior_legal_maturity_years", (), refi["maturity"], "yr",
+        "legal maturity of the portfolio senior notes (the balloon falls due after it)")
+
+
+def _stack_attrs(
+    cfda: xr.DataArray,
+    capex: float | None,
+    info: dict,
+    sized: dict[str, Any],
+    run: dict[str, Any],
+    ledger: dict[str, Any],
+    terms_v: FinanceTerms,
+    *,
+    project: str,
+    sizing: str,
+    sizing_profile: str,
+    coupon_credit: str,
+    lease: bool,
+) -> dict[str, Any]:
+    """The finance Dataset's attributes: how it was sized and run, and its conventions."""
+    method, rules, led_s = run["method"], ledger["rules"], ledger["led_s"]
+    chosen = sized["chosen"]
+    gap = {
+        t: (
+            sized["cvar"][j].size_usd / sized["milp"][j].size_usd
+            if sized["milp"][j].size_usd > 0
+            else np.nan
+        )
+        for j, t in enumerate(DEBT)
+    }
+    return (
+        {
+            "project": project,
+            "converted_sites": json.dumps(info.get("converted_sites", [])),
+            "capex_usd": float(capex) if capex is not None else -1.0,
+            "capex_source": info["capex_source"],
+            "sizing": sizing,
+            "sizing_profile": sizing_profile,
+            "sizing_scenarios": int(sized["sizing_scenarios"]),
+            "sizing_info": json.dumps(
+                {
+                    f"{k}_{t}": {
+                        kk: vv
+                        for kk, vv in sized[k][j].info.items()
+                        if isinstance(vv, (int, float, str))
+                    }
+                    for k in ("dscr", "milp", "cvar")
+                    for j, t in enumerate(DEBT)
+                },
+                default=str,
+            ),
+            "cvar_over_milp_size": json.dumps(gap),
+            "chosen_senior_dscr_on_median": float(chosen[0].dscr),
+            "waterfall_method": method,
+            "waterfall_rules_json": json.dumps(rules),
+            "ledger_scenario": int(cfda["scenario"].values[led_s]),
+            "default_rule": rules["default_rule"]["text"],
+            "default_grace_years": terms_v.grace_years,
+            "sweep_fraction": terms_v.sweep_fraction,
+            "risk_free_rate": terms_v.risk_free_rate,
+            "coupon_basis": terms_v.coupon_basis,
+            "coupon_credit": coupon_credit,
+            "senior_tenor_basis": terms_v.tenor_basis if lease else "fixed",
+            "senior_tenor_cap_years": int(terms_v.tenor[0]),
+            "firm_end_years": json.dumps(info.get("firm_end_years", {})),
+            "exit_cap_rate": terms_v.exit_cap_rate,
+            "conventions": (
+                "annual periods, payments at year end, first payment in year 1; "
+                "IRR/NPV annual compounding with the first flow (-size) at t=0; "
+                "equity terminal value at the horizon end from exit_cap_rate (0: none)"
+            ),
+            "rating_table": (
+                "Moody's idealized cumulative expected default rates, 1-year "
+                "horizon: " + json.dumps(IDEALIZED_PD_1Y)
+            ),
+        }
+    )
+
+
+
 def finance(
     inputs: StudyInputs | xr.Dataset,
     outcomes: xr.Dataset,
@@ -1020,444 +1583,24 @@ def finance_project(
     >>> bool(ds["tranche_size_usd"].sel(tranche="senior") > 0)
     True
     """
-    if sizing not in ("milp", "cvar", "dscr"):
-        raise GridcapInputError(f"sizing = {sizing!r}: expected one of ('milp', 'cvar', 'dscr')")
-    cfda, capex, info = project_cfads(plan, outcomes, project, sites=sites)
-    if capex_usd is not None:
-        capex = check_positive(capex_usd, "capex_usd")
-        info["capex_source"] = "argument capex_usd"
-    cf = np.asarray(cfda.values, dtype=float)
-    S, T = cf.shape
-    if S < 1 or T < 1:
-        raise GridcapInputError(f"outcomes: {S} scenarios x {T} years: expected at least 1 x 1")
-    if capex is not None and capex <= 0:
-        capex = None
-        info["capex_source"] += " (zero: ignored)"
-    terms_v = FinanceTerms(terms, T)
-    coupon_credit = ""
-    if terms_v.coupon_basis == "credit":
-        coupon_credit = _portfolio_credit(outcomes, plan)
-        if coupon_credit:
-            from gridcap.optimizer.financing.pricing import coupon_for_rating
-
-            terms_v.rate[0] = coupon_for_rating(coupon_credit, terms_v.risk_free_rate)
-    # lenders size on contracted cash when the tenor is tied to the lease (the waterfall
-    # still runs on the whole CFADS)
-    lease = terms_v.tenor_basis == "lease" and "contracted_cfads_usd" in info
-    if lease and "site_contract_term_years" not in outcomes and (
-            np.asarray(outcomes["site_contract_mode"].values) > 0).any():
-        raise GridcapInputError(
-            "finance.senior_tenor_basis = 'lease': outcomes.site_contract_term_years is missing "
-            "(Monte Carlo outcomes written before the lease-tied tenor): rerun the Monte Carlo "
-            "without --resume, or set finance.senior_tenor_basis = 'fixed'")
-    size_cf = np.asarray(info["contracted_cfads_usd"], dtype=float) if lease else cf
-    sized = _size_tranches(
-        size_cf,
-        terms_v,
-        capex,
-        sizing=sizing,
-        profile=sizing_profile,
-        scenarios_limit=int(sizing_scenarios),
-        time_limit=time_limit_s,
+    cfda, cf, capex, info, terms_v, coupon_credit = _stack_inputs(
+        plan, outcomes, terms, project, sizing, sites, capex_usd
     )
-    sen, mez = sized["chosen"]
-    structure = structure_from_schedules(
-        sen,
-        mez,
-        periods=T,
-        dsra_months=terms_v.dsra_months,
-        lockup_dscr=terms_v.lockup_dscr,
-        sweep_fraction=terms_v.sweep_fraction,
-        grace_years=terms_v.grace_years,
-        senior_maturity=terms_v.senior_maturity_years,
+    sized, lease = _sized_stack(
+        cf, info, terms_v, capex, outcomes, sizing, sizing_profile, sizing_scenarios, time_limit_s
     )
-    cents = to_cents(cf, "cfads_usd")
-    if method == "auto":
-        method = "numba" if S * T > 20_000 else "xp"
-    refi_in = _refinancing_market(structure, terms_v, sen, outcomes, cfda["scenario"].values)
-    res = run_waterfall(cents, structure, refinancing=refi_in, method=method, detail=False)
-    tcash = np.asarray(res.tranche_cash_cents) / 100.0
-    dflt = np.asarray(res.default_period)
-    final = np.asarray(res.final_states_cents) / 100.0
-    # the senior notes are owed nothing once refinanced (the ledger then holds the new loan)
-    notes_owed = np.where(np.asarray(res.refinanced_period) > 0, 0.0, final[0] + final[1])
-    owed = [notes_owed, final[2] + final[3]]
-    maturity = [structure.balloon_period or int(structure.maturity[0]), int(structure.maturity[1])]
-    tv = _terminal_value(cf, final, terms_v.exit_cap_rate)
-    if terms_v.exit_cap_rate > 0:
-        tcash = tcash.copy()
-        tcash[2][:, -1] += tv
-    dsra0 = structure.dsra_initial_cents / 100.0
-    debt = sen.size_usd + mez.size_usd
-    equity = (capex + dsra0 - debt) if capex is not None else np.nan
-    sizes = [sen.size_usd, mez.size_usd, equity]
-    rates = [sen.rate, mez.rate, terms_v.equity_irr_target]
-    metrics = []
-    for j, name in enumerate(TRANCHES):
-        if name == "equity":
-            m = tranche_metrics(
-                tcash[2],
-                None,
-                equity if np.isfinite(equity) else 0.0,
-                rates[j],
-                default_period=None,
-                outstanding_usd=None,
-                maturity_years=T,
-                risk_free_rate=terms_v.risk_free_rate,
-            )
-        else:
-            m = tranche_metrics(
-                tcash[j],
-                tcash[3 + j],
-                sizes[j],
-                rates[j],
-                default_period=dflt[j],
-                outstanding_usd=owed[j],
-                maturity_years=maturity[j],
-                risk_free_rate=terms_v.risk_free_rate,
-            )
-        metrics.append(m)
-
-    # token units, per-unit expected distributions, settlement drag -----------------
-    units = {
-        name: tok.token_units(
-            sizes[j] if np.isfinite(sizes[j]) else 0.0,
-            terms_v.unit_size_usd,
-            terms_v.min_ticket_usd,
-        )
-        for j, name in enumerate(TRANCHES)
-    }
-    dist = np.zeros((3, T))
-    drag = np.zeros((3, 2))
-    for j, name in enumerate(TRANCHES):
-        cash_j = np.maximum(tcash[j], 0.0).mean(axis=0)
-        u = units[name]
-        if u["unit_count"] > 0 and sizes[j] > 0:
-            dist[j] = cash_j * (u["tokenized_usd"] / sizes[j]) / u["unit_count"]
-        for i, lag in enumerate((terms_v.settlement_lag_hours, tok.T_PLUS_2_HOURS)):
-            drag[j, i] = tok.cash_drag(cash_j, rates[j], lag)
-    rules = tok.waterfall_rules(structure, units)
-    led_s = _pick_ledger_scenario(cf) if ledger_scenario is None else int(ledger_scenario)
-    if not 0 <= led_s < S:
-        raise GridcapInputError(f"ledger_scenario = {ledger_scenario}: expected 0..{S - 1}")
-    one = run_waterfall(
-        cents[led_s : led_s + 1],
-        structure,
-        refinancing=None if refi_in is None else refi_in[:, led_s : led_s + 1],
-        method="python",
-    )
-    rows = tok.ledger_rows(
-        np.asarray(one.flows_cents)[:, 0],
-        np.asarray(one.states_cents)[:, 0],
-        np.asarray(one.tranche_cash_cents)[5:7, 0],
-        np.asarray(one.default_period)[:, 0],
-        rules,
-        refinancing=(0, 0) if refi_in is None else (int(refi_in[0, led_s]), int(refi_in[1, led_s])),
-        refinanced_period=int(np.asarray(one.refinanced_period)[0]),
-    )
-    fields = list(rows[0])
-
-    # assemble -------------------------------------------------------------------------
-    years = cfda["year"].values
-    coords = {
-        "scenario": cfda["scenario"].values,
-        "year": years,
-        "tranche": list(TRANCHES),
-        "debt_tranche": list(DEBT),
-        "sizing_method": ["dscr", "milp", "cvar"],
-        "irr_quantile": list(IRR_QUANTILES),
-        "settlement": ["configured", "T+2"],
-        "ledger_field": fields,
-    }
-    ds = xr.Dataset(coords=coords)
-
-    def put(name: str, dims: tuple[str, ...], val: Any, units_: str, doc: str) -> None:
-        ds[name] = xr.DataArray(
-            np.asarray(val), dims=dims, attrs={"units": units_, "long_name": doc}
-        )
-
-    def by_tranche(key: str) -> list[Any]:
-        return [m[key] for m in metrics]
-
-    nan_t = np.full(T, np.nan)
-    sched = [sen, mez]
-    put("cfads_usd", ("scenario", "year"), cf, "$", cfda.attrs["long_name"])
-    put(
-        "terminal_value_usd",
-        ("scenario",),
-        tv,
-        "$",
-        "equity terminal value at the horizon end: last-year CFADS / exit_cap_rate - debt owed "
-        "(0 without an exit cap rate); added to equity's last-year cash",
-    )
-    put(
-        "tranche_size_usd",
-        ("tranche",),
-        sizes,
-        "$",
-        "tranche size at financial close (equity = capex + initial DSRA - debt)",
-    )
-    put("tranche_rate", ("tranche",), rates, "1/yr", "loan rate (equity: hurdle rate)")
-    put(
-        "size_by_method_usd",
-        ("sizing_method", "debt_tranche"),
-        [[s.size_usd for s in sized[k]] for k in ("dscr", "milp", "cvar")],
-        "$",
-        "debt size by sizing method: DSCR sculpting on median CFADS, chance MILP, CVaR LP",
-    )
-    for var, attr, doc in (
-        ("debt_service_usd", "debt_service_usd", "scheduled debt service"),
-        ("interest_usd", "interest_usd", "scheduled interest"),
-        ("principal_usd", "principal_usd", "scheduled principal"),
-        ("balance_usd", "balance_usd", "scheduled closing balance"),
-    ):
-        put(
-            var,
-            ("tranche", "year"),
-            [getattr(sched[0], attr), getattr(sched[1], attr), nan_t],
-            "$",
-            doc,
-        )
-    put(
-        "tranche_cash_usd",
-        ("scenario", "tranche", "year"),
-        np.transpose(tcash[:3], (1, 0, 2)),
-        "$",
-        "cash received per year: debt interest + principal + sweep; equity distributions "
-        "minus injections",
-    )
-    put(
-        "refinancing_cash_usd",
-        ("scenario", "year"),
-        tcash[7],
-        "$",
-        "cash of the lender that refinances the senior balloon: minus the draw at legal "
-        "maturity, then its interest + principal + sweep (0 without a balloon)",
-    )
-    put(
-        "default_year",
-        ("scenario", "debt_tranche"),
-        np.where(dflt.T > 0, years[0] + dflt.T - 1, 0),
-        "year",
-        "year the tranche defaults (0: never)",
-    )
-    out_bal = np.stack(owed, axis=1)
-    loss = np.full((S, 3), np.nan)
-    loss[:, :2] = out_bal / (1.0 + np.asarray(rates[:2]))[None, :] ** T
-    put(
-        "loss_usd",
-        ("scenario", "tranche"),
-        loss,
-        "$",
-        "balance + accrued owed at the horizon end, discounted to t=0 at the loan rate",
-    )
-    put(
-        "outstanding_usd",
-        ("scenario", "debt_tranche"),
-        out_bal,
-        "$",
-        "balance + accrued interest owed after the last year",
-    )
-    put("pd", ("tranche",), by_tranche("pd"), "1", "probability of default over the horizon")
-    put(
-        "expected_loss",
-        ("tranche",),
-        by_tranche("expected_loss"),
-        "1",
-        "expected loss / tranche size",
-    )
-    put("lgd", ("tranche",), by_tranche("lgd"), "1", "loss given default = EL / PD")
-    put(
-        "wal_years",
-        ("tranche",),
-        by_tranche("wal_years"),
-        "yr",
-        "weighted average life of expected principal repaid",
-    )
-    put(
-        "duration_years",
-        ("tranche",),
-        by_tranche("duration_years"),
-        "yr",
-        "Macaulay duration of expected cash flows at the tranche rate",
-    )
-    put(
-        "irr",
-        ("scenario", "tranche"),
-        np.stack(by_tranche("irr"), axis=1),
-        "1/yr",
-        "IRR per scenario (annual, flow at t=0 = -size)",
-    )
-    put("irr_mean", ("tranche",), by_tranche("irr_mean"), "1/yr", "mean IRR over scenarios")
-    put(
-        "total_loss_share",
-        ("tranche",),
-        by_tranche("total_loss_share"),
-        "1",
-        "share of scenarios with IRR -1 (total loss: nothing of the amount invested returns)",
-    )
-    put(
-        "irr_quantile_value",
-        ("tranche", "irr_quantile"),
-        np.stack(by_tranche("irr_q")),
-        "1/yr",
-        "IRR quantiles over scenarios",
-    )
-    put(
-        "yield_expected",
-        ("tranche",),
-        by_tranche("yield_expected"),
-        "1/yr",
-        "yield of the expected cash flows at par",
-    )
-    put(
-        "spread_bps",
-        ("tranche",),
-        by_tranche("spread_bps"),
-        "bp",
-        "par spread: expected discounted cash flows = size, over risk_free_rate "
-        "(NaN when the expected cash flows are a total loss: see total_loss_share)",
-    )
-    put(
-        "rating",
-        ("tranche",),
-        np.asarray(by_tranche("rating"), dtype=str),
-        "",
-        "rating-like bucket from PD annualised over maturity (Moody's idealized 1-yr rates)",
-    )
-    put("unit_size_usd", (), terms_v.unit_size_usd, "$", "token unit face value")
-    put(
-        "unit_count",
-        ("tranche",),
-        [units[t]["unit_count"] for t in TRANCHES],
-        "1",
-        "token units per tranche (face rounded down to whole units)",
-    )
-    put(
-        "unit_stub_usd",
-        ("tranche",),
-        [units[t]["stub_usd"] for t in TRANCHES],
-        "$",
-        "face below one unit kept by the arranger (pari passu)",
-    )
-    put(
-        "min_ticket_units",
-        ("tranche",),
-        [units[t]["min_ticket_units"] for t in TRANCHES],
-        "1",
-        "units in the minimum ticket",
-    )
-    put(
-        "max_holders",
-        ("tranche",),
-        [units[t]["max_holders"] for t in TRANCHES],
-        "1",
-        "positions possible at the minimum ticket",
-    )
-    put(
-        "unit_distribution_usd",
-        ("tranche", "year"),
-        dist,
-        "$",
-        "expected distribution per unit per year",
-    )
-    put(
-        "cash_drag_usd",
-        ("tranche", "settlement"),
-        drag,
-        "$",
-        "PV lost to the settlement lag over the life (configured lag vs T+2 = 48 h)",
-    )
-    put(
-        "settlement_lag_hours",
-        ("settlement",),
-        [terms_v.settlement_lag_hours, tok.T_PLUS_2_HOURS],
-        "h",
-        "settlement lag",
-    )
-    put(
-        "ledger_cents",
-        ("year", "ledger_field"),
-        np.array([[r[f] for f in fields] for r in rows], dtype=np.int64),
-        "cent",
-        "distribution ledger of the example scenario (integer cents; period = year index)",
-    )
-    refi = portfolio_refinancing(structure, res)
-    put("senior_balloon_usd", (), refi["balloon"], "$",
-        "portfolio senior balance scheduled at legal maturity (finance.senior_maturity_years), "
-        "refinanced in the waterfall against that year's CFADS")
-    put("senior_refinance_fail_share", (), refi["refi_fail"], "1",
-        "share of scenarios whose notes default at legal maturity: refinancing capacity + cash "
-        "+ DSRA short of what is due")
-    put("senior_refinanced_share", (), refi["refinanced"], "1",
-        "share of scenarios whose balloon is refinanced at legal maturity")
-    put("senior_refinancing_default_share", (), refi["refi_default"], "1",
-        "share of scenarios whose refinancing loan defaults after legal maturity")
-    put("senior_pd_to_maturity", (), refi["pd_to_maturity"], "1",
-        "senior-note default in a year <= legal maturity (the waterfall's, refinancing "
-        "included)")
-    put("senior_legal_maturity_years", (), refi["maturity"], "yr",
-        "legal maturity of the portfolio senior notes (the balloon falls due after it)")
+    run = _run_stack(cf, cfda, sized, terms_v, capex, outcomes, method)
+    ledger = _token_ledger(cf, run, terms_v, ledger_scenario)
+    ds = _stack_dataset(cfda, cf, sized, run, ledger, terms_v)
     mkt = site_market_check(outcomes, plan, terms_v)
     if mkt is not None:
         ds = ds.merge(mkt)
         ds.attrs.update(mkt.attrs)
-    chosen = sized["chosen"]
-    gap = {
-        t: (
-            sized["cvar"][j].size_usd / sized["milp"][j].size_usd
-            if sized["milp"][j].size_usd > 0
-            else np.nan
-        )
-        for j, t in enumerate(DEBT)
-    }
-    ds.attrs.update(
-        {
-            "project": project,
-            "converted_sites": json.dumps(info.get("converted_sites", [])),
-            "capex_usd": float(capex) if capex is not None else -1.0,
-            "capex_source": info["capex_source"],
-            "sizing": sizing,
-            "sizing_profile": sizing_profile,
-            "sizing_scenarios": int(sized["sizing_scenarios"]),
-            "sizing_info": json.dumps(
-                {
-                    f"{k}_{t}": {
-                        kk: vv
-                        for kk, vv in sized[k][j].info.items()
-                        if isinstance(vv, (int, float, str))
-                    }
-                    for k in ("dscr", "milp", "cvar")
-                    for j, t in enumerate(DEBT)
-                },
-                default=str,
-            ),
-            "cvar_over_milp_size": json.dumps(gap),
-            "chosen_senior_dscr_on_median": float(chosen[0].dscr),
-            "waterfall_method": method,
-            "waterfall_rules_json": json.dumps(rules),
-            "ledger_scenario": int(cfda["scenario"].values[led_s]),
-            "default_rule": rules["default_rule"]["text"],
-            "default_grace_years": terms_v.grace_years,
-            "sweep_fraction": terms_v.sweep_fraction,
-            "risk_free_rate": terms_v.risk_free_rate,
-            "coupon_basis": terms_v.coupon_basis,
-            "coupon_credit": coupon_credit,
-            "senior_tenor_basis": terms_v.tenor_basis if lease else "fixed",
-            "senior_tenor_cap_years": int(terms_v.tenor[0]),
-            "firm_end_years": json.dumps(info.get("firm_end_years", {})),
-            "exit_cap_rate": terms_v.exit_cap_rate,
-            "conventions": (
-                "annual periods, payments at year end, first payment in year 1; "
-                "IRR/NPV annual compounding with the first flow (-size) at t=0; "
-                "equity terminal value at the horizon end from exit_cap_rate (0: none)"
-            ),
-            "rating_table": (
-                "Moody's idealized cumulative expected default rates, 1-year "
-                "horizon: " + json.dumps(IDEALIZED_PD_1Y)
-            ),
-        }
-    )
+    ds.attrs.update(_stack_attrs(
+        cfda, capex, info, sized, run, ledger, terms_v,
+        project=project, sizing=sizing, sizing_profile=sizing_profile,
+        coupon_credit=coupon_credit, lease=lease,
+    ))  # fmt: skip
     return ds
 
 
