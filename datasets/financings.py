@@ -10,12 +10,15 @@ finance result is compared with (debt per MW-IT, coupon, loan-to-cost, rent per 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from gridcap.errors import GridcapInputError
+
+if TYPE_CHECKING:
+    from gridcap.kernels.contracts import SiteContracts
 
 __all__ = ["FINANCINGS_FILE", "MARKET_METRICS", "deal_debt_per_mw", "market_check",
            "market_range", "read_financings"]
@@ -180,7 +183,7 @@ def _deal_for_site(df: pd.DataFrame, site: str) -> pd.Series | None:
 
 def site_contracts(sites: Any, *, gpu_life_years: float, gpu_capex_usd_per_mw: float,
                    gpu_cost_usd_per_mw_yr: Any, deals: pd.DataFrame | None = None,
-                   ) -> tuple[Any, dict[str, Any]]:
+                   ) -> tuple[SiteContracts, dict[str, Any]]:
     """Contract terms of the study's sites: its public deal where one exists, else defaults.
 
     Parameters
@@ -208,57 +211,111 @@ def site_contracts(sites: Any, *, gpu_life_years: float, gpu_capex_usd_per_mw: f
         capex of the contracted MW + GPUs of a gpu_contract), ``contracted_mw`` [MW] and
         ``tenant_rating`` / ``guarantor_rating`` labels.
     """
-    from gridcap.kernels.contracts import (
-        LEASE_DEFAULTS,
-        LEASE_FORMS,
-        REVENUE_MODES,
-        SiteContracts,
-        hazard_of_rating,
-    )
+    from gridcap.kernels.contracts import LEASE_DEFAULTS, REVENUE_MODES
     from gridcap.kernels.sites import DESIGN_PUE
 
     d = read_financings() if deals is None else deals
     ids = [str(s) for s in sites["site"].values]
-    k = len(ids)
     it_mw = np.asarray(sites["interconnection_mw"].values, float) / DESIGN_PUE
     terms: dict[str, list[Any]] = {name: [] for name in LEASE_DEFAULTS}
     mw: list[float] = []
     deal_ids: list[str] = []
     for i, s in enumerate(ids):
         row = _deal_for_site(d, s)
-        t = {name: v[0] for name, v in LEASE_DEFAULTS.items()}
-        cap = float(it_mw[i])
-        if row is not None:
-            deal_mw = float(row["mw_it"])
-            cap = min(cap, deal_mw)
-            t["mode"] = str(row["mode"]) or t["mode"]
-            t["rent_usd_per_mw_yr"] = float(row["contract_value_usd"]) / (
-                deal_mw * float(row["term_years"]))
-            t["term_years"] = float(row["term_years"])
-            if np.isfinite(row["escalator"]):
-                t["escalator"] = float(row["escalator"])
-            if str(row["lease_form"]) in LEASE_FORMS:
-                t["lease_form"] = str(row["lease_form"])
-            t["tenant_rating"] = str(row["tenant_rating"]) or t["tenant_rating"]
-            t["guarantor_rating"] = str(row["guarantor_rating"])
-            if np.isfinite(row["backstop_usd"]) and t["guarantor_rating"]:
-                t["backstop_usd"] = float(row["backstop_usd"]) * cap / deal_mw
-            if t["mode"] == "gpu_contract":
-                t["prepayment_share"] = 0.2  # IREN-Microsoft 20% prepayment (deals table)
-                t["escalator"] = 0.0
-                t["renewal_probability"] = 0.0
-            deal_ids.append(str(row["deal"]))
-        else:
-            deal_ids.append("")
-        for name in LEASE_DEFAULTS:
-            key = "revenue_mode" if name == "mode" else name
-            if key in sites:
-                v = sites[key].values[i]
-                if not (isinstance(v, float) and np.isnan(v)) and str(v) != "":
-                    t[name] = v
+        t, cap = _deal_terms(row, float(it_mw[i]))
+        deal_ids.append("" if row is None else str(row["deal"]))
+        t = _with_site_overrides(t, sites, i)
         for name in LEASE_DEFAULTS:
             terms[name].append(t[name])
         mw.append(cap)
+    modes, forms = _checked_labels(terms)
+    c = _contracts_from_terms(
+        ids, terms, modes, forms, mw,
+        commencement_months=np.asarray(sites["conversion_months"].values, float),
+        gpu_cost_usd_per_mw_yr=gpu_cost_usd_per_mw_yr, gpu_life_years=gpu_life_years)
+    per_kw = np.asarray(sites["conversion_capex_usd_per_kw"].values, float)
+    capex = per_kw * c.contracted_mw * 1000.0 + gpu_capex_usd_per_mw * c.contracted_mw * (
+        c.mode == REVENUE_MODES["gpu_contract"])
+    info = {"deal": deal_ids, "capex_usd": capex, "contracted_mw": c.contracted_mw,
+            "tenant_rating": [str(r) for r in terms["tenant_rating"]],
+            "guarantor_rating": [str(r) for r in terms["guarantor_rating"]],
+            "mode": modes}
+    return c, info
+
+
+def _deal_terms(row: pd.Series | None, it_mw: float) -> tuple[dict[str, Any], float]:
+    """One site's terms from its public deal, defaults where the deal is silent.
+
+    Parameters
+    ----------
+    row : pandas.Series, optional
+        The site's deal (:func:`_deal_for_site`); None: every term at its default
+        (:data:`gridcap.kernels.contracts.LEASE_DEFAULTS`).
+    it_mw : float
+        The site's critical-IT capacity [MW-IT] (interconnection / design PUE).
+
+    Returns
+    -------
+    (dict, float)
+        Term name -> value (rent [$/MW-IT-yr], term [yr], escalator [1/yr], backstop [$]
+        scaled to the contracted MW, ...), and the contracted capacity [MW-IT]: the site's,
+        capped at the deal's.
+    """
+    from gridcap.kernels.contracts import LEASE_DEFAULTS, LEASE_FORMS
+
+    t = {name: v[0] for name, v in LEASE_DEFAULTS.items()}
+    if row is None:
+        return t, it_mw
+    deal_mw = float(row["mw_it"])
+    cap = min(it_mw, deal_mw)
+    t["mode"] = str(row["mode"]) or t["mode"]
+    t["rent_usd_per_mw_yr"] = float(row["contract_value_usd"]) / (
+        deal_mw * float(row["term_years"]))
+    t["term_years"] = float(row["term_years"])
+    if np.isfinite(row["escalator"]):
+        t["escalator"] = float(row["escalator"])
+    if str(row["lease_form"]) in LEASE_FORMS:
+        t["lease_form"] = str(row["lease_form"])
+    t["tenant_rating"] = str(row["tenant_rating"]) or t["tenant_rating"]
+    t["guarantor_rating"] = str(row["guarantor_rating"])
+    if np.isfinite(row["backstop_usd"]) and t["guarantor_rating"]:
+        t["backstop_usd"] = float(row["backstop_usd"]) * cap / deal_mw
+    if t["mode"] == "gpu_contract":
+        t["prepayment_share"] = 0.2  # IREN-Microsoft 20% prepayment (deals table)
+        t["escalator"] = 0.0
+        t["renewal_probability"] = 0.0
+    return t, cap
+
+
+def _with_site_overrides(t: dict[str, Any], sites: Any, i: int) -> dict[str, Any]:
+    """Terms ``t`` with site ``i``'s own values where the sites table gives one.
+
+    A sites variable named like a term (``revenue_mode`` for ``mode``) overrides it; a NaN
+    or empty string there leaves the deal's or default value.
+    """
+    from gridcap.kernels.contracts import LEASE_DEFAULTS
+
+    out = dict(t)
+    for name in LEASE_DEFAULTS:
+        key = "revenue_mode" if name == "mode" else name
+        if key in sites:
+            v = sites[key].values[i]
+            if not (isinstance(v, float) and np.isnan(v)) and str(v) != "":
+                out[name] = v
+    return out
+
+
+def _checked_labels(terms: dict[str, list[Any]]) -> tuple[list[str], list[str]]:
+    """The sites' revenue modes and lease forms, each checked against its known names.
+
+    Raises
+    ------
+    GridcapInputError
+        Naming ``sites.revenue_mode`` or ``sites.lease_form``, the first unknown value and
+        the valid ones.
+    """
+    from gridcap.kernels.contracts import LEASE_FORMS, REVENUE_MODES
+
     modes = [str(m) for m in terms["mode"]]
     bad = [m for m in modes if m not in REVENUE_MODES]
     if bad:
@@ -269,8 +326,48 @@ def site_contracts(sites: Any, *, gpu_life_years: float, gpu_capex_usd_per_mw: f
     if badf:
         raise GridcapInputError(f"sites.lease_form = {badf[0]!r}: expected one of "
                                 f"{sorted(LEASE_FORMS)}")
+    return modes, forms
+
+
+def _contracts_from_terms(
+    ids: list[str], terms: dict[str, list[Any]], modes: list[str], forms: list[str],
+    mw: list[float], *, commencement_months: np.ndarray, gpu_cost_usd_per_mw_yr: Any,
+    gpu_life_years: float,
+) -> SiteContracts:
+    """The per-site term lists as a :class:`gridcap.kernels.contracts.SiteContracts`.
+
+    Parameters
+    ----------
+    ids : list of str
+        Site ids (K,).
+    terms : dict of str to list
+        Term name -> per-site values (K,) (keys of ``LEASE_DEFAULTS``; units there).
+    modes, forms : list of str
+        Checked revenue modes and lease forms (K,) (:func:`_checked_labels`).
+    mw : list of float
+        Contracted capacity (K,) [MW-IT].
+    commencement_months : numpy.ndarray
+        Months to rent commencement (K,) [month] (the sites' conversion time).
+    gpu_cost_usd_per_mw_yr : float or array (K,)
+        Power and data-hall opex of a ``gpu_contract`` owner [$/MW-IT-yr].
+    gpu_life_years : float
+        GPU life [yr].
+
+    Returns
+    -------
+    SiteContracts
+        Arrays (K,); ratings turned into annual default hazards [1/yr].
+    """
+    from gridcap.kernels.contracts import (
+        LEASE_FORMS,
+        REVENUE_MODES,
+        SiteContracts,
+        hazard_of_rating,
+    )
+
+    k = len(ids)
     f = np.asarray
-    c = SiteContracts(
+    return SiteContracts(
         site=ids,
         mode=f([REVENUE_MODES[m] for m in modes]),
         contracted_mw=f(mw),
@@ -278,7 +375,7 @@ def site_contracts(sites: Any, *, gpu_life_years: float, gpu_capex_usd_per_mw: f
         term_years=f(terms["term_years"], float),
         escalator=f(terms["escalator"], float),
         owner_opex_share=f([LEASE_FORMS[x] for x in forms]),
-        commencement_months=np.asarray(sites["conversion_months"].values, float),
+        commencement_months=commencement_months,
         ramp_years=f(terms["ramp_years"], float),
         renewal_probability=f(terms["renewal_probability"], float),
         renewal_years=f(terms["renewal_years"], float),
@@ -295,11 +392,3 @@ def site_contracts(sites: Any, *, gpu_life_years: float, gpu_capex_usd_per_mw: f
             np.asarray(gpu_cost_usd_per_mw_yr, float), (k,)).copy(),
         gpu_life_years=np.full(k, float(gpu_life_years)),
     )
-    per_kw = np.asarray(sites["conversion_capex_usd_per_kw"].values, float)
-    capex = per_kw * c.contracted_mw * 1000.0 + gpu_capex_usd_per_mw * c.contracted_mw * (
-        c.mode == REVENUE_MODES["gpu_contract"])
-    info = {"deal": deal_ids, "capex_usd": capex, "contracted_mw": c.contracted_mw,
-            "tenant_rating": [str(r) for r in terms["tenant_rating"]],
-            "guarantor_rating": [str(r) for r in terms["guarantor_rating"]],
-            "mode": modes}
-    return c, info

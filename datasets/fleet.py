@@ -321,107 +321,225 @@ def synthetic_fleet(
     >>> fleet.sizes["der"], fleet.attrs["synthetic"]
     (100, 'true')
     """
-    if isinstance(n_der, bool) or not isinstance(n_der, (int, np.integer)) or n_der < 0:
-        raise GridcapInputError(f"n_der = {n_der!r}: expected a non-negative integer")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise GridcapInputError(f"seed = {seed!r}: expected a non-negative integer")
-    n = int(n_der)
-    if commitment_share is not None:
-        share = float(commitment_share)
-        if not (np.isfinite(share) and 0.0 <= share <= 1.0):
-            raise GridcapInputError(
-                f"commitment_share = {commitment_share!r}: expected a fraction in [0, 1]"
-            )
+    n = _check_scalars(n_der, seed, commitment_share)
     shares = _check_mix(mix)
     names, rlat, rlon, peak = _check_regions(regions)
 
     kinds_arr = np.array(DER_KINDS)
     p_kind = np.array([shares[k] for k in DER_KINDS])
     kind = kinds_arr[_rng(seed, "kind").choice(len(DER_KINDS), size=n, p=p_kind)]
+    ridx, weight = _draw_regions(seed, n, names, peak, population)
+    region = names[ridx]
+    lat, lon = _draw_locations(seed, rlat[ridx], rlon[ridx])
+    data: dict[str, np.ndarray] = {
+        "kind": kind.astype(str),
+        "region": region.astype(str),
+        "pool": np.char.add(np.char.add(region.astype(str), "/"), kind.astype(str)).astype(str),
+        "lat": lat,
+        "lon": lon,
+        "base_load_kw": _lognormal(_rng(seed, "base_load"), 1.15, 0.35, n, 0.3, 5.0),
+        "pv_kw": _draw_pv(seed, kind),
+        **_draw_battery(seed, kind),
+        **_draw_ev(seed, kind),
+        **_draw_flex(seed, kind),
+    }
+    data["committed_kw"] = _committed_kw(seed, data, commitment_share)
+    data["weight"] = weight
+    return _fleet_dataset(data, seed=seed, shares=shares, weighted=population is not None,
+                          commitment_share=commitment_share)
+
+
+def _check_scalars(n_der: int, seed: int, commitment_share: float | None) -> int:
+    """Check the scalar arguments of :func:`synthetic_fleet`; the sample count N [1]."""
+    if isinstance(n_der, bool) or not isinstance(n_der, (int, np.integer)) or n_der < 0:
+        raise GridcapInputError(f"n_der = {n_der!r}: expected a non-negative integer")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise GridcapInputError(f"seed = {seed!r}: expected a non-negative integer")
+    if commitment_share is not None:
+        share = float(commitment_share)
+        if not (np.isfinite(share) and 0.0 <= share <= 1.0):
+            raise GridcapInputError(
+                f"commitment_share = {commitment_share!r}: expected a fraction in [0, 1]"
+            )
+    return int(n_der)
+
+
+def _draw_regions(
+    seed: int, n: int, names: np.ndarray, peak: np.ndarray,
+    population: Mapping[str, float] | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Region of each sample and the premises it stands for.
+
+    Parameters
+    ----------
+    seed : int
+        Fleet seed (stream ``"region"``).
+    n : int
+        Samples N [1].
+    names : numpy.ndarray
+        Region ids (R,).
+    peak : numpy.ndarray
+        Peak load of each region (R,) [MW]: the draw weights without ``population``.
+    population : dict, optional
+        Enrolled premises per region id [premises]; see :func:`synthetic_fleet`.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Region index of each sample (N,) [1] and its weight (N,) [premises per sample].
+    """
     if population is None or n == 0:
         ridx = _rng(seed, "region").choice(names.size, size=n, p=peak / peak.sum())
-        weight = np.ones(n)
-    else:
-        if not isinstance(population, Mapping):
-            raise GridcapInputError(
-                f"population = {type(population).__name__}: expected a dict region -> premises")
-        unknown = sorted(set(map(str, population)) - set(names.tolist()))
-        if unknown:
-            raise GridcapInputError(
-                f"population has unknown region(s) {unknown}: expected ids among "
-                f"{names.tolist()}")
-        pop = np.array([float(population.get(r, 0.0)) for r in names])
-        n_r = allocate_samples(n, pop, names)
-        ridx = _rng(seed, "region").permutation(np.repeat(np.arange(names.size), n_r))
-        w_r = np.divide(pop, n_r, out=np.zeros_like(pop), where=n_r > 0)
-        weight = w_r[ridx]
-    region = names[ridx]
+        return ridx, np.ones(n)
+    if not isinstance(population, Mapping):
+        raise GridcapInputError(
+            f"population = {type(population).__name__}: expected a dict region -> premises")
+    unknown = sorted(set(map(str, population)) - set(names.tolist()))
+    if unknown:
+        raise GridcapInputError(
+            f"population has unknown region(s) {unknown}: expected ids among "
+            f"{names.tolist()}")
+    pop = np.array([float(population.get(r, 0.0)) for r in names])
+    n_r = allocate_samples(n, pop, names)
+    ridx = _rng(seed, "region").permutation(np.repeat(np.arange(names.size), n_r))
+    w_r = np.divide(pop, n_r, out=np.zeros_like(pop), where=n_r > 0)
+    return ridx, w_r[ridx]
 
-    rng = _rng(seed, "location")
-    jitter = np.clip(1.5 * rng.standard_normal((2, n)), -3.0, 3.0)
-    lat = np.clip(rlat[ridx] + jitter[0], -89.9, 89.9)
-    lon = (rlon[ridx] + jitter[1] + 180.0) % 360.0 - 180.0
 
-    base_load = _lognormal(_rng(seed, "base_load"), 1.15, 0.35, n, 0.3, 5.0)
+def _draw_locations(seed: int, lat0: np.ndarray, lon0: np.ndarray,
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Synthetic premise coordinates: the region's point plus a clipped Normal jitter.
 
+    Parameters
+    ----------
+    seed : int
+        Fleet seed (stream ``"location"``).
+    lat0, lon0 : numpy.ndarray
+        Latitude and longitude of each sample's region (N,) [degrees].
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Latitude [degrees_north] and longitude in [-180, 180) [degrees_east], each (N,).
+    """
+    jitter = np.clip(1.5 * _rng(seed, "location").standard_normal((2, lat0.size)), -3.0, 3.0)
+    lat = np.clip(lat0 + jitter[0], -89.9, 89.9)
+    lon = (lon0 + jitter[1] + 180.0) % 360.0 - 180.0
+    return lat, lon
+
+
+def _draw_pv(seed: int, kind: np.ndarray) -> np.ndarray:
+    """PV DC nameplate of each premise (N,) [kW]; 0 without PV (stream ``"pv"``)."""
     has_pv = (kind == "rooftop_pv") | (kind == "pv_battery")
-    pv_kw = np.where(has_pv, _lognormal(_rng(seed, "pv"), 7.0, 0.35, n, 2.0, 20.0), 0.0)
+    return np.where(has_pv, _lognormal(_rng(seed, "pv"), 7.0, 0.35, kind.size, 2.0, 20.0), 0.0)
 
+
+def _draw_battery(seed: int, kind: np.ndarray) -> dict[str, np.ndarray]:
+    """Home batteries and their state-of-charge window (streams ``"battery"``, ``"soc"``).
+
+    Parameters
+    ----------
+    seed : int
+        Fleet seed.
+    kind : numpy.ndarray
+        DER kind of each premise (N,).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``battery_kwh`` [kWh] and ``battery_kw`` [kW] (0 without a battery),
+        ``battery_efficiency`` [1] (defined for every row, unused without a battery),
+        ``soc_min`` and ``soc_max`` [1], each (N,).
+    """
+    n = kind.size
     has_batt = (kind == "home_battery") | (kind == "pv_battery")
     rng = _rng(seed, "battery")
     model = rng.choice(len(_BATTERY_P), size=n, p=_BATTERY_P)
     units = np.where(rng.random(n) < 0.2, 2.0, 1.0)
-    battery_kwh = np.where(has_batt, _BATTERY_MODELS[model, 0] * units, 0.0)
-    battery_kw = np.where(has_batt, _BATTERY_MODELS[model, 1] * units, 0.0)
-    battery_eff = _BATTERY_MODELS[model, 2]  # defined for all rows (unused without battery)
-
     rng = _rng(seed, "soc")
     soc_min = rng.uniform(0.10, 0.30, n)
     soc_max = rng.uniform(0.95, 1.00, n)
+    return {
+        "battery_kwh": np.where(has_batt, _BATTERY_MODELS[model, 0] * units, 0.0),
+        "battery_kw": np.where(has_batt, _BATTERY_MODELS[model, 1] * units, 0.0),
+        "battery_efficiency": _BATTERY_MODELS[model, 2],
+        "soc_min": soc_min,
+        "soc_max": soc_max,
+    }
 
+
+def _draw_ev(seed: int, kind: np.ndarray) -> dict[str, np.ndarray]:
+    """Level-2 EV chargers, daily energy and plug-in window (stream ``"ev"``).
+
+    For premises of kind (N,) drawn with the fleet ``seed``: ``ev_kw`` [kW] and
+    ``ev_kwh_per_day`` [kWh] (0 without a charger), ``ev_arrival_hour`` and
+    ``ev_departure_hour`` [h local] (int64, every row), each (N,).
+    """
+    n = kind.size
     has_ev = kind == "ev_charger"
     rng = _rng(seed, "ev")
     ev_kw_draw = _EV_KW[rng.choice(_EV_KW.size, size=n, p=_EV_P)]
     ev_kwh_draw = _lognormal(rng, 10.0, 0.45, n, 2.0, 40.0)
     arrival = np.rint(18.0 + 1.5 * rng.standard_normal(n)).astype(np.int64) % 24
     departure = np.rint(7.0 + 1.0 * rng.standard_normal(n)).astype(np.int64) % 24
-    ev_kw = np.where(has_ev, ev_kw_draw, 0.0)
-    ev_kwh_per_day = np.where(has_ev, ev_kwh_draw, 0.0)
+    return {
+        "ev_kw": np.where(has_ev, ev_kw_draw, 0.0),
+        "ev_kwh_per_day": np.where(has_ev, ev_kwh_draw, 0.0),
+        "ev_arrival_hour": arrival,
+        "ev_departure_hour": departure,
+    }
 
+
+def _draw_flex(seed: int, kind: np.ndarray) -> dict[str, np.ndarray]:
+    """Sheddable thermostat load and its rebound (stream ``"flex"``).
+
+    Returns ``flex_kw`` (N,) [kW] (0 except for ``flexible_load`` premises) and
+    ``flex_rebound`` (N,) [1], the share of shed energy recovered after an event.
+    """
     rng = _rng(seed, "flex")
-    flex_draw = rng.uniform(0.8, 2.5, n)
-    flex_rebound = rng.uniform(0.3, 0.8, n)
-    flex_kw = np.where(kind == "flexible_load", flex_draw, 0.0)
+    flex_draw = rng.uniform(0.8, 2.5, kind.size)
+    flex_rebound = rng.uniform(0.3, 0.8, kind.size)
+    return {"flex_kw": np.where(kind == "flexible_load", flex_draw, 0.0),
+            "flex_rebound": flex_rebound}
 
+
+def _committed_kw(seed: int, data: Mapping[str, np.ndarray],
+                  commitment_share: float | None) -> np.ndarray:
+    """Flexibility committed to the aggregator (N,) [kW]: u (P_batt + 0.5 P_ev + P_flex).
+
+    ``u`` ~ Uniform(0.5, 0.9) per premise (stream ``"commit"``, always drawn so the other
+    streams never shift), or ``commitment_share`` [1] for every premise when given.
+    """
+    n = data["kind"].size
     u = _rng(seed, "commit").uniform(0.5, 0.9, n)
     if commitment_share is not None:
         u = np.full(n, float(commitment_share))
-    committed = u * (battery_kw + 0.5 * ev_kw + flex_kw)
+    return u * (data["battery_kw"] + 0.5 * data["ev_kw"] + data["flex_kw"])
 
-    pool = np.char.add(np.char.add(region.astype(str), "/"), kind.astype(str))
 
-    data = {
-        "kind": kind.astype(str),
-        "region": region.astype(str),
-        "pool": pool.astype(str),
-        "lat": lat,
-        "lon": lon,
-        "base_load_kw": base_load,
-        "pv_kw": pv_kw,
-        "battery_kwh": battery_kwh,
-        "battery_kw": battery_kw,
-        "battery_efficiency": battery_eff,
-        "soc_min": soc_min,
-        "soc_max": soc_max,
-        "ev_kw": ev_kw,
-        "ev_kwh_per_day": ev_kwh_per_day,
-        "ev_arrival_hour": arrival,
-        "ev_departure_hour": departure,
-        "flex_kw": flex_kw,
-        "flex_rebound": flex_rebound,
-        "committed_kw": committed,
-        "weight": weight,
-    }
+def _fleet_dataset(data: Mapping[str, np.ndarray], *, seed: int, shares: Mapping[str, float],
+                   weighted: bool, commitment_share: float | None) -> xr.Dataset:
+    """Wrap the fleet's columns as a Dataset on dim ``der`` with units and provenance attrs.
+
+    Parameters
+    ----------
+    data : dict of str to numpy.ndarray
+        Every fleet column (N,), in output order, in the units of ``_UNITS``.
+    seed : int
+        Fleet seed.
+    shares : dict
+        Normalised kind mix [1].
+    weighted : bool
+        Whether samples carry enrolled-population weights.
+    commitment_share : float, optional
+        Fixed committed share [1], or None when drawn per premise.
+
+    Returns
+    -------
+    xarray.Dataset
+        The fleet (see :func:`synthetic_fleet`).
+    """
+    n = data["kind"].size
     ds = xr.Dataset(
         {
             k: ("der", v, {"units": _UNITS[k], "long_name": _LONG_NAMES[k]})
@@ -435,8 +553,8 @@ def synthetic_fleet(
         generator="gridcap.datasets.fleet.synthetic_fleet",
         rng="numpy.random.Generator(PCG64([seed, stream]))",
         mix=json.dumps(shares, sort_keys=True),
-        weights=("1 premise per sample" if population is None else
-                 "N_r / n_r premises per sample (enrolled population of the region)"),
+        weights=("N_r / n_r premises per sample (enrolled population of the region)"
+                 if weighted else "1 premise per sample"),
         commitment_share="Uniform(0.5, 0.9)" if commitment_share is None
         else str(float(commitment_share)),
         distributions=json.dumps(DISTRIBUTIONS, sort_keys=True),

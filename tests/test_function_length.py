@@ -32,7 +32,6 @@ ALLOWED: dict[str, str] = {
     "waterfall rules, deliberately one readable pass",
     "optimizer/financing/tokens.py::waterfall_rules": _LINEAR,
     "optimizer/planning/synthetic.py::synthetic_study": _LINEAR,
-    "datasets/fleet.py::synthetic_fleet": _IN_FLIGHT,
     "kernels/drivers.py::hourly_drivers": _NUMBA,
     "kernels/dispatch.py::dispatch_xp": "one array body per DER-hour step mirroring the "
     "compiled kernels (kernels/targets.py)",
@@ -42,9 +41,7 @@ ALLOWED: dict[str, str] = {
     "benchmarks/bench_waterfall.py::run": _LINEAR,
     "gridcap/report.py::fig_capacity_timeline": "one matplotlib figure, top to bottom",
     "gridcap/report.py::fig_tranche_losses": "one matplotlib figure, top to bottom",
-    "gridcap/batch.py::sweep": _IN_FLIGHT.replace("13, 14, 16", "18"),
     "optimizer/financing/project.py::site_market_check": _IN_FLIGHT,
-    "datasets/financings.py::site_contracts": _IN_FLIGHT,
 }
 
 
