@@ -21,8 +21,6 @@ _LINEAR = "one straight-line assembly of a table/model; no branch to test on its
 
 #: "path::qualname" -> why it is longer than LIMIT lines
 ALLOWED: dict[str, str] = {
-    "optimizer/financing/project.py::project_cfads": _IN_FLIGHT,
-    "optimizer/financing/project.py::FinanceTerms.__init__": _IN_FLIGHT,
     "kernels/simulate.py::simulate": _IN_FLIGHT,
     "kernels/simulate.py::prepare_fleet": _IN_FLIGHT,
     "optimizer/financing/waterfall.py::waterfall_period": "the waterfall's contract rules, "
@@ -41,7 +39,6 @@ ALLOWED: dict[str, str] = {
     "benchmarks/bench_waterfall.py::run": _LINEAR,
     "gridcap/report.py::fig_capacity_timeline": "one matplotlib figure, top to bottom",
     "gridcap/report.py::fig_tranche_losses": "one matplotlib figure, top to bottom",
-    "optimizer/financing/project.py::site_market_check": _IN_FLIGHT,
 }
 
 

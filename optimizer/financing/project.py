@@ -102,19 +102,29 @@ class FinanceTerms:
         for t in DEBT:
             if t not in labels:
                 raise GridcapInputError(f"terms.tranche = {labels}: expected {list(DEBT)}")
+        self._terms = terms
+        self._read_tranches(terms, horizon)
+        self._read_project()
+        self._read_covenants()
+        self._read_structure(terms)
 
-        def per(name: str) -> list[float]:
-            if name not in terms:
+    def _per(self, name: str) -> list[float]:
+        """A per-tranche term (senior, mezzanine)."""
+        if name not in self._terms:
+            raise GridcapInputError(f"terms.{name}: missing (docs/data-model.md §1)")
+        return [float(self._terms[name].sel(tranche=t)) for t in DEBT]
+
+    def _scalar(self, name: str, default: float | None = None) -> float:
+        """A scalar term; ``default`` for an optional one (None: required)."""
+        if name not in self._terms:
+            if default is None:
                 raise GridcapInputError(f"terms.{name}: missing (docs/data-model.md §1)")
-            return [float(terms[name].sel(tranche=t)) for t in DEBT]
+            return default
+        return float(self._terms[name])
 
-        def scalar(name: str, default: float | None = None) -> float:
-            if name not in terms:
-                if default is None:
-                    raise GridcapInputError(f"terms.{name}: missing (docs/data-model.md §1)")
-                return default
-            return float(terms[name])
-
+    def _read_tranches(self, terms: xr.Dataset, horizon: int) -> None:
+        """Rates, DSCR targets, tenors (fixed or tied to the lease) and PD targets."""
+        per = self._per
         self.rate = [
             check_rate(v, f"finance.{t}.rate") for v, t in zip(per("rate"), DEBT, strict=True)
         ]
@@ -143,6 +153,10 @@ class FinanceTerms:
             check_probability(v, f"finance.{t}.pd_target")
             for v, t in zip(per("pd_target"), DEBT, strict=True)
         ]
+
+    def _read_project(self) -> None:
+        """Discount and hurdle rates, reserve, covenant, gearing and token terms."""
+        scalar = self._scalar
         self.discount_rate = check_rate(scalar("discount_rate"), "finance.discount_rate")
         self.equity_irr_target = check_rate(
             scalar("equity_irr_target"), "finance.equity_irr_target"
@@ -175,6 +189,10 @@ class FinanceTerms:
                 f"finance.settlement_lag_hours = "
                 f"{self.settlement_lag_hours}: expected a value in [0, 720]"
             )
+
+    def _read_covenants(self) -> None:
+        """Optional default grace, sweep, risk-free rate and the senior legal maturity."""
+        scalar = self._scalar
         grace = scalar("default_grace_years", OPTIONAL_TERMS["default_grace_years"])
         if grace < 0 or grace != round(grace):
             raise GridcapInputError(
@@ -196,6 +214,10 @@ class FinanceTerms:
                 f"[0, finance.senior.tenor_years = {self.tenor[0]}] (0: no balloon)"
             )
         self.senior_maturity_years = int(mat)
+
+    def _read_structure(self, terms: xr.Dataset) -> None:
+        """Coupon basis, mezzanine on/off, exit cap rate and the refinancing market."""
+        scalar = self._scalar
         basis = str(terms["coupon_basis"].values) if "coupon_basis" in terms else "terms"
         if basis not in ("terms", "credit"):
             raise GridcapInputError(
@@ -328,45 +350,12 @@ def project_cfads(
         )
         > 0.5
     )
-    _, K, T = site_cf.shape
+    T = site_cf.shape[2]
     cf_sites = np.asarray(site_cf.values, dtype=float).copy()
     info: dict[str, Any] = {"project": project}
     if "conversion_year" in plan:
-        cy = np.asarray(
-            plan["conversion_year"].reindex(site=site_cf["site"].values, fill_value=-1).values
-        )
-        mining = (
-            np.asarray(
-                outcomes["site_mining_cfads_usd"].transpose("scenario", "site", "year").values,
-                dtype=float,
-            )
-            if "site_mining_cfads_usd" in outcomes
-            else np.zeros_like(cf_sites)
-        )
-        for k in range(K):
-            shift = int(cy[k] - years[0]) if cy[k] >= years[0] else 0
-            if conv[k] and 0 < shift:
-                shifted = np.concatenate(
-                    [mining[:, k, :shift], cf_sites[:, k, : T - shift]], axis=1
-                )[:, :T]
-                cf_sites[:, k] = shifted
-    cf_pools = None
-    if "pool_cfads_usd" in outcomes and outcomes.sizes.get("pool", 0) > 0:
-        pc = np.asarray(
-            outcomes["pool_cfads_usd"].transpose("scenario", "pool", "year").values, dtype=float
-        )
-        if "flex_contracted_kw" in plan and "flex_committed_kw" in outcomes:
-            con = plan["flex_contracted_kw"].reindex(pool=outcomes["pool"].values, fill_value=0)
-            com = np.asarray(outcomes["flex_committed_kw"].values, dtype=float)
-            share = (
-                np.asarray(con.transpose("pool", "year").values, dtype=float)
-                if "year" in con.dims
-                else np.asarray(con.values, dtype=float)[:, None]
-            )
-            with np.errstate(divide="ignore", invalid="ignore"):
-                share = np.where(com[:, None] > 0, share / com[:, None], 0.0)
-            pc = pc * np.clip(share, 0.0, 1.0)[None, :, :]
-        cf_pools = pc
+        _shift_conversions(plan, outcomes, site_cf, cf_sites, conv, years)
+    cf_pools = _pool_cfads(outcomes, plan)
     firm_end = None
     if "site_contract_cfads_usd" in outcomes and "finance_year" in outcomes.dims:
         cf_sites, years, cf_pools, capex_fin, firm_end = _finance_horizon(
@@ -398,6 +387,53 @@ def project_cfads(
         attrs={"units": "$", "long_name": f"CFADS of the financed {project}"},
     )
     return da, capex, info
+
+
+def _pool_cfads(outcomes: xr.Dataset, plan: xr.Dataset) -> np.ndarray | None:
+    """DER pool CFADS (scenario, pool, year) [$], scaled by the contracted share; None
+    without pools."""
+    if "pool_cfads_usd" in outcomes and outcomes.sizes.get("pool", 0) > 0:
+        pc = np.asarray(
+            outcomes["pool_cfads_usd"].transpose("scenario", "pool", "year").values, dtype=float
+        )
+        if "flex_contracted_kw" in plan and "flex_committed_kw" in outcomes:
+            con = plan["flex_contracted_kw"].reindex(pool=outcomes["pool"].values, fill_value=0)
+            com = np.asarray(outcomes["flex_committed_kw"].values, dtype=float)
+            share = (
+                np.asarray(con.transpose("pool", "year").values, dtype=float)
+                if "year" in con.dims
+                else np.asarray(con.values, dtype=float)[:, None]
+            )
+            with np.errstate(divide="ignore", invalid="ignore"):
+                share = np.where(com[:, None] > 0, share / com[:, None], 0.0)
+            pc = pc * np.clip(share, 0.0, 1.0)[None, :, :]
+        return pc
+    return None
+
+
+def _shift_conversions(plan: xr.Dataset, outcomes: xr.Dataset, site_cf: xr.DataArray,
+                       cf_sites: np.ndarray, conv: np.ndarray, years: np.ndarray) -> None:
+    """A site converted in year y0 + k earns mining CFADS for k years, then its converted
+    CFADS shifted k years later (``cf_sites`` changed in place) [$]."""
+    _, K, T = cf_sites.shape
+    cy = np.asarray(
+        plan["conversion_year"].reindex(site=site_cf["site"].values, fill_value=-1).values
+    )
+    mining = (
+        np.asarray(
+            outcomes["site_mining_cfads_usd"].transpose("scenario", "site", "year").values,
+            dtype=float,
+        )
+        if "site_mining_cfads_usd" in outcomes
+        else np.zeros_like(cf_sites)
+    )
+    for k in range(K):
+        shift = int(cy[k] - years[0]) if cy[k] >= years[0] else 0
+        if conv[k] and 0 < shift:
+            shifted = np.concatenate(
+                [mining[:, k, :shift], cf_sites[:, k, : T - shift]], axis=1
+            )[:, :T]
+            cf_sites[:, k] = shifted
 
 
 def _project_total(project: str, cf_sites: np.ndarray, cf_pools: np.ndarray | None,
@@ -515,21 +551,8 @@ def site_market_check(outcomes: xr.Dataset, plan: xr.Dataset, terms: FinanceTerm
         Variables over ``financed_site`` (and ``market_metric``); None when no site is both
         converted and contracted.
     """
-    from gridcap.datasets.financings import (
-        MARKET_METRICS,
-        deal_debt_per_mw,
-        market_check,
-        market_range,
-        read_financings,
-    )
-    from gridcap.optimizer.financing.pricing import (
-        coupon_for_rating,
-        effective_rating,
-        project_premium,
-        rating_from_bucket,
-        worse,
-    )
-    from gridcap.optimizer.financing.tranche_risk import rating_bucket
+    from gridcap.datasets.financings import MARKET_METRICS, market_range, read_financings
+    from gridcap.optimizer.financing.pricing import project_premium
 
     need = ("site_contract_cfads_usd", "site_contract_mode", "site_contract_mw",
             "site_contract_capex_usd")
@@ -563,51 +586,84 @@ def site_market_check(outcomes: xr.Dataset, plan: xr.Dataset, terms: FinanceTerm
     weights = firm_term_weights(firm, cf.shape[2])
     parties = json.loads(outcomes.attrs.get("site_contracts", "{}"))
     premium = project_premium(terms.risk_free_rate)["premium"]
+    ctx = {"cf": cf, "weights": weights, "tenor": tenor, "firm": firm, "parties": parties,
+           "sites": sites, "terms": terms, "premium": premium, "capex": capex,
+           "maturity": maturity, "outcomes": outcomes, "mode": mode, "mw": mw, "rng": rng,
+           "metrics": metrics}
     for k in pick:
-        cfk = cf[:, k] * weights[k]  # what the lender sizes on
-        med = np.median(cfk, axis=0)
-        tenor_k = min(tenor, int(np.ceil(firm[k] - 1e-9))) if np.isfinite(firm[k]) else tenor
-        rows["tenor"].append(tenor_k)
-        tr = (parties.get("tenant_rating") or ["NR"] * len(sites))[k]
-        gr = (parties.get("guarantor_rating") or [""] * len(sites))[k]
-        party = effective_rating(tr, gr, 1.0 if gr else 0.0)
-        rating_used = party
-        for _ in range(2):  # price from the parties, then from the simulated PD if worse
-            coupon = coupon_for_rating(rating_used, terms.risk_free_rate, premium=premium)
-            sched = size_debt(med, terms.dscr[0], coupon, tenor_years=tenor,
-                              gearing_cap=terms.max_gearing, capex=float(capex[k]))
-            m = _site_default_metrics(cf[:, k], sched, maturity, terms.dscr[0],
-                                      terms.dsra_months)
-            implied = rating_from_bucket(rating_bucket(m["pd"], max(maturity, 1)))
-            if worse(rating_used, implied) == rating_used:
-                break
-            rating_used = worse(rating_used, implied)
-        rent = float("nan")
-        if "site_contract_rent_usd_per_mw_yr" in outcomes and mode[k] == 1:
-            rent = float(outcomes["site_contract_rent_usd_per_mw_yr"].values[k])
-        vals = {"debt_per_mw_usd": sched.size_usd / mw[k] if mw[k] > 0 else float("nan"),
-                "coupon": sched.rate,
-                "loan_to_cost": sched.size_usd / capex[k] if capex[k] > 0 else float("nan"),
-                "rent_usd_per_mw_yr": rent}
-        # the deals' debt/MW and rent are colocation figures: a gpu_contract's capex holds
-        # its GPUs, so its debt per MW is not compared (reported, status n/a)
-        chk = market_check({**vals, "debt_per_mw_usd": float("nan")} if mode[k] == 2 else vals,
-                           ranges=rng)
-        if mode[k] == 2:
-            chk["debt_per_mw_usd"]["value"] = vals["debt_per_mw_usd"]
-        rows["debt"].append(sched.size_usd)
-        rows["debt_per_mw"].append(vals["debt_per_mw_usd"])
-        rows["ltc"].append(vals["loan_to_cost"])
-        rows["min_dscr"].append(m["min_dscr"])
-        rows["coupon"].append(sched.rate)
-        rows["pd"].append(m["pd"])
-        rows["rating"].append(rating_bucket(m["pd"], max(maturity, 1)))
-        rows["party"].append(party)
-        rows["balloon"].append(m["balloon"])
-        rows["refi_fail"].append(m["refi_fail"])
-        rows["idc"].append(m["idc"])
-        rows["value"].append([chk[x]["value"] for x in metrics])
-        rows["status"].append([chk[x]["status"] for x in metrics])
+        _check_one_site(k, ctx, rows)
+    return _site_check_dataset(rows, sites, pick, deals, rng, metrics)
+
+
+def _check_one_site(k: int, ctx: dict[str, Any], rows: dict[str, list[Any]]) -> None:
+    """Size site ``k`` alone, price it from its credit (then its simulated PD if worse) and
+    append its figures and market check to ``rows``."""
+    from gridcap.datasets.financings import market_check
+    from gridcap.optimizer.financing.pricing import (
+        coupon_for_rating,
+        effective_rating,
+        rating_from_bucket,
+        worse,
+    )
+    from gridcap.optimizer.financing.tranche_risk import rating_bucket
+
+    cf, weights, tenor, firm, parties = (ctx[n] for n in ("cf", "weights", "tenor", "firm",
+                                                           "parties"))
+    sites, terms, premium, capex, maturity = (ctx[n] for n in ("sites", "terms", "premium",
+                                                               "capex", "maturity"))
+    outcomes, mode, mw, rng, metrics = (ctx[n] for n in ("outcomes", "mode", "mw", "rng",
+                                                         "metrics"))
+    cfk = cf[:, k] * weights[k]  # what the lender sizes on
+    med = np.median(cfk, axis=0)
+    tenor_k = min(tenor, int(np.ceil(firm[k] - 1e-9))) if np.isfinite(firm[k]) else tenor
+    rows["tenor"].append(tenor_k)
+    tr = (parties.get("tenant_rating") or ["NR"] * len(sites))[k]
+    gr = (parties.get("guarantor_rating") or [""] * len(sites))[k]
+    party = effective_rating(tr, gr, 1.0 if gr else 0.0)
+    rating_used = party
+    for _ in range(2):  # price from the parties, then from the simulated PD if worse
+        coupon = coupon_for_rating(rating_used, terms.risk_free_rate, premium=premium)
+        sched = size_debt(med, terms.dscr[0], coupon, tenor_years=tenor,
+                          gearing_cap=terms.max_gearing, capex=float(capex[k]))
+        m = _site_default_metrics(cf[:, k], sched, maturity, terms.dscr[0],
+                                  terms.dsra_months)
+        implied = rating_from_bucket(rating_bucket(m["pd"], max(maturity, 1)))
+        if worse(rating_used, implied) == rating_used:
+            break
+        rating_used = worse(rating_used, implied)
+    rent = float("nan")
+    if "site_contract_rent_usd_per_mw_yr" in outcomes and mode[k] == 1:
+        rent = float(outcomes["site_contract_rent_usd_per_mw_yr"].values[k])
+    vals = {"debt_per_mw_usd": sched.size_usd / mw[k] if mw[k] > 0 else float("nan"),
+            "coupon": sched.rate,
+            "loan_to_cost": sched.size_usd / capex[k] if capex[k] > 0 else float("nan"),
+            "rent_usd_per_mw_yr": rent}
+    # the deals' debt/MW and rent are colocation figures: a gpu_contract's capex holds
+    # its GPUs, so its debt per MW is not compared (reported, status n/a)
+    chk = market_check({**vals, "debt_per_mw_usd": float("nan")} if mode[k] == 2 else vals,
+                       ranges=rng)
+    if mode[k] == 2:
+        chk["debt_per_mw_usd"]["value"] = vals["debt_per_mw_usd"]
+    rows["debt"].append(sched.size_usd)
+    rows["debt_per_mw"].append(vals["debt_per_mw_usd"])
+    rows["ltc"].append(vals["loan_to_cost"])
+    rows["min_dscr"].append(m["min_dscr"])
+    rows["coupon"].append(sched.rate)
+    rows["pd"].append(m["pd"])
+    rows["rating"].append(rating_bucket(m["pd"], max(maturity, 1)))
+    rows["party"].append(party)
+    rows["balloon"].append(m["balloon"])
+    rows["refi_fail"].append(m["refi_fail"])
+    rows["idc"].append(m["idc"])
+    rows["value"].append([chk[x]["value"] for x in metrics])
+    rows["status"].append([chk[x]["status"] for x in metrics])
+
+
+def _site_check_dataset(rows: dict[str, list[Any]], sites: list[str], pick: list[int],
+                        deals: Any, rng: dict[str, Any], metrics: list[str]) -> xr.Dataset:
+    """The per-site market check variables over ``financed_site`` (and ``market_metric``)."""
+    from gridcap.datasets.financings import deal_debt_per_mw
+
     dims = ("financed_site",)
     ds = xr.Dataset(coords={"financed_site": [sites[k] for k in pick],
                             "market_metric": metrics})
@@ -653,7 +709,6 @@ def site_market_check(outcomes: xr.Dataset, plan: xr.Dataset, terms: FinanceTerm
     ds.attrs["market_range_units"] = json.dumps({m: rng[m]["units"] for m in metrics})
     ds.attrs["market_range_deals"] = json.dumps({m: rng[m]["deals"] for m in metrics})
     return ds
-
 
 def _terminal_value(cf: np.ndarray, final: np.ndarray, cap_rate: float) -> np.ndarray:
     """Equity's terminal value per scenario at the end of the finance horizon [$].
