@@ -17,8 +17,10 @@ or on the backend.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -44,7 +46,7 @@ from gridcap.kernels.events import (
     order_statistic,
 )
 from gridcap.kernels.options import UNSET, SimulateOptions, merge_options
-from gridcap.kernels.periods import slice_index, time_axis
+from gridcap.kernels.periods import TimeAxis, slice_index, time_axis
 from gridcap.kernels.sites import (
     pool_economics,
     site_economics,
@@ -199,6 +201,29 @@ def prepare_fleet(fleet: xr.Dataset, regions: list[str], *,
         If a pool holds DERs of more than one region, or weights vary within a region.
     """
     n = fleet.sizes.get("der", 0)
+    reg, pools, pool, pool_region_idx = _pool_index(fleet, regions)
+    w_r = _region_weights(fleet, regions, reg)
+    n_groups = max(2, int(n_groups))
+    sub = pool * n_groups + _group_in_pool(pool, n_groups)
+    order = np.lexsort((np.arange(n), sub, reg))
+    f, ints = _sorted_params(fleet, order, reg, sub)
+    fparams = np.ascontiguousarray(np.stack([f[k] for k in FLOAT_PARAMS]).reshape(
+        len(FLOAT_PARAMS), n))
+    iparams = np.ascontiguousarray(np.stack([ints[k] for k in INT_PARAMS]).reshape(
+        len(INT_PARAMS), n))
+    region_start = np.searchsorted(ints["region"], np.arange(len(regions) + 1)).astype(np.int64)
+    n_sub = len(pools) * n_groups
+    fa = FleetArrays(fparams, iparams, order.astype(np.uint64), region_start, n_sub)
+    meta = _fleet_meta(f, ints, regions, pools, pool[order], reg[order], pool_region_idx, w_r,
+                       n_groups)
+    return fa, meta
+
+
+def _pool_index(fleet: xr.Dataset, regions: list[str]) -> tuple[np.ndarray, list[str],
+                                                                 np.ndarray, np.ndarray]:
+    """Region index and pool index of each DER, the sorted pool names and each pool's region
+    (a pool within one region, else :class:`GridcapInputError`)."""
+    n = fleet.sizes.get("der", 0)
     r_of = {r: i for i, r in enumerate(regions)}
     reg = np.array([r_of[str(x)] for x in fleet["region"].values], dtype=np.int64)
     pool_names = np.array([str(x) for x in fleet["pool"].values]) if n else np.array([], str)
@@ -213,6 +238,12 @@ def prepare_fleet(fleet: xr.Dataset, regions: list[str], *,
                 f" and {regions[r]!r}; expected every pool within one region"
             )
         pool_region_idx[p] = r
+    return reg, pools, pool, pool_region_idx
+
+
+def _region_weights(fleet: xr.Dataset, regions: list[str], reg: np.ndarray) -> np.ndarray:
+    """Premises per sample of each region [1] (one fleet weight per region, else an error)."""
+    n = fleet.sizes.get("der", 0)
     weight = (np.asarray(fleet["weight"].values, dtype=np.float64) if "weight" in fleet
               else np.ones(n))
     w_r = np.ones(len(regions))
@@ -228,9 +259,12 @@ def prepare_fleet(fleet: xr.Dataset, regions: list[str], *,
                     f"fleet.weight varies within region {regions[r]} ({wr.min():g} to "
                     f"{wr.max():g}): expected one weight per region")
             w_r[r] = float(wr[0])
-    n_groups = max(2, int(n_groups))
-    sub = pool * n_groups + _group_in_pool(pool, n_groups)
-    order = np.lexsort((np.arange(n), sub, reg))
+    return w_r
+
+
+def _sorted_params(fleet: xr.Dataset, order: np.ndarray, reg: np.ndarray,
+                   sub: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The kernel's float [kW, kWh, 1] and integer parameters in kernel (sorted) order."""
 
     def col(name: str) -> np.ndarray:
         return np.asarray(fleet[name].values, dtype=np.float64)[order]
@@ -248,20 +282,20 @@ def prepare_fleet(fleet: xr.Dataset, regions: list[str], *,
         "dep": np.asarray(fleet["ev_departure_hour"].values, np.int64)[order],
         "region": reg[order], "pool": sub[order],
     }
-    fparams = np.ascontiguousarray(np.stack([f[k] for k in FLOAT_PARAMS]).reshape(
-        len(FLOAT_PARAMS), n))
-    iparams = np.ascontiguousarray(np.stack([ints[k] for k in INT_PARAMS]).reshape(
-        len(INT_PARAMS), n))
-    region_start = np.searchsorted(ints["region"], np.arange(len(regions) + 1)).astype(np.int64)
+    return f, ints
+
+
+def _fleet_meta(f: dict[str, np.ndarray], ints: dict[str, np.ndarray], regions: list[str],
+                pools: list[str], pool_s: np.ndarray, reg_s: np.ndarray,
+                pool_region_idx: np.ndarray, w_r: np.ndarray, n_groups: int) -> dict[str, Any]:
+    """Pool totals, weights and sampling errors of the sorted fleet (see
+    :func:`prepare_fleet`)."""
     n_p = len(pools)
     n_sub = n_p * n_groups
-    fa = FleetArrays(fparams, iparams, order.astype(np.uint64), region_start, n_sub)
     potential = f["p_batt"] + f["ev_kw"] + f["flex_kw"]
-    pool_s = pool[order]
-    reg_s = reg[order]
     w_p = w_r[pool_region_idx] if n_p else np.zeros(0)
     n_der = np.bincount(pool_s, None, n_p).astype(np.float64)
-    meta = {
+    return {
         "pools": pools,
         "pool_region": [regions[i] for i in pool_region_idx],
         "pool_region_idx": pool_region_idx,
@@ -280,7 +314,6 @@ def prepare_fleet(fleet: xr.Dataset, regions: list[str], *,
         "n_groups": n_groups,
         "pv_mw": np.bincount(ints["region"], f["pv_kw"], len(regions)) / 1000.0,
     }
-    return fa, meta
 
 
 def enrollment_index(regions: xr.Dataset, years: np.ndarray) -> np.ndarray:
@@ -389,129 +422,282 @@ def simulate(
     >>> out.peak_net_load_mw.dims  # doctest: +SKIP
     ('scenario', 'region', 'year', 'slice')
     """
-    from gridcap import __version__
-
     o = merge_options(options, scenarios=scenarios, seed=seed, backend=backend,
                       scenario_offset=scenario_offset, hours=hours,
                       representative=representative, chunk_size=chunk_size,
                       gpus_per_mw=gpus_per_mw, gpu_life_years=gpu_life_years,
                       contracts=contracts, finance_years=finance_years)
-    scenarios, seed, backend = o.scenarios, o.seed, o.backend
-    scenario_offset, chunk_size = o.scenario_offset, o.chunk_size
-    hours, representative = o.periods.hours, o.periods.representative
-    gpus_per_mw, gpu_life_years = o.compute.gpus_per_mw, o.compute.gpu_life_years
-    contracts, finance_years = o.contracts, o.finance_years
-    if gpu_cost_usd_per_gpu_hour is None:
-        gpu_cost_usd_per_gpu_hour = o.compute.gpu_cost_usd_per_gpu_hour
-    n_sc = _check_int("scenarios", scenarios, 1)
-    seed = _check_int("seed", seed, 0, 2**64 - 1)
-    offset = _check_int("scenario_offset", scenario_offset, 0, 2**32 - 1 - n_sc)
-    axis = time_axis(hours, representative)
-    hours = axis.hours
-    if chunk_size is not None:
-        chunk_size = _check_int("chunk_size", chunk_size, 1)
-    gpus_per_mw = _check_number("gpus_per_mw", gpus_per_mw, 0.0, True, "GPU/MW")
-    gpu_life_years = _check_number("gpu_life_years", gpu_life_years, 0.0, True, "yr")
-    gpu_cost_usd_per_gpu_hour = _check_number("gpu_cost_usd_per_gpu_hour",
-                                              gpu_cost_usd_per_gpu_hour, 0.0, False, "$/GPU-h")
-    if not isinstance(backend, str):
-        raise GridcapInputError(f"backend = {backend!r}: expected a backend name string")
-    be = resolve_backend(backend)
-    _validate(inputs)
+    run = _run_params(o, gpu_cost_usd_per_gpu_hour)
+    be = resolve_backend(run.backend)
     if be.xp == "cupy":  # pragma: no cover - GPU machines
         import cupy as xp
     else:
         xp = np
+    st = _study_setup(inputs, run, xp)
+    dispatch = be.dispatch()
+    chunk = run.chunk_size or default_chunk_size(len(st.regions), run.hours, run.n_sc)
+    parts = []
+    for c0 in range(0, run.n_sc, chunk):
+        scen = np.arange(run.offset + c0, run.offset + min(run.n_sc, c0 + chunk),
+                         dtype=np.uint64)
+        parts.append(_batch(xp, st, run, dispatch, scen))
+    return _outcomes(parts, st, run, be.name)
 
+
+@dataclass(frozen=True)
+class _Run:
+    """The checked scalar parameters of one :func:`simulate` call."""
+
+    n_sc: int
+    seed: int
+    offset: int
+    backend: str
+    axis: TimeAxis
+    representative: str
+    chunk_size: int | None
+    gpus_per_mw: float
+    gpu_life_years: float
+    gpu_cost: float
+    contracts: Any
+    finance_years: int | None
+
+    @property
+    def hours(self) -> int:
+        """Simulated hours T [h]."""
+        return int(self.axis.hours)
+
+
+def _run_params(o: SimulateOptions, gpu_cost: float | None) -> _Run:
+    """Check the merged options (errors name the argument, value and expectation)."""
+    n_sc = _check_int("scenarios", o.scenarios, 1)
+    seed = _check_int("seed", o.seed, 0, 2**64 - 1)
+    offset = _check_int("scenario_offset", o.scenario_offset, 0, 2**32 - 1 - n_sc)
+    axis = time_axis(o.periods.hours, o.periods.representative)
+    chunk = None if o.chunk_size is None else _check_int("chunk_size", o.chunk_size, 1)
+    gpus_per_mw = _check_number("gpus_per_mw", o.compute.gpus_per_mw, 0.0, True, "GPU/MW")
+    life = _check_number("gpu_life_years", o.compute.gpu_life_years, 0.0, True, "yr")
+    cost = _check_number("gpu_cost_usd_per_gpu_hour",
+                         o.compute.gpu_cost_usd_per_gpu_hour if gpu_cost is None else gpu_cost,
+                         0.0, False, "$/GPU-h")
+    if not isinstance(o.backend, str):
+        raise GridcapInputError(f"backend = {o.backend!r}: expected a backend name string")
+    return _Run(n_sc, seed, offset, o.backend, axis, str(o.periods.representative), chunk,
+                gpus_per_mw, life, cost, o.contracts, o.finance_years)
+
+
+@dataclass
+class _Setup:
+    """What every scenario batch of a study shares (computed once per study and options)."""
+
+    regions_ds: Any
+    regions: list[str]
+    years: np.ndarray
+    fleet: FleetArrays
+    fleet_x: FleetArrays
+    meta: dict[str, Any]
+    lat: np.ndarray
+    cs: np.ndarray
+    cs_x: Any
+    peak: np.ndarray
+    growth: np.ndarray
+    pmean: np.ndarray
+    given: dict[str, Any]
+    sites: Any
+    site_region: np.ndarray
+    site_arrays: dict[str, np.ndarray]
+    contract_c: SiteContracts | None
+    contract_info: dict[str, Any]
+    fin_h: int
+    slice_hours: np.ndarray
+    slice_idx: list[np.ndarray]
+
+
+#: The last study set-up (key, set-up): scenario batches of one study (``gridcap run`` calls
+#: :func:`simulate` once per batch) validate the inputs, sort the fleet, resolve the site
+#: contracts and look up clear-sky PV once. The key holds a digest of the inputs' content,
+#: so changed inputs are never served a stale set-up.
+_SETUP_CACHE: list[tuple[tuple, _Setup]] = []
+
+
+def _inputs_digest(inputs: Any) -> str:
+    """SHA-256 of the inputs' tables (values, names, dims, attributes) and years."""
+    h = hashlib.sha256()
+    for name in ("fleet", "sites", "regions", "hourly"):
+        ds = getattr(inputs, name, None)
+        h.update(f"<{name}>".encode())
+        if ds is None:
+            continue
+        h.update(repr(sorted((str(k), repr(v)) for k, v in ds.attrs.items())).encode())
+        for key in sorted(ds.variables, key=str):
+            var = ds.variables[key]
+            h.update(f"{key}{var.dims}{var.dtype}{var.shape}".encode())
+            h.update(repr(sorted((str(k), repr(v)) for k, v in var.attrs.items())).encode())
+            values = np.asarray(var.values)
+            h.update(repr(values.tolist()).encode() if values.dtype.kind in "OUS"
+                     else np.ascontiguousarray(values).tobytes())
+    h.update(np.asarray(inputs.years, dtype=np.int64).tobytes())
+    return h.hexdigest()
+
+
+def _study_setup(inputs: Any, run: _Run, xp: Any) -> _Setup:
+    """The shared set-up of ``inputs`` for ``run``, from the cache when the same inputs and
+    options were set up last (contracts given as objects are not cached)."""
+    if not (run.contracts is None or isinstance(run.contracts, str)):
+        return _new_setup(inputs, run, xp)
+    key = (_inputs_digest(inputs), run.hours, run.representative, run.gpus_per_mw,
+           run.gpu_life_years, run.gpu_cost, run.contracts, run.finance_years, xp.__name__)
+    for k, st in _SETUP_CACHE:
+        if k == key:
+            return st
+    st = _new_setup(inputs, run, xp)
+    _SETUP_CACHE[:] = [(key, st)]
+    return st
+
+
+def _new_setup(inputs: Any, run: _Run, xp: Any) -> _Setup:
+    _validate(inputs)
     regions_ds = inputs.regions
     regions = [str(r) for r in regions_ds.region.values]
-    n_r = len(regions)
     years = np.asarray(inputs.years, dtype=np.int64)
     fleet, meta = prepare_fleet(inputs.fleet, regions)
     meta["enroll_index"] = enrollment_index(regions_ds, years)
-    n_p = fleet.n_pools
+    hoy = run.axis.hour_of_year
     lat = np.asarray(regions_ds["lat"].values, np.float64)
-    tzs = [str(z) for z in regions_ds["timezone"].values]
-    cs = clear_sky_pv(lat, regions_ds["lon"].values, tzs,
-                      int(years[0]), hours, hour_of_year=axis.hour_of_year)
+    cs = clear_sky_pv(lat, regions_ds["lon"].values,
+                      [str(z) for z in regions_ds["timezone"].values], int(years[0]),
+                      run.hours, hour_of_year=hoy)
     peak = np.asarray(regions_ds["peak_load_mw"].values, np.float64)
-    growth = np.asarray(regions_ds["load_growth_per_year"].values, np.float64)
-    pmean = np.asarray(regions_ds["price_mean_usd_per_mwh"].values, np.float64)
-    # the user's hourly series (inputs.hourly, gridcap.datasets.series) replace synthetic ones
-    given = given_drivers(getattr(inputs, "hourly", None), regions, peak, axis.hour_of_year)
     sites = inputs.sites
-    n_k = sites.sizes.get("site", 0)
     site_region = np.array([regions.index(str(r)) for r in sites["region"].values], np.int64)
-
     contract_c, contract_info, fin_h = _site_contracts(
-        contracts, sites, regions_ds, site_region, gpus_per_mw, gpu_cost_usd_per_gpu_hour,
-        finance_years, gpu_life_years)
-
-    slc = slice_index(axis.hour_of_year)
+        run.contracts, sites, regions_ds, site_region, run.gpus_per_mw, run.gpu_cost,
+        run.finance_years, run.gpu_life_years)
+    slc = slice_index(hoy)
     n_sl = len(SLICE_NAMES)
-    slice_hours = np.bincount(slc, minlength=n_sl) * axis.weight
-    slice_idx = [np.nonzero(slc == k)[0] for k in range(n_sl)]
-    chunk = chunk_size or default_chunk_size(n_r, hours, n_sc)
-    dispatch = be.dispatch()
-
-    cs_x = xp.asarray(cs)
-    parts: list[dict[str, np.ndarray]] = []
     fleet_x = fleet
     if xp is not np:  # pragma: no cover - cupy
         fleet_x = FleetArrays(*(xp.asarray(a) for a in (fleet.fparams, fleet.iparams,
                                                           fleet.der_id, fleet.region_start)),
                               fleet.n_pools)
-    for c0 in range(0, n_sc, chunk):
-        c1 = min(n_sc, c0 + chunk)
-        scen = np.arange(offset + c0, offset + c1, dtype=np.uint64)
-        n_s = c1 - c0
-        drv = hourly_drivers(xp, seed=seed, scenarios=scen, lat=xp.asarray(lat),
-                             price_mean=xp.asarray(pmean), cs=cs_x, hours=hours,
-                             hour_of_year=axis.hour_of_year, period_hours=axis.period_hours,
-                             given=given)
-        load_mw = xp.asarray(peak)[None, :, None] * drv["load_pu"]
-        forecast = load_mw - xp.asarray(meta["pv_mw"])[None, :, None] * drv["solar_cf"]
-        ev = find_events(xp, forecast, drv["price"])
-        del forecast
-        dd = DispatchDrivers(
-            scenarios=xp.asarray(scen), cs=cs_x, kreg=drv["kreg"], house=drv["house"],
-            temp=drv["temp"], price=drv["price"],
-            p_lo=order_statistic(xp, drv["price"], ARBITRAGE["low"]),
-            p_hi=order_statistic(xp, drv["price"], ARBITRAGE["high"]),
-            in_event=ev["in_event"], pre_event=ev["pre_event"], event_id=ev["event_id"],
-        )
-        out = DispatchOut.zeros(xp, n_s, n_r, hours, n_p, MAX_EVENTS)
-        dispatch(fleet_x, dd, out, seed=seed)
-        ann = annual_drivers(xp, seed=seed, scenarios=scen, years=years)
-        part = _chunk_outputs(xp, drv, ev, out, ann, load_mw, peak=peak, growth=growth,
-                              years=years, slice_idx=slice_idx, meta=meta, hours=hours,
-                              hour_of_year=axis.hour_of_year)
-        site = site_economics(
-            xp, price=drv["price"], temp=drv["temp"], site_region=site_region,
-            interconnection_mw=np.asarray(sites["interconnection_mw"].values, np.float64),
-            mining_mw=np.asarray(sites["mining_load_mw"].values, np.float64),
-            breakeven=np.asarray(sites["hashprice_breakeven_usd_per_mwh"].values, np.float64),
-            conversion_months=np.asarray(sites["conversion_months"].values, np.float64),
-            annual=ann, hours=hours, gpus_per_mw=gpus_per_mw,
-            gpu_cost_usd_per_gpu_hour=gpu_cost_usd_per_gpu_hour,
-            hour_of_year=axis.hour_of_year, gpu_life_years=gpu_life_years)
-        for k, v in site.items():
-            part[f"site_{k}"] = _to_np(v)
-        if contract_c is not None:
-            cc = contract_cashflows(xp, contract_c, seed=seed, scenarios=xp.asarray(scen),
-                                    finance_years=fin_h)
-            for k in ("cfads", "revenue", "guarantor_paid", "tenant_default_month",
-                      "commencement_month", "renewed"):
-                part[f"contract_{k}"] = _to_np(cc[k])
-        parts.append(part)
-        del drv, ev, dd, out
+    return _Setup(
+        regions_ds=regions_ds, regions=regions, years=years, fleet=fleet, fleet_x=fleet_x,
+        meta=meta, lat=lat, cs=cs, cs_x=xp.asarray(cs), peak=peak,
+        growth=np.asarray(regions_ds["load_growth_per_year"].values, np.float64),
+        pmean=np.asarray(regions_ds["price_mean_usd_per_mwh"].values, np.float64),
+        # the user's hourly series (inputs.hourly, gridcap.datasets.series) replace synthetic
+        given=given_drivers(getattr(inputs, "hourly", None), regions, peak, hoy),
+        sites=sites, site_region=site_region,
+        site_arrays={k: np.asarray(sites[v].values, np.float64) for k, v in (
+            ("interconnection_mw", "interconnection_mw"), ("mining_mw", "mining_load_mw"),
+            ("breakeven", "hashprice_breakeven_usd_per_mwh"),
+            ("conversion_months", "conversion_months"))},
+        contract_c=contract_c, contract_info=contract_info, fin_h=fin_h,
+        slice_hours=np.bincount(slc, minlength=n_sl) * run.axis.weight,
+        slice_idx=[np.nonzero(slc == k)[0] for k in range(n_sl)])
+
+
+def _batch(xp: Any, st: _Setup, run: _Run, dispatch: Any,
+           scen: np.ndarray) -> dict[str, np.ndarray]:
+    """One batch of scenarios: drivers, events, DER dispatch, then the batch's outputs."""
+    axis = run.axis
+    drv = hourly_drivers(xp, seed=run.seed, scenarios=scen, lat=xp.asarray(st.lat),
+                         price_mean=xp.asarray(st.pmean), cs=st.cs_x, hours=run.hours,
+                         hour_of_year=axis.hour_of_year, period_hours=axis.period_hours,
+                         given=st.given)
+    load_mw = xp.asarray(st.peak)[None, :, None] * drv["load_pu"]
+    forecast = load_mw - xp.asarray(st.meta["pv_mw"])[None, :, None] * drv["solar_cf"]
+    ev = find_events(xp, forecast, drv["price"])
+    del forecast
+    dd = DispatchDrivers(
+        scenarios=xp.asarray(scen), cs=st.cs_x, kreg=drv["kreg"], house=drv["house"],
+        temp=drv["temp"], price=drv["price"],
+        p_lo=order_statistic(xp, drv["price"], ARBITRAGE["low"]),
+        p_hi=order_statistic(xp, drv["price"], ARBITRAGE["high"]),
+        in_event=ev["in_event"], pre_event=ev["pre_event"], event_id=ev["event_id"],
+    )
+    out = DispatchOut.zeros(xp, scen.size, len(st.regions), run.hours, st.fleet.n_pools,
+                            MAX_EVENTS)
+    dispatch(st.fleet_x, dd, out, seed=run.seed)
+    ann = annual_drivers(xp, seed=run.seed, scenarios=scen, years=st.years)
+    part = _chunk_outputs(xp, drv, ev, out, ann, load_mw, peak=st.peak, growth=st.growth,
+                          years=st.years, slice_idx=st.slice_idx, meta=st.meta,
+                          hours=run.hours, hour_of_year=axis.hour_of_year)
+    part.update(_site_parts(xp, st, run, drv, ann, scen))
+    return part
+
+
+def _site_parts(xp: Any, st: _Setup, run: _Run, drv: dict, ann: dict,
+                scen: np.ndarray) -> dict[str, np.ndarray]:
+    """Site economics and contracted cash flows of a batch (NumPy arrays)."""
+    site = site_economics(
+        xp, price=drv["price"], temp=drv["temp"], site_region=st.site_region,
+        annual=ann, hours=run.hours, gpus_per_mw=run.gpus_per_mw,
+        gpu_cost_usd_per_gpu_hour=run.gpu_cost, hour_of_year=run.axis.hour_of_year,
+        gpu_life_years=run.gpu_life_years, **st.site_arrays)
+    part = {f"site_{k}": _to_np(v) for k, v in site.items()}
+    if st.contract_c is not None:
+        cc = contract_cashflows(xp, st.contract_c, seed=run.seed, scenarios=xp.asarray(scen),
+                                finance_years=st.fin_h)
+        for k in ("cfads", "revenue", "guarantor_paid", "tenant_default_month",
+                  "commencement_month", "renewed"):
+            part[f"contract_{k}"] = _to_np(cc[k])
+    return part
+
+
+def _outcomes(parts: list[dict[str, np.ndarray]], st: _Setup, run: _Run,
+              backend: str) -> xr.Dataset:
+    """The outcomes Dataset from the batches' parts (set-up arrays copied: the set-up is
+    cached and must not share memory with a Dataset the caller may change)."""
+    from gridcap import __version__
 
     def cat(key: str) -> np.ndarray:
         return np.concatenate([p[key] for p in parts], axis=0)
 
-    scen_coord = np.arange(offset, offset + n_sc, dtype=np.int64)
+    meta = {k: (np.array(v) if isinstance(v, np.ndarray) else v) for k, v in st.meta.items()}
+    data = {**_slice_variables(cat), **_pool_variables(meta), **_scenario_variables(cat)}
+    if st.contract_c is not None:
+        data.update(_contract_outputs(cat, st.contract_c, st.contract_info))
+    years = np.array(st.years)
+    sites = st.sites
+    axis = run.axis
+    return xr.Dataset(
+        {k: xr.DataArray(np.array(v), dims=d, attrs={"units": u, "long_name": doc})
+         for k, (d, v, u, doc) in data.items()},
+        coords={
+            "scenario": np.arange(run.offset, run.offset + run.n_sc, dtype=np.int64),
+            "region": list(st.regions), "pool": list(meta["pools"]),
+            "pool_region": ("pool", np.asarray(meta["pool_region"], dtype=object)),
+            "site": (np.array(sites["site"].values) if "site" in sites.coords
+                     else np.arange(sites.sizes.get("site", 0))),
+            "year": years, "slice": list(SLICE_NAMES),
+            "slice_hours": ("slice", np.array(st.slice_hours), {"units": "h"}),
+            "event": np.arange(MAX_EVENTS), "source": list(SOURCES),
+            **({"finance_year": int(years[0]) + np.arange(st.fin_h)}
+               if st.contract_c is not None else {}),
+        },
+        attrs={"seed": run.seed, "backend": backend, "hours": run.hours,
+               # the representative periods (gridcap.kernels.periods): each simulated hour
+               # stands for `hour_weight` hours of the year
+               "representative": run.representative, "period_hours": axis.period_hours,
+               "period_start_hour": axis.period_start.tolist(), "hour_weight": axis.weight,
+               "gridcap_version": __version__, "weather_year": int(years[0]),
+               # the site model's GPU assumptions, read back by the chain's cost stack
+               "site_gpus_per_mw": run.gpus_per_mw,
+               "site_gpu_charge_usd_per_gpu_hour": run.gpu_cost,
+               "site_gpu_life_years": run.gpu_life_years,
+               # where each site's contract terms come from (deal row, tenant, guarantor)
+               "site_contracts": json.dumps({k: [str(x) for x in v] for k, v in
+                                             st.contract_info.items()
+                                             if k in ("deal", "mode", "tenant_rating",
+                                                      "guarantor_rating")}),
+               "finance_years": st.fin_h},
+    )
+
+
+def _slice_variables(cat: Any) -> dict[str, tuple]:
+    """Net load, price and weather per scenario and slice: (dims, values, units, name)."""
     sx = ("scenario",)
-    data = {
+    return {
         "peak_net_load_mw": ((*sx, "region", "year", "slice"), cat("peak"), "MW",
                              "max over the slice's hours of regional load net of DER output"),
         "mean_net_load_mw": ((*sx, "region", "year", "slice"), cat("mean"), "MW",
@@ -528,24 +714,14 @@ def simulate(
         "wind_cf_at_peak": ((*sx, "region", "slice"), cat("wind_at_peak"), "1",
                             "wind capacity factor at the slice's peak-net-load hour "
                             "(first planning year)"),
-        "flex_potential_kw": (("pool",), meta["potential_kw"], "kW",
-                              "sum of physically available flexibility (battery + EV + "
-                              "flexible-load power)"),
-        "flex_committed_kw": (("pool",), meta["committed_kw"], "kW",
-                              "flexibility committed to the aggregator (weighted: enrolled "
-                              "population of the first year)"),
-        "flex_potential_kw_se": (("pool",), meta["potential_kw_se"], "kW",
-                                 "sampling standard error of flex_potential_kw (stratified "
-                                 "random sample within region)"),
-        "flex_committed_kw_se": (("pool",), meta["committed_kw_se"], "kW",
-                                 "sampling standard error of flex_committed_kw"),
-        "flex_population": (("pool",), meta["population"], "premises",
-                            "enrolled premises the pool's samples stand for (first year)"),
-        "flex_samples": (("pool",), meta["n_der"], "1", "synthetic samples in the pool"),
-        "flex_weight": (("pool",), meta["weight_pool"], "1",
-                        "premises per sample (fleet weight)"),
-        "flex_enrollment_index": (("region", "year"), meta["enroll_index"], "1",
-                                  "enrolled population relative to the first year"),
+    }
+
+
+def _scenario_variables(cat: Any) -> dict[str, tuple]:
+    """Flexibility, events, sites and annual drivers per scenario: (dims, values, units,
+    long name)."""
+    sx = ("scenario",)
+    return {
         "flex_delivery_ratio_se": ((*sx, "pool", "slice"), cat("ratio_se"), "1",
                                    "sampling standard error of flex_delivery_ratio (random "
                                    "groups)"),
@@ -587,39 +763,30 @@ def simulate(
         "hashprice_level": ((*sx, "year"), cat("hp"), "1",
                             "mining revenue per MWh relative to the first year"),
     }
-    if contract_c is not None:
-        data.update(_contract_outputs(cat, contract_c, contract_info))
-    ds = xr.Dataset(
-        {k: xr.DataArray(v, dims=d, attrs={"units": u, "long_name": doc})
-         for k, (d, v, u, doc) in data.items()},
-        coords={
-            "scenario": scen_coord, "region": regions, "pool": meta["pools"],
-            "pool_region": ("pool", np.asarray(meta["pool_region"], dtype=object)),
-            "site": sites["site"].values if "site" in sites.coords else np.arange(n_k),
-            "year": years, "slice": list(SLICE_NAMES),
-            "slice_hours": ("slice", slice_hours, {"units": "h"}),
-            "event": np.arange(MAX_EVENTS), "source": list(SOURCES),
-            **({"finance_year": int(years[0]) + np.arange(fin_h)} if contract_c is not None
-               else {}),
-        },
-        attrs={"seed": seed, "backend": be.name, "hours": hours,
-               # the representative periods (gridcap.kernels.periods): each simulated hour
-               # stands for `hour_weight` hours of the year
-               "representative": str(representative), "period_hours": axis.period_hours,
-               "period_start_hour": axis.period_start.tolist(), "hour_weight": axis.weight,
-               "gridcap_version": __version__, "weather_year": int(years[0]),
-               # the site model's GPU assumptions, read back by the chain's cost stack
-               "site_gpus_per_mw": gpus_per_mw,
-               "site_gpu_charge_usd_per_gpu_hour": gpu_cost_usd_per_gpu_hour,
-               "site_gpu_life_years": gpu_life_years,
-               # where each site's contract terms come from (deal row, tenant, guarantor)
-               "site_contracts": json.dumps({k: [str(x) for x in v] for k, v in
-                                             contract_info.items()
-                                             if k in ("deal", "mode", "tenant_rating",
-                                                      "guarantor_rating")}),
-               "finance_years": fin_h},
-    )
-    return ds
+
+
+def _pool_variables(meta: dict[str, Any]) -> dict[str, tuple]:
+    """Static pool variables of the fleet sample: (dims, values, units, long name)."""
+    return {
+        "flex_potential_kw": (("pool",), meta["potential_kw"], "kW",
+                              "sum of physically available flexibility (battery + EV + "
+                              "flexible-load power)"),
+        "flex_committed_kw": (("pool",), meta["committed_kw"], "kW",
+                              "flexibility committed to the aggregator (weighted: enrolled "
+                              "population of the first year)"),
+        "flex_potential_kw_se": (("pool",), meta["potential_kw_se"], "kW",
+                                 "sampling standard error of flex_potential_kw (stratified "
+                                 "random sample within region)"),
+        "flex_committed_kw_se": (("pool",), meta["committed_kw_se"], "kW",
+                                 "sampling standard error of flex_committed_kw"),
+        "flex_population": (("pool",), meta["population"], "premises",
+                            "enrolled premises the pool's samples stand for (first year)"),
+        "flex_samples": (("pool",), meta["n_der"], "1", "synthetic samples in the pool"),
+        "flex_weight": (("pool",), meta["weight_pool"], "1",
+                        "premises per sample (fleet weight)"),
+        "flex_enrollment_index": (("region", "year"), meta["enroll_index"], "1",
+                                  "enrolled population relative to the first year"),
+    }
 
 
 def _site_contracts(contracts: Any, sites: Any, regions_ds: Any, site_region: np.ndarray,

@@ -21,8 +21,6 @@ _LINEAR = "one straight-line assembly of a table/model; no branch to test on its
 
 #: "path::qualname" -> why it is longer than LIMIT lines
 ALLOWED: dict[str, str] = {
-    "kernels/simulate.py::simulate": _IN_FLIGHT,
-    "kernels/simulate.py::prepare_fleet": _IN_FLIGHT,
     "optimizer/financing/waterfall.py::waterfall_period": "the waterfall's contract rules, "
     "written once and compiled per target (python / numpy / cupy / numba); one readable pass "
     "in priority order, as the exported JSON rules state them",
@@ -30,7 +28,6 @@ ALLOWED: dict[str, str] = {
     "waterfall rules, deliberately one readable pass",
     "optimizer/financing/tokens.py::waterfall_rules": _LINEAR,
     "optimizer/planning/synthetic.py::synthetic_study": _LINEAR,
-    "kernels/drivers.py::hourly_drivers": _NUMBA,
     "kernels/dispatch.py::dispatch_xp": "one array body per DER-hour step mirroring the "
     "compiled kernels (kernels/targets.py)",
     "benchmarks/bench_optimizer.py::_linopy_model": "the linopy mirror of the planner, "

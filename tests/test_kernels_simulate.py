@@ -243,3 +243,34 @@ def test_bad_inputs_are_reported(inputs):
     mixed.fleet["pool"][:] = "one-pool"
     with pytest.raises(GridcapInputError, match="one-pool"):
         simulate(mixed, scenarios=1, seed=0, backend="numpy", hours=24, representative="chronological")
+
+
+def test_study_setup_is_reused_only_for_the_same_inputs(inputs):
+    """Batches of one study share one set-up (validation, fleet, contracts, clear sky); a
+    changed input is set up afresh, and changing a returned Dataset cannot reach the cache."""
+    import importlib
+
+    sim_mod = importlib.import_module("gridcap.kernels.simulate")
+    kw = {"scenarios": 2, "seed": 5, "backend": "numba-cpu", "hours": HOURS,
+          "representative": REP}
+    sim_mod._SETUP_CACHE.clear()
+    first = simulate(inputs, **kw)
+    (key, setup), = sim_mod._SETUP_CACHE
+    again = simulate(inputs, scenario_offset=2, **kw)
+    assert sim_mod._SETUP_CACHE[0][1] is setup  # reused
+    # the caller changes a returned variable that came from the set-up
+    committed = first["flex_committed_kw"].values.copy()
+    assert committed.max() > 0
+    first["flex_committed_kw"].values[:] = -1.0
+    third = simulate(inputs, **kw)
+    assert np.array_equal(third["flex_committed_kw"].values, committed)
+    xr.testing.assert_identical(third.drop_vars("flex_committed_kw"),
+                                first.drop_vars("flex_committed_kw"))
+    assert again.sizes["scenario"] == 2
+    # a copy with one DER's PV changed in place is other inputs: a new set-up, new results
+    changed = type(inputs)(**{**vars(inputs), "fleet": inputs.fleet.copy(deep=True)})
+    changed.fleet["pv_kw"].values[0] += 3.0
+    out = simulate(changed, **kw)
+    assert sim_mod._SETUP_CACHE[0][0] != key
+    assert not np.array_equal(out["energy_by_source_mwh"].values,
+                              third["energy_by_source_mwh"].values)
