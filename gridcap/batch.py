@@ -153,12 +153,15 @@ def dask_security(
     try:
         from distributed.security import Security
     except ImportError as err:
-        raise GridcapInputError(
-            f"Dask scale-out needs dask.distributed ({err}); install it with "
-            "pip install 'gridcap[distributed]'"
-        ) from None
+        raise _needs_distributed(err) from None
     return Security(tls_ca_file=ca, tls_client_cert=cert, tls_client_key=key,
                     require_encryption=True)
+
+
+def _needs_distributed(err: ImportError) -> GridcapInputError:
+    """The error for a Dask feature used without ``dask.distributed`` installed."""
+    return GridcapInputError(f"Dask scale-out needs dask.distributed ({err}); install it with "
+                             "pip install 'gridcap[distributed]'")
 
 
 @contextlib.contextmanager
@@ -205,10 +208,7 @@ def dask_client(
     try:
         from distributed import Client, LocalCluster
     except ImportError as err:
-        raise GridcapInputError(
-            f"Dask scale-out needs dask.distributed ({err}); install it with "
-            "pip install 'gridcap[distributed]'"
-        ) from None
+        raise _needs_distributed(err) from None
     if security is not None and address is None:
         raise GridcapInputError("--dask-tls-* flags apply to --dask ADDRESS: expected a "
                                 "tls:// scheduler address with them")

@@ -28,7 +28,6 @@ identical to a single-process run whatever the batch order, worker count or inte
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -43,7 +42,7 @@ import numpy as np
 import xarray as xr
 
 from gridcap.errors import GridcapInputError
-from gridcap.io import atomic_write
+from gridcap.io import atomic_write, fsync_dir
 
 STORE_FORMAT = "gridcap-checkpoint/1"
 INTEGRITY_DIR = "_integrity"
@@ -148,16 +147,7 @@ def _fsync_tree(path: Path) -> None:
         for name in files:
             with open(os.path.join(root, name), "rb") as handle:
                 os.fsync(handle.fileno())
-        _fsync_dir(Path(root))
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):  # some file systems refuse directory fsync
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_dir(Path(root))
 
 
 def _rebuild(ds: xr.Dataset, convert: Callable[[str, xr.Variable], xr.Variable]) -> xr.Dataset:
@@ -267,7 +257,7 @@ def write_group(store: str | Path, name: str, ds: xr.Dataset) -> Path:
         if final.exists():
             shutil.rmtree(final)
         os.rename(tmp, final)
-        _fsync_dir(store)
+        fsync_dir(store)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

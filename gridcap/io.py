@@ -172,7 +172,14 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Flush a directory's entries (creations, renames) to disk; a refusal is ignored.
+
+    Parameters
+    ----------
+    path : Path
+        The directory.
+    """
     with contextlib.suppress(OSError):  # some file systems refuse directory fsync
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -353,7 +360,7 @@ class OutputSet:
         manifest = {"format": OUTPUT_FORMAT, "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                     **dict(meta or {}), "files": record}
         (self.dir / OUTPUT_MANIFEST).unlink(missing_ok=True)
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
         for name in names:
             target = self.dir / name
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -361,7 +368,7 @@ class OutputSet:
         text = json.dumps(manifest, indent=1, sort_keys=True, default=str)
         atomic_write(self.dir / OUTPUT_MANIFEST,
                      lambda tmp: tmp.write_text(text, encoding="utf-8"))
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
         shutil.rmtree(self.staging, ignore_errors=True)
         return manifest
 
