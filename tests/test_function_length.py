@@ -21,9 +21,6 @@ _LINEAR = "one straight-line assembly of a table/model; no branch to test on its
 
 #: "path::qualname" -> why it is longer than LIMIT lines
 ALLOWED: dict[str, str] = {
-    "optimizer/financing/waterfall.py::waterfall_period": "the waterfall's contract rules, "
-    "written once and compiled per target (python / numpy / cupy / numba); one readable pass "
-    "in priority order, as the exported JSON rules state them",
     "optimizer/financing/tokens.py::_replay": "the independent Decimal re-implementation of the "
     "waterfall rules, deliberately one readable pass",
     "optimizer/financing/tokens.py::waterfall_rules": _LINEAR,

@@ -5,7 +5,9 @@ of priority::
 
     1. operating costs            (any shortfall is met by an equity injection)
     2. senior interest            (DSRA drawn first if cash is short of senior debt service)
-    3. senior principal           (scheduled: down to the sculpted closing balance)
+    3. senior principal           (scheduled: down to the sculpted closing balance; at the
+                                   legal maturity the whole balance: the balloon, repaid
+                                   first from a refinancing draw, see run_waterfall)
     4. DSRA top-up / release      (target = ``dsra_months``/12 of next period's senior service)
     5. mezzanine interest
     6. mezzanine principal
@@ -36,9 +38,11 @@ is outstanding, the lock-up account is released to the lenders and all remaining
 senior then mezzanine. Whatever is still owed at the end of the horizon is the loss.
 
 The rules are written once, in :func:`waterfall_period` (one period of one scenario, or of
-a vector of scenarios), and compiled per target the way the Monte Carlo element functions are
-(:mod:`gridcap.kernels.targets`): the body uses only arithmetic and the helper names ``fmin``,
-``fmax``, ``select``, which :func:`waterfall_rules_for` rebinds:
+a vector of scenarios) and the rules it applies to each tranche (:func:`tranche_due`,
+:func:`pay`, :func:`default_test`, :func:`sweep`), and compiled per target the way the Monte
+Carlo element functions are (:mod:`gridcap.kernels.targets`): the bodies use only arithmetic
+and the helper names ``fmin``, ``fmax``, ``select``, which :func:`waterfall_rules_for`
+rebinds:
 
 * :func:`run_waterfall` with ``method="xp"`` — the body on vectors over scenarios of an array
   namespace ``xp`` (``numpy``; ``cupy`` arrays run on the GPU unchanged, through the same
@@ -322,8 +326,11 @@ def refinancing_inputs(
     from gridcap.kernels.rng import STREAMS, bits_to_uniform, philox_array
     from gridcap.kernels.targets import get_ops
 
-    for name, v, lo, hi in (("rate", rate, 0.0, 0.99), ("rate_sd", rate_sd, 0.0, 0.5),
-                            ("fail_probability", fail_probability, 0.0, 1.0)):
+    for name, v, lo, hi in (
+        ("rate", rate, 0.0, 0.99),
+        ("rate_sd", rate_sd, 0.0, 0.5),
+        ("fail_probability", fail_probability, 0.0, 1.0),
+    ):
         if not np.isfinite(v) or not lo <= v <= hi:
             raise GridcapInputError(
                 f"finance.refinancing_{name} = {v!r}: expected a value in [{lo}, {hi}]"
@@ -522,6 +529,7 @@ PERIOD_CONSTANTS: tuple[str, ...] = (
     "dsra_months_e3",
     "refinancing",  # 1 at the senior legal maturity when a balloon falls due
     "senior_balloon_target",  # scheduled senior balance at legal maturity [cents]
+    "senior_scaled",  # 1 from the legal maturity on: the senior schedule may be rescaled
 )
 _NK = len(PERIOD_CONSTANTS)
 #: State carried from period to period, in this order (the first 6 are :data:`STATES`).
@@ -549,7 +557,7 @@ def period_constants(s: WaterfallStructure) -> np.ndarray:
 
     Returns
     -------
-    numpy.ndarray of int64, shape (T, 16)
+    numpy.ndarray of int64, shape (T, 17)
         One row per period [cents, fixed-point units, flags].
     """
     T = s.periods
@@ -572,6 +580,7 @@ def period_constants(s: WaterfallStructure) -> np.ndarray:
     if M > 0:
         k[M - 1, 14] = 1
         k[:, 15] = s.target_balance_cents[0, M - 1]
+        k[M - 1 :, 16] = 1
     return k
 
 
@@ -579,6 +588,51 @@ def initial_state(s: WaterfallStructure) -> tuple[int, ...]:
     """Opening values of :data:`CARRIED` at financial close [cents, periods, 1e-5]."""
     b0, b1 = int(s.size_cents[0]), int(s.size_cents[1])
     return (b0, 0, b1, 0, int(s.dsra_initial_cents), 0, 0, 0, 0, 0, int(s.rate_e5[0]), 100_000, 0)
+
+
+def tranche_due(b, a, r, d, all_due, target):
+    """What a tranche owes this period under the stated rule.
+
+    Interest ``i = round_half_up((b + a) * r)``; everything (``b + a + i``) is due once
+    accelerated (``d > 0``) or when ``all_due`` (maturity), else down to the scheduled
+    balance ``target``: ``max(a, b + a + i - target)``. Interest is paid first; interest the
+    schedule does not pay is capitalized into the balance.
+
+    Returns
+    -------
+    tuple
+        Balance after capitalization, interest due, principal due, capitalized interest,
+        everything owed ``b + a + i`` and the scheduled due [cents].
+    """
+    i = ((b + a) * r + 50_000) // 100_000
+    everything = b + a + i
+    scheduled = fmax(a, everything - target)
+    due = everything if all_due else select(d > 0, everything, scheduled)
+    int_due = fmin(a + i, due)
+    cap = a + i - int_due
+    return b + cap, int_due, due - int_due, cap, everything, scheduled
+
+
+def pay(cash, due):
+    """Pay ``min(cash, due)``; returns (paid, cash left) [cents]."""
+    paid = fmin(cash, due)
+    return paid, cash - paid
+
+
+def default_test(b, a, arr, d, p, grace, all_due):
+    """Periods in arrears and the default period after this period's payments: interest
+    unpaid for more than ``grace`` consecutive periods, or anything owed when all is due."""
+    arr = select(a > 0, arr + 1, 0)
+    hit = (arr > grace) | ((b + a > 0) & (all_due > 0))
+    return arr, select((d == 0) & hit, p, d)
+
+
+def sweep(cash, a, b):
+    """Sweep up to ``cash`` to a tranche, accrued interest first, then balance; returns
+    (swept, of which interest, accrued left, balance left) [cents]."""
+    swept = fmin(cash, b + a)
+    x = fmin(swept, a)
+    return swept, x, a - x, b - (swept - x)
 
 
 def waterfall_period(
@@ -617,10 +671,9 @@ def waterfall_period(
     # 2-3. senior interest and principal, DSRA drawn for a shortfall. Due: everything once
     # accelerated or at (legal) maturity, else down to the scheduled balance; interest
     # first, and interest the schedule does not pay is capitalized into the balance.
-    i0 = ((b0 + a0) * r0 + 50_000) // 100_000
-    all0 = b0 + a0 + i0
-    sched0 = fmax(a0, all0 - (k[4] * f0) // 100_000)
-    due0 = all0 if k[2] else select(d0 > 0, all0, sched0)
+    b0, int_due0, prin_due0, cap0, all0, sched0 = tranche_due(
+        b0, a0, r0, d0, k[2], (k[4] * f0) // 100_000 if k[16] else k[4]
+    )
     # balloon at legal maturity: a refinancing draw up to the capacity the period's CFADS
     # supports repays the balance above the scheduled service (and any shortfall of cash and
     # DSRA); it closes only if capacity + cash + DSRA cover everything due, else the notes
@@ -631,23 +684,15 @@ def waterfall_period(
         want = fmax(all0 - sched0, all0 - cash - dsra)
         ref = select(ok, fmin((cfads * refi_x) // 1_000, want), 0)
     cash = cash + ref
-    int_due0 = fmin(a0 + i0, due0)
-    cap0 = a0 + i0 - int_due0
-    b0 = b0 + cap0
-    prin_due0 = due0 - int_due0
-    draw = fmin(dsra, fmax(due0 - cash, 0))
+    draw = fmin(dsra, fmax(int_due0 + prin_due0 - cash, 0))
     dsra = dsra - draw
     cash = cash + draw
-    ip0 = fmin(cash, int_due0)
-    cash = cash - ip0
+    ip0, cash = pay(cash, int_due0)
     a0 = int_due0 - ip0
-    pp0 = fmin(cash, prin_due0)
-    cash = cash - pp0
+    pp0, cash = pay(cash, prin_due0)
     b0 = b0 - pp0
     # senior default test (stated rule): interest unpaid beyond grace, or owed at maturity
-    arr0 = select(a0 > 0, arr0 + 1, 0)
-    hit0 = (arr0 > grace) | ((b0 + a0 > 0) & (k[2] > 0))
-    d0 = select((d0 == 0) & hit0, p, d0)
+    arr0, d0 = default_test(b0, a0, arr0, d0, p, grace, k[2])
     if k[14]:  # the refinancing loan opens: balance R, its rate, the schedule scaled to R
         rf = select(ref > 0, p, rf)
         r0 = select(ref > 0, refi_r, r0)
@@ -655,50 +700,32 @@ def waterfall_period(
         b0 = b0 + ref
     # 4. DSRA top-up to target (next period's senior service while senior is owed), or
     # release of the excess
-    nxt = ((k[6] * f0) // 100_000 * k[13] + 6_000) // 12_000
+    nxt = (((k[6] * f0) // 100_000 if k[16] else k[6]) * k[13] + 6_000) // 12_000
     tgt = select(b0 + a0 > 0, nxt, 0)
     top = fmin(fmax(tgt - dsra, 0), cash)
     rel = fmax(dsra - tgt, 0)
     cash = cash + rel - top
     dsra = dsra + top - rel
     # 5-6. mezzanine interest and principal (same due rule, no reserve)
-    i1 = ((b1 + a1) * r1 + 50_000) // 100_000
-    all1 = b1 + a1 + i1
-    due1 = all1 if k[3] else select(d1 > 0, all1, fmax(a1, all1 - k[5]))
-    int_due1 = fmin(a1 + i1, due1)
-    cap1 = a1 + i1 - int_due1
-    b1 = b1 + cap1
-    prin_due1 = due1 - int_due1
-    ip1 = fmin(cash, int_due1)
-    cash = cash - ip1
+    b1, int_due1, prin_due1, cap1, _, _ = tranche_due(b1, a1, r1, d1, k[3], k[5])
+    ip1, cash = pay(cash, int_due1)
     a1 = int_due1 - ip1
-    pp1 = fmin(cash, prin_due1)
-    cash = cash - pp1
+    pp1, cash = pay(cash, prin_due1)
     b1 = b1 - pp1
-    arr1 = select(a1 > 0, arr1 + 1, 0)
-    hit1 = (arr1 > grace) | ((b1 + a1 > 0) & (k[3] > 0))
-    d1 = select((d1 == 0) & hit1, p, d1)
+    arr1, d1 = default_test(b1, a1, arr1, d1, p, grace, k[3])
     # 7. covenant: DSCR on scheduled senior + mezzanine service while debt is owed. In
     # default: release the lock-up and sweep all cash; in breach: sweep a share and lock up
     # the rest (released in the last period); else release the lock-up.
-    owed0 = b0 + a0
-    owed1 = b1 + a1
-    owing = owed0 + owed1 > 0
+    owing = b0 + a0 + b1 + a1 > 0
     in_def = owing & (d0 + d1 > 0)
-    cov = k[12] * ((k[7] * f0) // 100_000 + k[8])
+    cov = k[12] * (((k[7] * f0) // 100_000 if k[16] else k[7]) + k[8])
     breach = owing & (d0 + d1 == 0) & (cfads * 10_000 < cov)
     lrel = lock if last else select(breach, 0, lock)
     lock = lock - lrel
     cash = cash + lrel
     sw = select(in_def, cash, select(breach, (cash * k[10]) // 100_000, 0))
-    sw0 = fmin(sw, owed0)  # senior: arrears first, then balance
-    x0 = fmin(sw0, a0)
-    a0 = a0 - x0
-    b0 = b0 - (sw0 - x0)
-    sw1 = fmin(sw - sw0, owed1)
-    x1 = fmin(sw1, a1)
-    a1 = a1 - x1
-    b1 = b1 - (sw1 - x1)
+    sw0, x0, a0, b0 = sweep(sw, a0, b0)  # senior first, then mezzanine
+    sw1, x1, a1, b1 = sweep(sw - sw0, a1, b1)
     cash = cash - sw0 - sw1
     dep = 0 if last else select(breach, cash, 0)
     lock = lock + dep
@@ -714,16 +741,24 @@ def waterfall_period(
     )  # fmt: skip
 
 
-_RULES = ("fmin", "fmax", "select", "waterfall_period")
+#: The rule functions, callees first (rebound together for every target).
+_RULES = (
+    "fmin",
+    "fmax",
+    "select",
+    "tranche_due",
+    "pay",
+    "default_test",
+    "sweep",
+    "waterfall_period",
+)
 
 
 def _rebind(func: Any, ns: dict[str, Any]) -> Any:
     """``func``'s code object with the globals ``ns`` (as kernels.targets does)."""
     import types
 
-    new = types.FunctionType(
-        func.__code__, ns, func.__name__, func.__defaults__, func.__closure__
-    )
+    new = types.FunctionType(func.__code__, ns, func.__name__, func.__defaults__, func.__closure__)
     new.__doc__ = func.__doc__
     new.__qualname__ = func.__qualname__
     new.__module__ = func.__module__
@@ -752,7 +787,9 @@ def waterfall_rules_for(target: str) -> Any:
 
         xp = np if target == "numpy" else importlib.import_module("cupy")
         ns.update(fmin=xp.minimum, fmax=xp.maximum, select=xp.where)
-        return _rebind(waterfall_period, ns)
+        for name in _RULES[3:]:
+            ns[name] = _rebind(globals()[name], ns)
+        return ns["waterfall_period"]
     if target != "numba":
         raise GridcapInputError(
             f"target = {target!r}: expected one of 'python', 'numpy', 'cupy', 'numba'"
@@ -906,7 +943,7 @@ def _run_xp(
     stt: Any = xp.zeros((_NS, T, S), dtype=i64) if detail else None
     for t in range(T):
         o = step(ci[t], ox[t], refi[0], refi[1], *state, rows[t])
-        state = tuple(xp.broadcast_to(xp.asarray(v, dtype=i64), (S,)) for v in o[:_NC])
+        state = o[:_NC]  # every carried value is a vector over scenarios
         for j in range(_NT):
             tc[j, t] = o[_NC + _NF + j]
         if detail:
