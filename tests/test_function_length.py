@@ -24,7 +24,6 @@ ALLOWED: dict[str, str] = {
     "optimizer/financing/tokens.py::_replay": "the independent Decimal re-implementation of the "
     "waterfall rules, deliberately one readable pass",
     "optimizer/financing/tokens.py::waterfall_rules": _LINEAR,
-    "optimizer/planning/synthetic.py::synthetic_study": _LINEAR,
     "kernels/dispatch.py::dispatch_xp": "one array body per DER-hour step mirroring the "
     "compiled kernels (kernels/targets.py)",
     "benchmarks/bench_optimizer.py::_linopy_model": "the linopy mirror of the planner, "

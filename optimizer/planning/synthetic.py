@@ -86,13 +86,27 @@ def synthetic_study(*, regions: int = 2, scenarios: int = 8, slices: int = 12,
     inputs : gridcap.schema.StudyInputs
     outcomes : xarray.Dataset
     """
+    rng = np.random.default_rng(seed)
+    yrs = np.arange(start_year, start_year + years)
+    reg = np.array([f"R{i}" for i in range(regions)])
+    peak0 = 5000.0 + 1000.0 * np.arange(regions)
+    site_names = np.array([f"mine{i}" for i in range(sites)])
+    inputs = _synthetic_inputs(yrs, reg, peak0, site_names, techs=techs,
+                               discount_rate=discount_rate, queue_years=queue_years,
+                               ai_demand_mw=ai_demand_mw)
+    outcomes = _synthetic_outcomes(rng, yrs, reg, peak0, site_names, scenarios=scenarios,
+                                   slices=slices, events=events)
+    return inputs, outcomes
+
+
+def _synthetic_inputs(yrs: np.ndarray, reg: np.ndarray, peak0: np.ndarray,
+                      site_names: np.ndarray, *, techs: dict[str, tuple] | None,
+                      discount_rate: float, queue_years: float,
+                      ai_demand_mw: float) -> StudyInputs:
+    """Regions [MW], sites [MW], technologies and finance terms of :func:`synthetic_study`."""
     from gridcap.schema import StudyInputs
 
-    rng = np.random.default_rng(seed)
-    R, W, H, Y, S = regions, scenarios, slices, years, sites
-    yrs = np.arange(start_year, start_year + Y)
-    reg = np.array([f"R{i}" for i in range(R)])
-    peak0 = 5000.0 + 1000.0 * np.arange(R)
+    R, Y, S = reg.size, yrs.size, site_names.size
     regions_ds = xr.Dataset(
         {
             "iso": ("region", np.array(["SYN"] * R)),
@@ -109,7 +123,6 @@ def synthetic_study(*, regions: int = 2, scenarios: int = 8, slices: int = 12,
         },
         coords={"region": reg, "year": yrs},
     )
-    site_names = np.array([f"mine{i}" for i in range(S)])
     sites_ds = xr.Dataset(
         {
             "operator": ("site", np.array(["syn"] * S)), "name": ("site", site_names),
@@ -135,11 +148,16 @@ def synthetic_study(*, regions: int = 2, scenarios: int = 8, slices: int = 12,
         coords={"tranche": ["senior", "mezzanine"]},
     )
     fleet = xr.Dataset(coords={"der": np.arange(0)})
-    inputs = StudyInputs(fleet=fleet, sites=sites_ds, regions=regions_ds,
-                         technologies=_within_horizon(technologies_table(techs), years),
-                         finance=finance, years=yrs)
+    return StudyInputs(fleet=fleet, sites=sites_ds, regions=regions_ds,
+                       technologies=_within_horizon(technologies_table(techs), Y),
+                       finance=finance, years=yrs)
 
-    # outcomes ----------------------------------------------------------------------
+
+def _synthetic_outcomes(rng: np.random.Generator, yrs: np.ndarray, reg: np.ndarray,
+                        peak0: np.ndarray, site_names: np.ndarray, *, scenarios: int,
+                        slices: int, events: int) -> xr.Dataset:
+    """Seeded Monte Carlo outcomes of :func:`synthetic_study` (docs/data-model.md §2)."""
+    R, W, H, Y, S = reg.size, scenarios, slices, yrs.size, site_names.size
     hour_of_day = (np.arange(H) * 24 // max(H, 1)) % 24
     shape = 0.75 + 0.25 * np.sin((hour_of_day - 9) / 24 * 2 * np.pi)          # [H]
     growth = (1.02 ** np.arange(Y))                                            # [Y]
@@ -186,7 +204,7 @@ def synthetic_study(*, regions: int = 2, scenarios: int = 8, slices: int = 12,
     for v in outcomes.data_vars:
         outcomes[v].attrs["units"] = units.get(str(v), "1")
     outcomes["slice_hours"].attrs["units"] = "h"
-    return inputs, outcomes
+    return outcomes
 
 
 #: Technologies of :func:`deterministic_study` (no lead times; field order of
