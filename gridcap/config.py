@@ -302,6 +302,8 @@ class StudyConfig:
             backend=self.study.backend,
             periods=PeriodSampling(self.monte_carlo.hours, self.monte_carlo.representative),
             compute=self.compute_assumptions(),
+            # one payment: the planner's cost of a contracted kW is the pools' credit
+            flex_payment_usd_per_kw_yr=self.optimizer.flex_cost_usd_per_kw_yr,
         )
 
     def finance_options(self) -> FinanceOptions:

@@ -509,6 +509,8 @@ def monte_carlo_fingerprint(cfg: StudyConfig) -> str:
         "datasets": raw["datasets"],
         "fleet": raw["fleet"],
         "site_gpus": site_gpu_assumptions(cfg),
+        # the pools' flexibility credit (SimulateOptions.flex_payment_usd_per_kw_yr)
+        "flex_payment_usd_per_kw_yr": cfg.optimizer.flex_cost_usd_per_kw_yr,
         # site contract terms come from the shipped deals table (kernels.contracts)
         "deals": hashlib.sha256(FINANCINGS_FILE.read_bytes()).hexdigest(),
         # ... and from the study's [contracts.<site_id>] tables

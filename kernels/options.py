@@ -16,6 +16,7 @@ from typing import Any
 
 from gridcap.kernels.compute import ComputeAssumptions
 from gridcap.kernels.periods import PeriodSampling
+from gridcap.kernels.sites import FLEX_PAYMENT_USD_PER_KW_YR
 from gridcap.params import check_params, param
 
 __all__ = ["BACKEND_CHOICES", "UNSET", "SimulateOptions", "merge_options"]
@@ -57,6 +58,13 @@ class SimulateOptions:
         "auto", "", "site contract terms: 'auto' (from the deals table per site), a "
         "kernels.contracts.SiteContracts, or None (no contracted cash flows)", kind=object,
         config=False)
+    flex_payment_usd_per_kw_yr: float = param(
+        FLEX_PAYMENT_USD_PER_KW_YR, "$/kW-yr", "payment per committed kW of DER flexibility "
+        "credited to the pools (x delivery ratio); the study sets it with "
+        "optimizer.flex_cost_usd_per_kw_yr, the planner's cost of the same payment", lo=0,
+        hi=10_000, config=False,
+        source="kernels.sites.FLEX_PAYMENT_USD_PER_KW_YR (Green Mountain Power BYOD: "
+        "$9.65/kW-month = $115.80/kW-yr, or $850/kW up front for 10 years)")
     finance_years: int | None = param(
         None, "yr", "years of site cash flows for finance (None: the contracts' horizon)",
         lo=1, hi=100, kind=int, config=False)

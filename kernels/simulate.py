@@ -460,6 +460,7 @@ class _Run:
     gpu_cost: float
     contracts: Any
     finance_years: int | None
+    flex_payment: float
 
     @property
     def hours(self) -> int:
@@ -479,10 +480,12 @@ def _run_params(o: SimulateOptions, gpu_cost: float | None) -> _Run:
     cost = _check_number("gpu_cost_usd_per_gpu_hour",
                          o.compute.gpu_cost_usd_per_gpu_hour if gpu_cost is None else gpu_cost,
                          0.0, False, "$/GPU-h")
+    flex = _check_number("flex_payment_usd_per_kw_yr", o.flex_payment_usd_per_kw_yr, 0.0, False,
+                         "$/kW-yr")
     if not isinstance(o.backend, str):
         raise GridcapInputError(f"backend = {o.backend!r}: expected a backend name string")
     return _Run(n_sc, seed, offset, o.backend, axis, str(o.periods.representative), chunk,
-                gpus_per_mw, life, cost, o.contracts, o.finance_years)
+                gpus_per_mw, life, cost, o.contracts, o.finance_years, flex)
 
 
 @dataclass
@@ -621,7 +624,8 @@ def _batch(xp: Any, st: _Setup, run: _Run, dispatch: Any,
     ann = annual_drivers(xp, seed=run.seed, scenarios=scen, years=st.years)
     part = _chunk_outputs(xp, drv, ev, out, ann, load_mw, peak=st.peak, growth=st.growth,
                           years=st.years, slice_idx=st.slice_idx, meta=st.meta,
-                          hours=run.hours, hour_of_year=axis.hour_of_year)
+                          hours=run.hours, hour_of_year=axis.hour_of_year,
+                          flex_payment=run.flex_payment)
     part.update(_site_parts(xp, st, run, drv, ann, scen))
     return part
 
@@ -685,6 +689,7 @@ def _outcomes(parts: list[dict[str, np.ndarray]], st: _Setup, run: _Run,
                "site_gpus_per_mw": run.gpus_per_mw,
                "site_gpu_charge_usd_per_gpu_hour": run.gpu_cost,
                "site_gpu_life_years": run.gpu_life_years,
+               "pool_flex_payment_usd_per_kw_yr": run.flex_payment,
                # where each site's contract terms come from (deal row, tenant, guarantor)
                "site_contracts": json.dumps({k: [str(x) for x in v] for k, v in
                                              st.contract_info.items()
@@ -868,7 +873,7 @@ def _slice_reduce(x: Any, idx: list[np.ndarray], how: str, xp: Any) -> Any:
 def _chunk_outputs(xp: Any, drv: dict, ev: dict, out: DispatchOut, ann: dict, load_mw: Any, *,
                    peak: np.ndarray, growth: np.ndarray, years: np.ndarray,
                    slice_idx: list[np.ndarray], meta: dict, hours: int,
-                   hour_of_year: np.ndarray) -> dict[str, np.ndarray]:
+                   hour_of_year: np.ndarray, flex_payment: float) -> dict[str, np.ndarray]:
     n_s, n_r, _ = load_mw.shape
     n_y = years.size
     inj_mw = out.injection / 1000.0
@@ -896,7 +901,7 @@ def _chunk_outputs(xp: Any, drv: dict, ev: dict, out: DispatchOut, ann: dict, lo
                 at_peak_w[:, :, k] = xp.take_along_axis(drv["wind_cf"][..., ixx], am, -1)[..., 0]
         del net
     pools = _pool_outputs(xp, ev, out, ann, meta=meta, hours=hours, n_sl=len(slice_idx),
-                          hour_of_year=hour_of_year)
+                          hour_of_year=hour_of_year, flex_payment=flex_payment)
     hoy = xp.asarray(hour_of_year)
     res = {
         "peak": peak_o, "mean": mean_o, "price": price_o,
@@ -927,7 +932,7 @@ def _group_se(est: Any, centre: Any, valid: Any, fpc: Any, xp: Any) -> Any:
 
 
 def _pool_outputs(xp: Any, ev: dict, out: DispatchOut, ann: dict, *, meta: dict, hours: int,
-                  n_sl: int, hour_of_year: np.ndarray) -> dict[str, Any]:
+                  n_sl: int, hour_of_year: np.ndarray, flex_payment: float) -> dict[str, Any]:
     """Collapse the kernel's per-(pool, group) sums into weighted pool totals and their
     sampling errors (random groups; weights applied here, after the kernel)."""
     pr = meta["pool_region_idx"]
@@ -968,7 +973,8 @@ def _pool_outputs(xp: Any, ev: dict, out: DispatchOut, ann: dict, *, meta: dict,
                         discharge_kwh=w[None, :] * pool_g[..., 1].sum(2),
                         delivery_ratio=ratio_all, committed_kw=meta["committed_kw"],
                         n_der=meta["population"], price_level=ann["price_level"],
-                        hours=hours) * idx[None, :, :]
+                        hours=hours, flex_payment_usd_per_kw_yr=flex_payment
+                        ) * idx[None, :, :]
     # group estimates of the pool cash flow
     r_g = xp.where(den_all > 0, num_all / xp.where(den_all > 0, den_all, 1.0), 1.0)
     wg = (n_g * w)[:, None]
@@ -977,7 +983,8 @@ def _pool_outputs(xp: Any, ev: dict, out: DispatchOut, ann: dict, *, meta: dict,
                           delivery_ratio=r_g.reshape(n_s, -1),
                           committed_kw=(wg * com_g).reshape(-1),
                           n_der=(wg * xp.asarray(meta["n_sub"]).reshape(n_p, n_g)).reshape(-1),
-                          price_level=ann["price_level"], hours=hours)
+                          price_level=ann["price_level"], hours=hours,
+                          flex_payment_usd_per_kw_yr=flex_payment)
     cf_g = cf_g.reshape(n_s, n_p, n_g, n_y) * idx[None, :, None, :]
     cf_se = _group_se(cf_g, cf, xp.ones(cf_g.shape, bool), fpc, xp)
     return {"ratio": ratio, "ratio_se": ratio_se, "ev_com": ev_com, "ev_del": ev_del,

@@ -71,10 +71,22 @@ PUE_T0 = 15.0
 DESIGN_PUE = 1.3
 #: Hours per month used for conversion downtime [h] (8760 / 12).
 HOURS_PER_MONTH = 730.0
-#: Payment per kW of committed flexibility per year, scaled by the delivery ratio
-#: [$/kW-yr] (utility DR capacity programmes pay ~$30-100/kW-yr; PJM 2025/26 capacity price
-#: $269.92/MW-day ≈ $99/kW-yr).
-FLEX_PAYMENT_USD_PER_KW_YR = 60.0
+#: Payment per kW of contracted DER flexibility per year [$/kW-yr]: the one owner of this
+#: payment. The Monte Carlo credits it to the pools (scaled by the delivery ratio,
+#: :func:`pool_economics`) and the planner charges it per kW contracted
+#: (``PlanOptions.flex_cost_usd_per_kw_yr``, study key ``optimizer.flex_cost_usd_per_kw_yr``,
+#: which sets both through ``SimulateOptions.flex_payment_usd_per_kw_yr``).
+#: Value: Green Mountain Power's Bring Your Own Device battery programme (pilot 2019, made a
+#: tariff by the Vermont PUC in 2020) pays
+#: $850/kW of enrolled battery up front for a 10-year enrolment, or the equal-value bill credit
+#: of $9.65/kW-month = $115.80/kW-yr; the annual form is used. For scale: Mass Save
+#: ConnectedSolutions pays $225/kW-summer + $50/kW-winter of average event performance
+#: (≈ $275/kW-yr for daily dispatch), PJM's 2025/26 capacity price $269.92/MW-day ≈ $98.5/kW-yr.
+#: Sources: energynews.us 2019-10-22 "In Vermont, Green Mountain Power seeks to expand home
+#: battery storage pilot" ($850/kW upfront or equal bill credits, 10-year enrolment);
+#: dcenergyinnovations.com/energy-storage ($9.65/kW-month for 10 years or $850/kW once);
+#: masssave.com/en/saving/residential-rebates/connectedsolutions-batteries (read 2026-12-03).
+FLEX_PAYMENT_USD_PER_KW_YR = 115.80
 #: Battery wear cost per MWh discharged [$/MWh] (Li-ion cycle cost ~$20-50/MWh).
 BATTERY_WEAR_USD_PER_MWH = 30.0
 #: Aggregator operating cost per enrolled DER per year [$/DER-yr] (platform, telemetry).
@@ -211,7 +223,8 @@ def _site_sums_xp(xp, price, temp, site_region, online, annual, *, be_k, c_mine,
 
 
 def pool_economics(xp, *, arbitrage_usd, discharge_kwh, delivery_ratio, committed_kw,
-                   n_der, price_level, hours: int):
+                   n_der, price_level, hours: int,
+                   flex_payment_usd_per_kw_yr: float = FLEX_PAYMENT_USD_PER_KW_YR):
     """Annual CFADS of each DER pool.
 
     Parameters
@@ -233,6 +246,9 @@ def pool_economics(xp, *, arbitrage_usd, discharge_kwh, delivery_ratio, committe
         Annual price level [1].
     hours : int
         Simulated hours T [h].
+    flex_payment_usd_per_kw_yr : float
+        Payment per committed kW at full delivery, :math:`F` [$/kW-yr]
+        (default :data:`FLEX_PAYMENT_USD_PER_KW_YR`).
 
     Returns
     -------
@@ -249,7 +265,7 @@ def pool_economics(xp, *, arbitrage_usd, discharge_kwh, delivery_ratio, committe
     """
     scale = 8760.0 / hours
     com = xp.asarray(committed_kw, dtype=xp.float64)[None, :]
-    fixed = (FLEX_PAYMENT_USD_PER_KW_YR * com * delivery_ratio
+    fixed = (float(flex_payment_usd_per_kw_yr) * com * delivery_ratio
              - BATTERY_WEAR_USD_PER_MWH * discharge_kwh / 1000.0 * scale
              - AGGREGATOR_OPEX_USD_PER_DER_YR * xp.asarray(n_der, dtype=xp.float64)[None, :])
     return price_level[:, None, :] * (arbitrage_usd * scale)[:, :, None] + fixed[:, :, None]

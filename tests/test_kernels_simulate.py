@@ -274,3 +274,29 @@ def test_study_setup_is_reused_only_for_the_same_inputs(inputs):
     assert sim_mod._SETUP_CACHE[0][0] != key
     assert not np.array_equal(out["energy_by_source_mwh"].values,
                               third["energy_by_source_mwh"].values)
+
+
+def test_flexibility_payment_enters_pool_cfads_linearly(ref, inputs):
+    """The pools' credit F·C·ρ (kernels.sites.pool_economics): CFADS is affine in the
+    payment F, rises with it only where flexibility is committed, and nothing else moves."""
+    from dataclasses import replace
+
+    from gridcap.kernels.options import SimulateOptions
+    from gridcap.kernels.periods import PeriodSampling
+    from gridcap.kernels.sites import FLEX_PAYMENT_USD_PER_KW_YR as F
+
+    base = SimulateOptions(scenarios=4, seed=42, backend="numpy",
+                           periods=PeriodSampling(HOURS, REP))
+    zero = simulate(inputs, replace(base, flex_payment_usd_per_kw_yr=0.0))
+    double = simulate(inputs, replace(base, flex_payment_usd_per_kw_yr=2 * F))
+    np.testing.assert_array_equal(zero.site_cfads_usd, ref.site_cfads_usd)
+    np.testing.assert_array_equal(zero.flex_delivery_ratio, ref.flex_delivery_ratio)
+    assert ref.attrs["pool_flex_payment_usd_per_kw_yr"] == F
+    assert double.attrs["pool_flex_payment_usd_per_kw_yr"] == 2 * F
+    d1 = (ref.pool_cfads_usd - zero.pool_cfads_usd).values
+    d2 = (double.pool_cfads_usd - ref.pool_cfads_usd).values
+    np.testing.assert_allclose(d2, d1, rtol=1e-9, atol=1e-6)
+    assert d1.min() >= -1e-6 and d1.max() > 0
+    # at most F per committed kW per year (delivery ratio <= 1, enrolment index <= 1)
+    com = ref.flex_committed_kw.values[None, :, None]
+    assert np.all(d1 <= F * com * (1 + 1e-9) + 1e-6)

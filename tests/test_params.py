@@ -75,6 +75,8 @@ def test_study_values_reach_the_options_object():
     cfg = parse_config(raw)
     opts = cfg.plan_options()
     assert (opts.cvar_lambda, opts.flex_cost_usd_per_kw_yr) == (0.25, 55.0)
+    # one payment: the same key is the Monte Carlo's credit to the DER pools
+    assert cfg.simulate_options().flex_payment_usd_per_kw_yr == 55.0
     assert cfg.compute_assumptions().gpu_cost_usd_per_gpu_hour == pytest.approx(
         25000.0 / (5 * 8760.0), rel=1e-15)
 
@@ -98,3 +100,18 @@ def test_markdown_table_lists_source():
     md = params_markdown(ComputeAssumptions)
     assert "| `tokens_per_gpu_hour` | 10000000.0 | tokens/GPU-h |" in md
     assert "MLPerf" in md
+
+
+def test_flexibility_payment_has_one_owner():
+    """Planner cost and Monte Carlo credit of a contracted kW are one cited value, and the
+    study key that changes it changes the Monte Carlo checkpoint fingerprint."""
+    from gridcap.kernels.options import SimulateOptions
+    from gridcap.kernels.sites import FLEX_PAYMENT_USD_PER_KW_YR
+    from gridcap.pipeline import monte_carlo_fingerprint
+
+    assert (PlanOptions().flex_cost_usd_per_kw_yr == SimulateOptions().flex_payment_usd_per_kw_yr
+            == FLEX_PAYMENT_USD_PER_KW_YR == pytest.approx(9.65 * 12, rel=1e-12))
+    cfg = parse_config(MINIMAL)
+    assert cfg.simulate_options().flex_payment_usd_per_kw_yr == FLEX_PAYMENT_USD_PER_KW_YR
+    other = parse_config(dict(MINIMAL, optimizer={"flex_cost_usd_per_kw_yr": 60.0}))
+    assert monte_carlo_fingerprint(other) != monte_carlo_fingerprint(cfg)

@@ -71,6 +71,7 @@ import scipy.sparse as sp
 import xarray as xr
 
 from gridcap.errors import GridcapInputError, ModelInfeasibleError
+from gridcap.kernels.sites import FLEX_PAYMENT_USD_PER_KW_YR
 from gridcap.optimizer.planning import flexibility, flexible_ai, settlement
 from gridcap.optimizer.planning.flexible_ai import FlexibleAIOptions
 from gridcap.optimizer.planning.scenario_selection import (
@@ -261,11 +262,12 @@ class PlanOptions:
         "consumers $35,685/MWh of unserved load', 2024-09, "
         "https://utilitydive.com/news/texas-power-outages-cost-consumers-VOLL/726807")
     flex_cost_usd_per_kw_yr: float = param(
-        40.0, "$/kW-yr", "payment per contracted kW of DER flexibility", lo=0,
-        source="utility DR capacity programmes pay ~$30-100/kW-yr. NOT yet one owner: the "
-        "Monte Carlo credits the DER pools FLEX_PAYMENT_USD_PER_KW_YR = 60 (kernels/sites.py) "
-        "for the same payment; unifying on 60 makes the quickstart contract 0 kW instead of "
-        "944 MW (measured, issue 15 note), so it waits for the DER-flexibility work")
+        FLEX_PAYMENT_USD_PER_KW_YR, "$/kW-yr", "payment per contracted kW of DER flexibility "
+        "(the study key also sets the Monte Carlo's credit to the pools, "
+        "SimulateOptions.flex_payment_usd_per_kw_yr)", lo=0, hi=10_000,
+        source="one owner: kernels.sites.FLEX_PAYMENT_USD_PER_KW_YR = $115.80/kW-yr, Green "
+        "Mountain Power's Bring Your Own Device battery tariff ($9.65/kW-month bill credit for "
+        "a 10-year enrolment, or $850/kW up front; energynews.us 2019-10-22)")
     new_build_lead_years: float = param(
         3.0, "yr", "decision-to-power time of a new-build AI data center", lo=0,
         source="modelling choice: typical 2-4 yr build + energisation")
