@@ -24,6 +24,7 @@ __all__ = [
     "MAX_EVENTS",
     "SEASONS",
     "SLICE_NAMES",
+    "event_thresholds",
     "find_events",
     "order_statistic",
     "slice_of_hour",
@@ -95,8 +96,7 @@ def order_statistic(xp, x, q: float):
     array
         ``sort(x)[..., floor(q (T - 1))]``, shape (...) [unit of x].
     """
-    k = int(np.floor(q * (x.shape[-1] - 1)))
-    return xp.ascontiguousarray(xp.partition(x, k, axis=-1)[..., k])
+    return _kth(xp, x, _order_rank(x.shape[-1], q))
 
 
 def _top_share_threshold(xp, x, share: float):
@@ -107,12 +107,58 @@ def _top_share_threshold(xp, x, share: float):
     full year (an order statistic at ``floor(q (T - 1))`` would call ``(1 - q)(T - 1) + 1``
     or more hours: 28 instead of 26 at q = 0.997 over 8,760 h, but 4 instead of 2 over 672 h).
     """
-    n_t = x.shape[-1]
-    k = n_t - max(1, round(share * n_t))
+    return _kth(xp, x, _top_share_rank(x.shape[-1], share))
+
+
+def _top_share_rank(n_t: int, share: float) -> int:
+    return n_t - max(1, round(share * n_t))
+
+
+def _order_rank(n_t: int, q: float) -> int:
+    return int(np.floor(q * (n_t - 1)))
+
+
+def event_thresholds(xp, forecast_net_load, price, compiled: bool | None = None
+                     ) -> dict[str, Any]:
+    """The order statistics a batch needs: event thresholds and arbitrage prices.
+
+    Parameters
+    ----------
+    xp : module
+        ``numpy`` or ``cupy``.
+    forecast_net_load, price : array
+        (S, R, T) forecast net load [MW] and price [$/MWh].
+    compiled : bool, optional
+        One parallel compiled pass (:func:`gridcap.kernels.numba_stages.order_statistics`;
+        the values are the same: an order statistic is unique); default: when ``xp`` is
+        NumPy.
+
+    Returns
+    -------
+    dict of (S, R) arrays
+        ``net_load`` and ``price``: the critical-hour thresholds of :func:`find_events`
+        [MW], [$/MWh]; ``p_lo`` / ``p_hi``: :func:`order_statistic` of the price at
+        :data:`ARBITRAGE` ``low`` / ``high`` [$/MWh].
+    """
+    n_t = price.shape[-1]
+    k_f = _top_share_rank(n_t, 1.0 - EVENTS["net_load_quantile"])
+    k_p = (_top_share_rank(n_t, 1.0 - EVENTS["price_quantile"]),
+           _order_rank(n_t, ARBITRAGE["low"]), _order_rank(n_t, ARBITRAGE["high"]))
+    if (xp is np) if compiled is None else compiled:
+        from gridcap.kernels.numba_stages import order_statistics
+
+        v = order_statistics(forecast_net_load, price, k_f, k_p)
+    else:
+        v = [_kth(xp, forecast_net_load, k_f)] + [_kth(xp, price, k) for k in k_p]
+    return dict(zip(("net_load", "price", "p_lo", "p_hi"), v, strict=True))
+
+
+def _kth(xp, x, k: int):
     return xp.ascontiguousarray(xp.partition(x, k, axis=-1)[..., k])
 
 
-def find_events(xp, forecast_net_load, price) -> dict[str, Any]:
+def find_events(xp, forecast_net_load, price, thresholds: dict[str, Any] | None = None
+                ) -> dict[str, Any]:
     """Flexibility events per (scenario, region).
 
     Parameters
@@ -123,6 +169,8 @@ def find_events(xp, forecast_net_load, price) -> dict[str, Any]:
         Forecast regional net load, shape (S, R, T) [MW]; T a multiple of 24.
     price : array
         Hourly price, shape (S, R, T) [$/MWh].
+    thresholds : dict, optional
+        :func:`event_thresholds` of these arrays (computed here when omitted).
 
     Returns
     -------
@@ -133,8 +181,11 @@ def find_events(xp, forecast_net_load, price) -> dict[str, Any]:
     """
     n_s, n_r, n_t = forecast_net_load.shape
     n_d = n_t // 24
-    thr_f = _top_share_threshold(xp, forecast_net_load, 1.0 - EVENTS["net_load_quantile"])
-    thr_p = _top_share_threshold(xp, price, 1.0 - EVENTS["price_quantile"])
+    if thresholds is None:
+        thr_f = _top_share_threshold(xp, forecast_net_load, 1.0 - EVENTS["net_load_quantile"])
+        thr_p = _top_share_threshold(xp, price, 1.0 - EVENTS["price_quantile"])
+    else:
+        thr_f, thr_p = thresholds["net_load"], thresholds["price"]
     crit = (forecast_net_load >= thr_f[..., None]) | (price >= thr_p[..., None])
     crit = crit.reshape(n_s, n_r, n_d, 24)
     has = crit.any(axis=-1)

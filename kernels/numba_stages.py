@@ -33,7 +33,8 @@ from numba import prange
 from gridcap.kernels.rng import STREAMS, seed_key
 from gridcap.kernels.targets import get_ops
 
-__all__ = ["driver_factors", "driver_fields", "pairwise_sum", "site_sums"]
+__all__ = ["driver_factors", "driver_fields", "net_load_slices", "order_statistics",
+           "pairwise_sum", "site_sums", "slice_means"]
 
 _ops = get_ops("numba-cpu")
 philox4x32_10 = _ops.philox4x32_10
@@ -391,4 +392,176 @@ def site_sums(price: np.ndarray, temp: np.ndarray, site_region: np.ndarray,
                  f(annual["ai_utilization"]), f(annual["gpu_price"]), f(be_k), f(c_mine),
                  f(opex_mine), f(c_energy), f(gpus), f(on_h), f(cost),
                  np.asarray(pue_c, dtype=np.float64), out)
+    return out
+
+
+# --------------------------------------------------------------------------- slices
+
+
+@numba.njit(error_model="numpy")
+def _slice_sum(a, n, pairwise):
+    """NumPy's sum over a slice's gathered hours ``x[..., ix].sum(-1)``: the gathered array
+    has the hour axis outermost in memory, so NumPy adds hour by hour (left to right) unless
+    there is a single row, which is then contiguous and summed pairwise."""
+    if pairwise:
+        return pairwise_sum(a, 0, n)
+    acc = a[0]
+    for j in range(1, n):
+        acc += a[j]
+    return acc
+
+
+@_jit(parallel=True)
+def _net_slices_kernel(load, inj, g, idx, off, solar, wind, peak, mean, at_s, at_w):
+    n_s, n_r, n_t = load.shape
+    n_y = g.shape[0]
+    n_k = off.shape[0] - 1
+    for job in prange(n_s * n_r):
+        s = job // n_r
+        r = job - s * n_r
+        net = np.empty(n_t)
+        buf = np.empty(n_t)
+        for y in range(n_y):
+            gy = g[y, r]
+            for t in range(n_t):
+                net[t] = load[s, r, t] * gy - inj[s, r, t]
+            for k in range(n_k):
+                a = off[k]
+                n = off[k + 1] - a
+                if n == 0:
+                    peak[s, r, y, k] = np.nan
+                    mean[s, r, y, k] = np.nan
+                    if y == 0:
+                        at_s[s, r, k] = np.nan
+                        at_w[s, r, k] = np.nan
+                    continue
+                best = net[idx[a]]
+                arg = 0
+                for j in range(n):
+                    v = net[idx[a + j]]
+                    buf[j] = v
+                    if v > best:  # first hour of the maximum, as argmax
+                        best = v
+                        arg = j
+                peak[s, r, y, k] = best
+                mean[s, r, y, k] = _slice_sum(buf, n, n_s * n_r == 1) / n
+                if y == 0:
+                    at_s[s, r, k] = solar[s, r, idx[a + arg]]
+                    at_w[s, r, k] = wind[s, r, idx[a + arg]]
+
+
+def net_load_slices(load_mw: np.ndarray, inj_mw: np.ndarray, growth_factor: np.ndarray,
+                    slice_idx: list[np.ndarray], solar_cf: np.ndarray,
+                    wind_cf: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Peak and mean net load per slice and year, weather at the first year's peaks.
+
+    NumPy's bits: net load ``load_mw × g_y - inj_mw`` per hour, max and mean over each
+    slice's hours (summed in NumPy's order for a gathered array), the first hour of the
+    maximum for the weather at peak.
+
+    Parameters
+    ----------
+    load_mw, inj_mw : numpy.ndarray
+        (S, R, T) regional load [MW] and DER injection [MW].
+    growth_factor : numpy.ndarray
+        (Y, R) load growth factor of each planning year [1].
+    slice_idx : list of numpy.ndarray
+        Hours of each slice (K lists).
+    solar_cf, wind_cf : numpy.ndarray
+        (S, R, T) capacity factors [1].
+
+    Returns
+    -------
+    peak, mean : numpy.ndarray
+        (S, R, Y, K) [MW]; NaN for an empty slice.
+    solar_at_peak, wind_at_peak : numpy.ndarray
+        (S, R, K) [1] at the slice's peak hour of the first year.
+    """
+    n_s, n_r, _ = load_mw.shape
+    n_y, n_k = growth_factor.shape[0], len(slice_idx)
+    idx, off = _concat(slice_idx)
+    peak = np.empty((n_s, n_r, n_y, n_k))
+    mean = np.empty_like(peak)
+    at_s = np.empty((n_s, n_r, n_k))
+    at_w = np.empty_like(at_s)
+    c = np.ascontiguousarray
+    _net_slices_kernel(c(load_mw), c(inj_mw), c(growth_factor), idx, off, c(solar_cf),
+                       c(wind_cf), peak, mean, at_s, at_w)
+    return peak, mean, at_s, at_w
+
+
+@_jit(parallel=True)
+def _slice_means_kernel(x, idx, off, out):
+    n_s, n_r, n_t = x.shape
+    n_k = off.shape[0] - 1
+    for job in prange(n_s * n_r):
+        s = job // n_r
+        r = job - s * n_r
+        buf = np.empty(n_t)
+        for k in range(n_k):
+            a = off[k]
+            n = off[k + 1] - a
+            if n == 0:
+                out[s, r, k] = np.nan
+                continue
+            for j in range(n):
+                buf[j] = x[s, r, idx[a + j]]
+            out[s, r, k] = _slice_sum(buf, n, n_s * n_r == 1) / n
+
+
+def slice_means(x: np.ndarray, slice_idx: list[np.ndarray]) -> np.ndarray:
+    """Mean of ``x`` (S, R, T) over each slice's hours -> (S, R, K), NumPy's bits (NaN for an
+    empty slice) [unit of x]."""
+    idx, off = _concat(slice_idx)
+    out = np.empty((*x.shape[:2], len(slice_idx)))
+    _slice_means_kernel(np.ascontiguousarray(x), idx, off, out)
+    return out
+
+
+def _concat(slice_idx: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Hours of all slices in one array and each slice's offset into it."""
+    sizes = [len(ix) for ix in slice_idx]
+    off = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    idx = (np.concatenate([np.asarray(ix, np.int64) for ix in slice_idx]) if slice_idx
+           else np.zeros(0, np.int64))
+    return idx, off
+
+
+# --------------------------------------------------------------------------- thresholds
+
+
+@_jit(parallel=True)
+def _thresholds_kernel(forecast, price, k_f, k_p, out):
+    n_s, n_r = price.shape[0], price.shape[1]
+    n_p = k_p.shape[0]
+    for job in prange(n_s * n_r):
+        s = job // n_r
+        r = job - s * n_r
+        out[0, s, r] = np.partition(forecast[s, r].copy(), k_f)[k_f]
+        srt = np.sort(price[s, r])
+        for i in range(n_p):
+            out[1 + i, s, r] = srt[k_p[i]]
+
+
+def order_statistics(forecast: np.ndarray, price: np.ndarray, k_forecast: int,
+                     k_price: tuple[int, ...]) -> np.ndarray:
+    """Order statistics along the hour axis (exact: the k-th smallest value is unique).
+
+    Parameters
+    ----------
+    forecast, price : numpy.ndarray
+        (S, R, T) [MW], [$/MWh].
+    k_forecast : int
+        Rank (0-based) taken from ``forecast``.
+    k_price : tuple of int
+        Ranks taken from ``price``.
+
+    Returns
+    -------
+    numpy.ndarray
+        (1 + len(k_price), S, R): the forecast's, then the price's order statistics.
+    """
+    out = np.empty((1 + len(k_price), *price.shape[:2]))
+    _thresholds_kernel(np.ascontiguousarray(forecast), np.ascontiguousarray(price),
+                       int(k_forecast), np.asarray(k_price, np.int64), out)
     return out

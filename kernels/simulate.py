@@ -39,11 +39,10 @@ from gridcap.kernels.dispatch import (
 )
 from gridcap.kernels.drivers import annual_drivers, clear_sky_pv, given_drivers, hourly_drivers
 from gridcap.kernels.events import (
-    ARBITRAGE,
     MAX_EVENTS,
     SLICE_NAMES,
+    event_thresholds,
     find_events,
-    order_statistic,
 )
 from gridcap.kernels.options import UNSET, SimulateOptions, merge_options
 from gridcap.kernels.periods import TimeAxis, slice_index, time_axis
@@ -609,13 +608,12 @@ def _batch(xp: Any, st: _Setup, run: _Run, dispatch: Any,
                          given=st.given)
     load_mw = xp.asarray(st.peak)[None, :, None] * drv["load_pu"]
     forecast = load_mw - xp.asarray(st.meta["pv_mw"])[None, :, None] * drv["solar_cf"]
-    ev = find_events(xp, forecast, drv["price"])
+    thr = event_thresholds(xp, forecast, drv["price"])
+    ev = find_events(xp, forecast, drv["price"], thresholds=thr)
     del forecast
     dd = DispatchDrivers(
         scenarios=xp.asarray(scen), cs=st.cs_x, kreg=drv["kreg"], house=drv["house"],
-        temp=drv["temp"], price=drv["price"],
-        p_lo=order_statistic(xp, drv["price"], ARBITRAGE["low"]),
-        p_hi=order_statistic(xp, drv["price"], ARBITRAGE["high"]),
+        temp=drv["temp"], price=drv["price"], p_lo=thr["p_lo"], p_hi=thr["p_hi"],
         in_event=ev["in_event"], pre_event=ev["pre_event"], event_id=ev["event_id"],
     )
     out = DispatchOut.zeros(xp, scen.size, len(st.regions), run.hours, st.fleet.n_pools,
@@ -874,21 +872,60 @@ def _chunk_outputs(xp: Any, drv: dict, ev: dict, out: DispatchOut, ann: dict, lo
                    peak: np.ndarray, growth: np.ndarray, years: np.ndarray,
                    slice_idx: list[np.ndarray], meta: dict, hours: int,
                    hour_of_year: np.ndarray, flex_payment: float) -> dict[str, np.ndarray]:
-    n_s, n_r, _ = load_mw.shape
-    n_y = years.size
+    del peak  # (load_mw already holds it)
+    slices = _slice_outputs(xp, drv, out, ann, load_mw, growth, years, slice_idx)
+    pools = _pool_outputs(xp, ev, out, ann, meta=meta, hours=hours, n_sl=len(slice_idx),
+                          hour_of_year=hour_of_year, flex_payment=flex_payment)
+    hoy = xp.asarray(hour_of_year)
+    res = {
+        **slices, **pools, "ev_len": ev["event_len"],
+        # event start as hour of year (representative periods: the period's true calendar)
+        "ev_hour": xp.where(ev["event_hour"] >= 0, hoy[xp.maximum(ev["event_hour"], 0)], -1),
+        "energy": out.source * xp.asarray(meta["weight_region"])[None, :, None] / 1000.0,
+        "util": ann["ai_utilization"], "gpu": ann["gpu_price"], "pl": ann["price_level"],
+        "hp": ann["hashprice_level"],
+    }
+    return {k: _to_np(v) for k, v in res.items()}
+
+
+def _slice_outputs(xp: Any, drv: dict, out: DispatchOut, ann: dict, load_mw: Any,
+                   growth: np.ndarray, years: np.ndarray,
+                   slice_idx: list[np.ndarray]) -> dict[str, Any]:
+    """Slice statistics of net load (per year), price and weather; on NumPy from the
+    compiled loops of :mod:`gridcap.kernels.numba_stages` (the same bits)."""
     inj_mw = out.injection / 1000.0
+    g = np.stack([(1.0 + growth) ** float(years[y] - years[0]) for y in range(years.size)])
+    if xp is np:
+        from gridcap.kernels.numba_stages import net_load_slices, slice_means
+
+        means = {k: slice_means(drv[k], slice_idx) for k in ("price", "solar_cf", "wind_cf")}
+        peak_o, mean_o, at_s, at_w = net_load_slices(load_mw, inj_mw, g, slice_idx,
+                                                      drv["solar_cf"], drv["wind_cf"])
+    else:
+        means = {k: _slice_reduce(drv[k], slice_idx, "mean", xp)
+                 for k in ("price", "solar_cf", "wind_cf")}
+        peak_o, mean_o, at_s, at_w = _net_load_slices_xp(xp, drv, load_mw, inj_mw, g,
+                                                         slice_idx)
+    price_o = xp.stack([means["price"] * ann["price_level"][:, y][:, None, None]
+                        for y in range(years.size)], axis=2)
+    return {"peak": peak_o, "mean": mean_o, "price": price_o, "solar_cf": means["solar_cf"],
+            "wind_cf": means["wind_cf"], "solar_at_peak": at_s, "wind_at_peak": at_w}
+
+
+def _net_load_slices_xp(xp: Any, drv: dict, load_mw: Any, inj_mw: Any, g: np.ndarray,
+                        slice_idx: list[np.ndarray]) -> tuple[Any, Any, Any, Any]:
+    """Peak and mean net load per (slice, year) and weather at the first year's peak hours
+    (array code of :func:`gridcap.kernels.numba_stages.net_load_slices`)."""
+    n_s, n_r, _ = load_mw.shape
+    n_y = g.shape[0]
     peak_o = xp.empty((n_s, n_r, n_y, len(slice_idx)))
     mean_o = xp.empty_like(peak_o)
-    price_o = xp.empty_like(peak_o)
-    price_sl = _slice_reduce(drv["price"], slice_idx, "mean", xp)  # (S, R, K)
     at_peak_s = xp.empty((n_s, n_r, len(slice_idx)))
     at_peak_w = xp.empty_like(at_peak_s)
     for y in range(n_y):
-        g = xp.asarray((1.0 + growth) ** float(years[y] - years[0]))[None, :, None]
-        net = load_mw * g - inj_mw
+        net = load_mw * xp.asarray(g[y])[None, :, None] - inj_mw
         peak_o[:, :, y, :] = _slice_reduce(net, slice_idx, "max", xp)
         mean_o[:, :, y, :] = _slice_reduce(net, slice_idx, "mean", xp)
-        price_o[:, :, y, :] = price_sl * ann["price_level"][:, y][:, None, None]
         if y == 0:
             for k, ix in enumerate(slice_idx):
                 if ix.size == 0:
@@ -900,22 +937,7 @@ def _chunk_outputs(xp: Any, drv: dict, ev: dict, out: DispatchOut, ann: dict, lo
                 at_peak_s[:, :, k] = xp.take_along_axis(drv["solar_cf"][..., ixx], am, -1)[..., 0]
                 at_peak_w[:, :, k] = xp.take_along_axis(drv["wind_cf"][..., ixx], am, -1)[..., 0]
         del net
-    pools = _pool_outputs(xp, ev, out, ann, meta=meta, hours=hours, n_sl=len(slice_idx),
-                          hour_of_year=hour_of_year, flex_payment=flex_payment)
-    hoy = xp.asarray(hour_of_year)
-    res = {
-        "peak": peak_o, "mean": mean_o, "price": price_o,
-        "solar_cf": _slice_reduce(drv["solar_cf"], slice_idx, "mean", xp),
-        "wind_cf": _slice_reduce(drv["wind_cf"], slice_idx, "mean", xp),
-        "solar_at_peak": at_peak_s, "wind_at_peak": at_peak_w,
-        **pools, "ev_len": ev["event_len"],
-        # event start as hour of year (representative periods: the period's true calendar)
-        "ev_hour": xp.where(ev["event_hour"] >= 0, hoy[xp.maximum(ev["event_hour"], 0)], -1),
-        "energy": out.source * xp.asarray(meta["weight_region"])[None, :, None] / 1000.0,
-        "util": ann["ai_utilization"], "gpu": ann["gpu_price"], "pl": ann["price_level"],
-        "hp": ann["hashprice_level"],
-    }
-    return {k: _to_np(v) for k, v in res.items()}
+    return peak_o, mean_o, at_peak_s, at_peak_w
 
 
 def _group_se(est: Any, centre: Any, valid: Any, fpc: Any, xp: Any) -> Any:

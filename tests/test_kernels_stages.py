@@ -81,3 +81,51 @@ def test_compiled_site_economics_equal_array_code_bit_for_bit(axis):
         assert _same(got[k], want[k]), k
     # GPUs retire after 5 years: no revenue at a site converted at once in the last years
     assert (got["revenue"][:, 0, 5:] == 0).all() and (got["revenue"][:, 0, :5] > 0).all()
+
+
+@pytest.mark.parametrize(("n_s", "n_r"), [(3, 2), (1, 1)])
+def test_compiled_slice_statistics_equal_array_code_bit_for_bit(n_s, n_r):
+    """Peak/mean net load per slice and year, weather at the peak hour, slice means; with
+    one row NumPy sums pairwise, with several hour by hour: both reproduced."""
+    import importlib
+
+    from gridcap.kernels.dispatch import DispatchOut
+
+    sim = importlib.import_module("gridcap.kernels.simulate")
+    rng = np.random.default_rng(4)
+    n_t = 24 * 40
+    drv = {k: rng.uniform(0.0, 1.0, (n_s, n_r, n_t)) for k in ("price", "solar_cf", "wind_cf")}
+    drv["price"] *= 10.0 ** rng.uniform(0, 4, (n_s, n_r, n_t))
+    load = rng.uniform(500.0, 900.0, (n_s, n_r, n_t))
+    load[0, 0, 100] = load[0, 0, 101] = 2000.0  # a tie at the maximum: the first hour wins
+    out = DispatchOut.zeros(np, n_s, n_r, n_t, 4, 3)
+    out.injection[:] = rng.uniform(0.0, 3e5, (n_s, n_r))[..., None]
+    ann = {"price_level": rng.uniform(0.8, 1.3, (n_s, 5))}
+    hours = np.arange(n_t)
+    # irregular slices, one empty (NaN), one longer than a pairwise block of 128
+    slices = [hours[hours % 7 == 0], hours[:0], hours[(hours % 24) >= 12], hours[100:102]]
+    growth, years = np.array([0.02, 0.035])[:n_r], np.arange(2026, 2031)
+    got = sim._slice_outputs(np, drv, out, ann, load, growth, years, slices)
+    inj = out.injection / 1000.0
+    g = np.stack([(1.0 + growth) ** float(y - years[0]) for y in years])
+    want_nl = sim._net_load_slices_xp(np, drv, load, inj, g, slices)
+    for key, w in zip(("peak", "mean", "solar_at_peak", "wind_at_peak"), want_nl, strict=True):
+        assert _same(got[key], w), key
+    for key in ("solar_cf", "wind_cf"):
+        assert _same(got[key], sim._slice_reduce(drv[key], slices, "mean", np)), key
+    assert np.isnan(got["peak"][:, :, :, 1]).all()
+    assert got["solar_at_peak"][0, 0, 3] == drv["solar_cf"][0, 0, 100]
+
+
+def test_compiled_order_statistics_equal_array_code():
+    from gridcap.kernels.events import event_thresholds
+
+    rng = np.random.default_rng(9)
+    f = rng.standard_normal((4, 3, 672)) * 100.0
+    p = np.round(rng.lognormal(3.0, 0.5, (4, 3, 672)), 1)  # ties in the price
+    got = event_thresholds(np, f, p, compiled=True)
+    want = event_thresholds(np, f, p, compiled=False)
+    assert set(got) == set(want) == {"net_load", "price", "p_lo", "p_hi"}
+    for k in want:
+        assert _same(got[k], want[k]), k
+    assert (got["p_lo"] < got["p_hi"]).all()
