@@ -724,78 +724,179 @@ def _sweep(
     progress: Progress,
 ) -> xr.Dataset:
     """The body of :func:`sweep` inside its locked output folder."""
-    from gridcap.pipeline import check_study, monte_carlo_fingerprint, simulate_stage
-
-    report = progress
-    grid = {k: list(v) for k, v in params.items()}
-    n = len(cfgs)
-    groups: dict[str, list[tuple[int, StudyConfig]]] = {}
-    for i, vcfg in enumerate(cfgs):
-        groups.setdefault(monte_carlo_fingerprint(vcfg), []).append((i, vcfg))
-    group_of = {i: key for key, jobs in groups.items() for i, _ in jobs}
-    # every input check of every group before any work: a sweep never fails half-way for an
-    # input reason (a variant may point datasets.* at another file)
-    checked = {key: check_study(jobs[0][1]) for key, jobs in groups.items()}
-    for vcfg in cfgs:
-        vcfg.plan_options()
+    groups = _mc_groups(cfgs)
+    checked = _check_groups(groups, cfgs)
     store = open_store(out / VARIANT_STORE, sweep_definition(cfg, params, cfgs),
                        resume=resume, prefix=("variant_", "shared_"))
     done, shared = _finished(store, groups) if resume else ({}, {})
-    report("sweep", len(done), n)
+    found = _Collected(store, done, shared, total=len(cfgs), progress=progress)
+    progress("sweep", len(done), len(cfgs))
+    _run_groups(groups, checked, found, out, resume=resume, client=client, progress=progress)
+    return _sweep_results(cfg, params, overrides, groups, found)
 
-    def load(name: str) -> xr.Dataset:
-        ds, reason = read_group(store, name)
+
+def _mc_groups(cfgs: Sequence[StudyConfig]) -> dict[str, list[tuple[int, StudyConfig]]]:
+    """The sweep's variants ``(index, config)`` grouped by the Monte Carlo they share.
+
+    Keys are :func:`gridcap.pipeline.monte_carlo_fingerprint`; groups and the variants in
+    each keep sweep order.
+    """
+    from gridcap.pipeline import monte_carlo_fingerprint
+
+    groups: dict[str, list[tuple[int, StudyConfig]]] = {}
+    for i, vcfg in enumerate(cfgs):
+        groups.setdefault(monte_carlo_fingerprint(vcfg), []).append((i, vcfg))
+    return groups
+
+
+def _check_groups(groups: Mapping[str, list[tuple[int, StudyConfig]]],
+                  cfgs: Sequence[StudyConfig]) -> dict[str, Any]:
+    """Every input check of every group before any work: the groups' checked inputs.
+
+    A sweep never fails half-way for an input reason (a variant may point ``datasets.*`` at
+    another file): each group's inputs go through :func:`gridcap.pipeline.check_study` and
+    every variant's planner options are built (they check themselves).
+    """
+    from gridcap.pipeline import check_study
+
+    checked = {key: check_study(jobs[0][1]) for key, jobs in groups.items()}
+    for vcfg in cfgs:
+        vcfg.plan_options()
+    return checked
+
+
+class _Collected:
+    """Finished variants and shared group parts of a sweep, read back from its store.
+
+    Parameters
+    ----------
+    store : Path
+        The sweep's variant store.
+    done : dict of int to xarray.Dataset
+        Variants already finished (resume), by index; filled in as variants finish.
+    shared : dict of str to xarray.Dataset
+        Shared parts (inputs, outcomes) already written, by group key; filled in likewise.
+    total : int
+        Variants in the sweep [1].
+    progress : callable
+        Told ``("sweep", finished, total)`` after each newly finished variant.
+    """
+
+    def __init__(self, store: Path, done: dict[int, xr.Dataset], shared: dict[str, xr.Dataset],
+                 *, total: int, progress: Progress) -> None:
+        self.store = store
+        self.done = done
+        self.shared = shared
+        self.total = total
+        self.progress = progress
+
+    def load(self, name: str) -> xr.Dataset:
+        """Group ``name`` just written to the store, verified."""
+        ds, reason = read_group(self.store, name)
         if ds is None:
-            raise RuntimeError(f"{name} was just written to {store} but cannot be read back "
-                               f"intact: {reason}")
+            raise RuntimeError(f"{name} was just written to {self.store} but cannot be read "
+                               f"back intact: {reason}")
         return ds
 
-    def collect(key: str, computed: list[tuple[int, Any]]) -> None:
-        if key not in shared:
-            shared[key] = load(shared_name(key))
+    def collect(self, key: str, computed: list[tuple[int, Any]]) -> None:
+        """Read back group ``key``'s shared part and its variants ``computed`` (index, _)."""
+        if key not in self.shared:
+            self.shared[key] = self.load(shared_name(key))
         for index, _ in computed:
-            if index not in done:
-                done[index] = load(variant_name(index))
-                report("sweep", len(done), n)
+            if index not in self.done:
+                self.done[index] = self.load(variant_name(index))
+                self.progress("sweep", len(self.done), self.total)
 
-    def finished(key: str) -> Callable[[int], None]:
+    def on_variant(self, key: str) -> Callable[[int], None]:
+        """A callback that collects one finished variant of group ``key`` (by index)."""
         def on_variant(index: int) -> None:
-            collect(key, [(index, None)])
+            self.collect(key, [(index, None)])
 
         return on_variant
 
+
+def _run_groups(
+    groups: Mapping[str, list[tuple[int, StudyConfig]]],
+    checked: Mapping[str, Any],
+    found: _Collected,
+    out: Path,
+    *,
+    resume: bool,
+    client: Any,
+    progress: Progress,
+) -> None:
+    """Simulate each unfinished group once and solve its variants' chains (here or on Dask).
+
+    Parameters
+    ----------
+    groups : dict
+        Variants by Monte Carlo group (:func:`_mc_groups`).
+    checked : dict
+        Each group's checked inputs (:func:`_check_groups`).
+    found : _Collected
+        What is finished; collects what this call finishes.
+    out : Path
+        The sweep's output folder (Monte Carlo checkpoints under ``montecarlo/``).
+    resume : bool
+        Reuse verified Monte Carlo batches.
+    client : dask.distributed.Client, optional
+        Solve each group's chain as one task on this cluster.
+    progress : callable
+        Progress callback (Monte Carlo batches and variants).
+    """
+    from gridcap.pipeline import simulate_stage
+
     futures = {}
-    skip = frozenset(done)
+    skip = frozenset(found.done)
+    store = str(found.store)
     for key, jobs in groups.items():
         if all(i in skip for i, _ in jobs):
             continue
-        gcfg = jobs[0][1]
         inputs = checked[key]
-        outcomes = simulate_stage(gcfg, inputs, report, store=out / MC_DIR / f"mc_{key}.zarr",
-                                  resume=resume, client=client)
-        write_shared = None if key in shared else shared_name(key)
+        outcomes = simulate_stage(jobs[0][1], inputs, progress,
+                                  store=out / MC_DIR / f"mc_{key}.zarr", resume=resume,
+                                  client=client)
+        write_shared = None if key in found.shared else shared_name(key)
         if client is None:
-            collect(key, solve_chain(jobs, inputs, outcomes, str(store), skip=skip,
-                                     shared_name=write_shared, on_variant=finished(key)))
+            found.collect(key, solve_chain(jobs, inputs, outcomes, store, skip=skip,
+                                           shared_name=write_shared,
+                                           on_variant=found.on_variant(key)))
         else:
-            fut = client.submit(solve_chain, jobs, inputs, outcomes, str(store), skip=skip,
+            fut = client.submit(solve_chain, jobs, inputs, outcomes, store, skip=skip,
                                 shared_name=write_shared, pure=False)
             futures[fut.key] = (key, fut)
     if futures:
         from distributed import as_completed
 
         for fut in as_completed([f for _, f in futures.values()]):
-            collect(futures[fut.key][0], fut.result())
+            found.collect(futures[fut.key][0], fut.result())
 
-    own = combine_variants([done[i] for i in range(n)], overrides, params)
-    common = _stack([shared[group_of[i]].drop_attrs(deep=False) for i in range(n)])
+
+def _sweep_results(
+    cfg: StudyConfig,
+    params: Mapping[str, Sequence[Any]],
+    overrides: list[dict[str, Any]],
+    groups: Mapping[str, list[tuple[int, StudyConfig]]],
+    found: _Collected,
+) -> xr.Dataset:
+    """Every variant's own results beside its group's shared parts, on dim ``variant``.
+
+    Returns
+    -------
+    xarray.Dataset
+        See :func:`sweep`; attrs name the study, its config and the grid (``sweep``, JSON).
+    """
+    n = len(overrides)
+    group_of = {i: key for key, jobs in groups.items() for i, _ in jobs}
+    own = combine_variants([found.done[i] for i in range(n)], overrides, params)
+    common = _stack([found.shared[group_of[i]].drop_attrs(deep=False) for i in range(n)])
     results = xr.merge([common, own], compat="override", join="outer", combine_attrs="drop")
     results.attrs.update({
         "title": f"gridcap sweep: {cfg.study.name}",
         "study": cfg.study.name,
         "config": json.dumps(cfg.to_dict()),
         "config_source": cfg.source,
-        "sweep": json.dumps(grid, default=str),
+        "sweep": json.dumps({k: list(v) for k, v in params.items()}, default=str),
         "gridcap_version": _version(),
     })
     return results
