@@ -15,8 +15,6 @@ FOLDERS = ("gridcap", "kernels", "optimizer", "datasets", "benchmarks")
 LIMIT = 80
 
 _NUMBA = "one compiled element body (numba/CUDA): splitting it costs a call per element"
-_IN_FLIGHT = ("a stage body other open issues edited during the restructuring (issues 13, 14, "
-              "16); to split along its commented blocks once they land (issue 15 note)")
 _LINEAR = "one straight-line assembly of a table/model; no branch to test on its own"
 
 #: "path::qualname" -> why it is longer than LIMIT lines
