@@ -156,3 +156,42 @@ def test_replay_catches_a_one_cent_change(tmp_path) -> None:
         w.writeheader()
         w.writerows(data)
     assert replay_ledger(rp, lp)
+
+
+def test_ledgers_with_a_refinanced_or_failed_balloon_replay_to_the_cent(tmp_path) -> None:
+    """Scenarios that refinance at a shocked rate (rescaled schedule), meet a closed market or
+    fall short at maturity all replay from the JSON rules with the independent Decimal code;
+    changing the refinancing input column by one unit is caught."""
+    from gridcap.optimizer.financing.waterfall import refinancing_inputs
+
+    T, M, S = 10, 4, 40
+    sen = size_debt(np.full(T, 1e7), 1.35, 0.07, tenor_years=T)
+    mez = size_debt(np.full(T, 1e7), 1.1, 0.11, senior_service_usd=sen.debt_service_usd)
+    st = structure_from_schedules(sen, mez, periods=T, dsra_months=6, lockup_dscr=1.1,
+                                  sweep_fraction=0.5, senior_maturity=M)
+    rng = np.random.default_rng(4)
+    cash = to_cents(1e7 * np.exp(0.3 * rng.standard_normal((S, T))))
+    refi = refinancing_inputs(np.arange(S), seed=9, rate=0.07, dscr=1.35, years=T - M,
+                              rate_sd=0.02, fail_probability=0.25)
+    units = {n: token_units(3e7, 1000.0, 1000.0) for n in ("senior", "mezzanine", "equity")}
+    rules = waterfall_rules(st, units)
+    rp = write_rules_json(rules, tmp_path / "rules.json")
+    res = run_waterfall(cash, st, refinancing=refi, method="python")
+    kinds = set()
+    for i in range(S):
+        rows = ledger_rows(res.flows_cents[:, i], res.states_cents[:, i],
+                           res.tranche_cash_cents[5:7, i], res.default_period[:, i], rules,
+                           refinancing=(int(refi[0, i]), int(refi[1, i])),
+                           refinanced_period=int(res.refinanced_period[i]))
+        lp = write_ledger_csv(rows, tmp_path / f"ledger{i}.csv")
+        assert replay_ledger(rp, lp) == [], i
+        kinds.add("refinanced" if res.refinanced_period[i] else
+                  "closed" if refi[0, i] == 0 else "short")
+        if i == 0:
+            with lp.open() as fh:
+                bad = list(csv.DictReader(fh))
+            for r in bad:
+                r["refinancing_rate_e5"] = str(int(r["refinancing_rate_e5"]) + 1)
+            write_ledger_csv([{k: int(v) for k, v in r.items()} for r in bad], lp)
+            assert replay_ledger(rp, lp) or not res.refinanced_period[0]
+    assert {"refinanced", "closed"} <= kinds
