@@ -31,6 +31,7 @@ from gridcap.errors import GridcapInputError
 from gridcap.kernels.headroom import DUKE_2025, HeadroomResult, headroom_by_year
 
 __all__ = [
+    "HEADROOM_OUTPUTS",
     "RESULT_DIMS",
     "as_results_variables",
     "headroom_stage",
@@ -233,34 +234,51 @@ def tidy_table(ds: xr.Dataset) -> pd.DataFrame:
     return df
 
 
-def _bytes_writer(data: bytes) -> Any:
-    def write(path: Path) -> None:
-        path.write_bytes(data)
-
-    return write
+#: What ``gridcap headroom --out`` writes, by kind (checked before writing).
+HEADROOM_OUTPUTS = {"headroom.csv": "file", "headroom_simulated.nc": "file",
+                    "headroom_eia930.nc": "file", "headroom_simulated.png": "file",
+                    "headroom_eia930.png": "file"}
 
 
 def write_headroom(results: list[xr.Dataset], out_dir: str | Path) -> list[Path]:
     """Write ``headroom.csv`` (all sources), ``headroom_<source>.nc`` and the headroom curve
-    ``headroom_<source>.png`` (MW vs curtailment share per region), each atomically."""
+    ``headroom_<source>.png`` (MW vs curtailment share per region) as one output set.
+
+    The files are staged and committed together under the folder lock, with the manifest
+    ``gridcap-outputs.json`` written last (:func:`gridcap.io.output_folder`, as ``gridcap
+    run`` does): a second writer into the same folder is refused, a failure leaves the
+    previous files intact, and the manifest keeps the records of another set in the folder
+    (a run's ``results.nc``) beside these.
+
+    Returns
+    -------
+    list of Path
+        The committed files.
+
+    Raises
+    ------
+    OutputError
+        The folder is locked by another process, unusable, or a write failed.
+    """
     import matplotlib
 
-    from gridcap.io import atomic_write, write_netcdf
+    from gridcap.io import output_folder, write_netcdf
     from gridcap.report import fig_headroom_curve
 
     matplotlib.use("Agg", force=True)
     out = Path(out_dir)
-    written = []
-    for ds in results:
-        src = ds.attrs["source"]
-        written.append(write_netcdf(ds, out / f"headroom_{src}.nc"))
-        png = fig_headroom_curve(as_results_variables(ds)).png
-        if png is not None:
-            written.append(atomic_write(out / f"headroom_{src}.png", _bytes_writer(png)))
-    table = pd.concat([tidy_table(ds) for ds in results], ignore_index=True)
-    written.append(atomic_write(out / "headroom.csv",
-                                lambda p: table.to_csv(p, index=False, float_format="%.6g")))
-    return written
+    with output_folder(out, HEADROOM_OUTPUTS, skip=("checkpoint",)) as staged:
+        for ds in results:
+            src = ds.attrs["source"]
+            write_netcdf(ds, staged.path(f"headroom_{src}.nc"))
+            png = fig_headroom_curve(as_results_variables(ds)).png
+            if png is not None:
+                staged.path(f"headroom_{src}.png").write_bytes(png)
+        table = pd.concat([tidy_table(ds) for ds in results], ignore_index=True)
+        table.to_csv(staged.path("headroom.csv"), index=False, float_format="%.6g")
+        names = staged.files()
+        staged.commit({"command": "headroom"}, keep_others=True)
+    return [out / name for name in names]
 
 
 # --------------------------------------------------------------------------- CLI

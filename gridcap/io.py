@@ -346,8 +346,18 @@ class OutputSet:
         return sorted(p.relative_to(self.staging).as_posix()
                       for p in self.staging.rglob("*") if p.is_file())
 
-    def commit(self, meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def commit(self, meta: Mapping[str, Any] | None = None, *,
+               keep_others: bool = False) -> dict[str, Any]:
         """Move the staged files into place and write the manifest last.
+
+        Parameters
+        ----------
+        meta : mapping, optional
+            Extra manifest entries (``command`` …).
+        keep_others : bool, default False
+            Keep the previous manifest's records of files this set does not replace (an
+            output set added beside another one in the same folder, e.g. ``gridcap
+            headroom --out`` into a run's folder); otherwise the manifest lists this set only.
 
         Returns
         -------
@@ -355,8 +365,9 @@ class OutputSet:
             The manifest written to ``OUT/gridcap-outputs.json``.
         """
         names = self.files()
-        record = {name: {"bytes": (self.staging / name).stat().st_size,
-                         "sha256": _sha256_file(self.staging / name)} for name in names}
+        record = self._kept_records(set(names)) if keep_others else {}
+        record.update({name: {"bytes": (self.staging / name).stat().st_size,
+                              "sha256": _sha256_file(self.staging / name)} for name in names})
         manifest = {"format": OUTPUT_FORMAT, "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                     **dict(meta or {}), "files": record}
         (self.dir / OUTPUT_MANIFEST).unlink(missing_ok=True)
@@ -371,6 +382,16 @@ class OutputSet:
         fsync_dir(self.dir)
         shutil.rmtree(self.staging, ignore_errors=True)
         return manifest
+
+    def _kept_records(self, replaced: set[str]) -> dict[str, Any]:
+        """The previous manifest's records of files not in ``replaced`` that still exist."""
+        try:
+            old = json.loads((self.dir / OUTPUT_MANIFEST).read_text(encoding="utf-8"))
+            files = dict(old["files"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return {}
+        return {name: rec for name, rec in files.items()
+                if name not in replaced and (self.dir / name).is_file()}
 
     def discard(self) -> None:
         """Remove the staging folder (the previous set stays as it was)."""

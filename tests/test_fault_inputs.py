@@ -16,25 +16,14 @@ from fault_support import edit_csv, write_study
 
 from gridcap.cli import EXIT_BAD_INPUT, EXIT_OK, display, main, plain_message
 
-
-@pytest.fixture(autouse=True)
-def _wide_console(monkeypatch):
-    """Messages on one line each, as a wide terminal shows them (no wrapping mid-word)."""
-    import gridcap.cli as cli
-
-    monkeypatch.setattr(cli.console, "width", 100_000)
-    monkeypatch.setattr(cli.stdout, "width", 100_000)
+# the wide console and the tiny study are shared fixtures (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("wide_console")
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory):
-    return write_study(tmp_path_factory.mktemp("study"))
-
-
-@pytest.fixture(scope="module")
-def run_out(study, tmp_path_factory):
+def run_out(tiny_study, tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "out"
-    assert main(["run", str(study), "--out", str(out), "-q"]) == EXIT_OK
+    assert main(["run", str(tiny_study), "--out", str(out), "-q"]) == EXIT_OK
     return out
 
 
@@ -107,25 +96,25 @@ def test_bad_dataset_value_is_caught_at_validate_naming_file_and_column(
 # --------------------------------------------------------------------------- output folder
 
 
-def test_out_that_is_a_file_or_holds_the_wrong_kinds(study, tmp_path, capsys):
+def test_out_that_is_a_file_or_holds_the_wrong_kinds(tiny_study, tmp_path, capsys):
     target = tmp_path / "file"
     target.write_text("x")
-    assert "is a file" in _bad(capsys, "run", str(study), "--out", str(target), "-q")
+    assert "is a file" in _bad(capsys, "run", str(tiny_study), "--out", str(target), "-q")
     for name, make in (("results.nc", os.mkdir), ("checkpoint", lambda p: p.write_text("x"))):
         out = tmp_path / f"wrong-{name}"
         out.mkdir()
         make(out / name)
-        err = _bad(capsys, "run", str(study), "--out", str(out), "-q")
+        err = _bad(capsys, "run", str(tiny_study), "--out", str(out), "-q")
         assert f"holds '{name}'" in err
-    assert "is a file" in _bad(capsys, "sweep", str(study), "--param",
+    assert "is a file" in _bad(capsys, "sweep", str(tiny_study), "--param",
                                "finance.senior.rate=0.05", "--out", str(target), "-q")
 
 
-def test_read_only_out_is_exit_2(study, tmp_path, capsys, monkeypatch):
+def test_read_only_out_is_exit_2(tiny_study, tmp_path, capsys, monkeypatch):
     import gridcap.io as gio
 
     monkeypatch.setattr(gio.os, "access", lambda path, mode: False)  # root ignores chmod
-    err = _bad(capsys, "run", str(study), "--out", str(tmp_path / "ro"), "-q")
+    err = _bad(capsys, "run", str(tiny_study), "--out", str(tmp_path / "ro"), "-q")
     assert "not writable" in err
 
 
@@ -142,27 +131,27 @@ def test_report_out_that_is_a_file_and_variant_on_a_single_run(run_out, tmp_path
 
 @pytest.mark.parametrize("address", ["foo:::", "tcp://", "http://host:8786",
                                      "tcp://host:notaport", "tcp://h:99999"])
-def test_malformed_dask_address_is_exit_2_before_any_work(study, tmp_path, capsys, address):
+def test_malformed_dask_address_is_exit_2_before_any_work(tiny_study, tmp_path, capsys, address):
     out = tmp_path / "out"
-    err = _bad(capsys, "run", str(study), "--out", str(out), "--dask", address, "-q")
+    err = _bad(capsys, "run", str(tiny_study), "--out", str(out), "--dask", address, "-q")
     assert "--dask" in err and "HOST:PORT" in err
     assert not out.exists()
 
 
-def test_dask_tls_flags(study, tmp_path, capsys):
+def test_dask_tls_flags(tiny_study, tmp_path, capsys):
     pytest.importorskip("distributed")
     from gridcap.batch import dask_security
 
     ca, cert = tmp_path / "ca.pem", tmp_path / "client.pem"
-    err = _bad(capsys, "run", str(study), "--dask", "tls://h:8786", "--dask-tls-ca", str(ca),
+    err = _bad(capsys, "run", str(tiny_study), "--dask", "tls://h:8786", "--dask-tls-ca", str(ca),
                "--dask-tls-cert", str(cert), "-q")
     assert "--dask-tls-ca" in err and "no readable file" in err
     ca.write_text("CA")
     cert.write_text("CERT")
     tls = ["--dask-tls-ca", str(ca), "--dask-tls-cert", str(cert)]
-    assert "tls:// address" in _bad(capsys, "run", str(study), "--dask", "tcp://h:8786", *tls)
-    assert "expected --dask tls://" in _bad(capsys, "run", str(study), *tls)
-    assert "--dask-tls-cert" in _bad(capsys, "run", str(study), "--dask", "tls://h:8786",
+    assert "tls:// address" in _bad(capsys, "run", str(tiny_study), "--dask", "tcp://h:8786", *tls)
+    assert "expected --dask tls://" in _bad(capsys, "run", str(tiny_study), *tls)
+    assert "--dask-tls-cert" in _bad(capsys, "run", str(tiny_study), "--dask", "tls://h:8786",
                                      "--dask-tls-ca", str(ca))
     security = dask_security(str(ca), str(cert))
     assert security.tls_ca_file == str(ca) and security.tls_client_cert == str(cert)
@@ -214,9 +203,9 @@ def test_validate_checks_the_backend_like_run(tmp_path, capsys):
     assert not (tmp_path / "o" / "checkpoint").exists()
 
 
-def test_sweep_checks_every_variant_input_before_any_work(study, tmp_path, capsys):
+def test_sweep_checks_every_variant_input_before_any_work(tiny_study, tmp_path, capsys):
     out = tmp_path / "sweep"
-    err = _bad(capsys, "sweep", str(study), "--param", "datasets.sites=shipped,missing.csv",
+    err = _bad(capsys, "sweep", str(tiny_study), "--param", "datasets.sites=shipped,missing.csv",
                "--out", str(out), "-q")
     assert "datasets.sites = 'missing.csv'" in err and "no such file" in err
     assert not (out / "variants.zarr").exists() and not (out / "montecarlo").exists()

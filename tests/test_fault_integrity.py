@@ -36,24 +36,14 @@ from gridcap.pipeline import monte_carlo_fingerprint, run_study
 RATES, DSCRS = [0.05, 0.09], [1.3, 1.6]
 
 
-@pytest.fixture(autouse=True)
-def _wide_console(monkeypatch):
-    """Messages on one line each, as a wide terminal shows them (no wrapping mid-word)."""
-    import gridcap.cli as cli
-
-    monkeypatch.setattr(cli.console, "width", 100_000)
-    monkeypatch.setattr(cli.stdout, "width", 100_000)
+# the wide console and the tiny study are shared fixtures (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("wide_console")
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory):
-    return write_study(tmp_path_factory.mktemp("study"))
-
-
-@pytest.fixture(scope="module")
-def fresh_sweep(study, tmp_path_factory):
+def fresh_sweep(tiny_study, tmp_path_factory):
     out = tmp_path_factory.mktemp("fresh-sweep")
-    cfg = load_config(study)
+    cfg = load_config(tiny_study)
     return batch.sweep(cfg, {"finance.senior.rate": RATES, "finance.senior.dscr_target": DSCRS},
                        out)
 
@@ -74,8 +64,8 @@ def test_canonical_params_puts_keys_in_schema_order():
 
 
 def test_sweep_killed_then_resumed_with_reordered_flags_equals_a_fresh_sweep(
-        study, fresh_sweep, tmp_path, monkeypatch):
-    cfg = load_config(study)
+        tiny_study, fresh_sweep, tmp_path, monkeypatch):
+    cfg = load_config(tiny_study)
     out = tmp_path / "sweep"
     real_write = batch.write_group
     written = []
@@ -103,8 +93,8 @@ def test_sweep_killed_then_resumed_with_reordered_flags_equals_a_fresh_sweep(
     verify_output_set(out)
 
 
-def test_sweep_resume_with_values_in_another_order_is_refused(study, fresh_sweep, tmp_path):
-    cfg = load_config(study)
+def test_sweep_resume_with_values_in_another_order_is_refused(tiny_study, fresh_sweep, tmp_path):
+    cfg = load_config(tiny_study)
     out = tmp_path / "sweep"
     batch.sweep(cfg, {"finance.senior.rate": [0.05]}, out)
     with pytest.raises(CheckpointError, match="params"):
@@ -142,8 +132,8 @@ def test_dataset_edited_before_resume_is_recomputed(tmp_path):
 # --------------------------------------------------------------------------- 3. output set
 
 
-def test_failed_final_write_keeps_the_previous_set(study, tmp_path, monkeypatch):
-    cfg = load_config(study)
+def test_failed_final_write_keeps_the_previous_set(tiny_study, tmp_path, monkeypatch):
+    cfg = load_config(tiny_study)
     out = tmp_path / "out"
     run_study(cfg, out)
     old = {p: _sha(out / p) for p in ("results.nc", "chain_ledger.csv", OUTPUT_MANIFEST)}
@@ -160,9 +150,9 @@ def test_failed_final_write_keeps_the_previous_set(study, tmp_path, monkeypatch)
                 and "checkpoint" not in p.parts]
 
 
-def test_interrupted_commit_is_detected_and_a_later_resume_repairs_it(study, tmp_path,
+def test_interrupted_commit_is_detected_and_a_later_resume_repairs_it(tiny_study, tmp_path,
                                                                       monkeypatch):
-    cfg = load_config(study)
+    cfg = load_config(tiny_study)
     out = tmp_path / "out"
     first = run_study(cfg, out)
     real_replace = os.replace
@@ -192,8 +182,8 @@ def test_interrupted_commit_is_detected_and_a_later_resume_repairs_it(study, tmp
     assert not list(out.glob(".*.tmp")) and not list(out.glob(".staging-*"))
 
 
-def test_results_replaced_by_another_runs_file_is_refused(study, tmp_path):
-    cfg = load_config(study)
+def test_results_replaced_by_another_runs_file_is_refused(tiny_study, tmp_path):
+    cfg = load_config(tiny_study)
     a, b = tmp_path / "a", tmp_path / "b"
     run_study(cfg, a)
     run_study(cfg.with_overrides({"study.seed": 8}), b)
@@ -206,7 +196,7 @@ def test_results_replaced_by_another_runs_file_is_refused(study, tmp_path):
 # --------------------------------------------------------------------------- 4. the lock
 
 
-def test_second_run_into_a_busy_folder_exits_2(study, tmp_path, capsys):
+def test_second_run_into_a_busy_folder_exits_2(tiny_study, tmp_path, capsys):
     out = tmp_path / "out"
     holder = subprocess.Popen(
         [sys.executable, "-c",
@@ -218,7 +208,7 @@ def test_second_run_into_a_busy_folder_exits_2(study, tmp_path, capsys):
     try:
         assert holder.stdout.readline().strip() == "locked"
         start = time.monotonic()
-        assert main(["run", str(study), "--out", str(out), "-q"]) == EXIT_BAD_INPUT
+        assert main(["run", str(tiny_study), "--out", str(out), "-q"]) == EXIT_BAD_INPUT
         assert time.monotonic() - start < 30  # refused at once, before any work
         err = " ".join(capsys.readouterr().err.split())
         assert "in use by process" in err and str(holder.pid) in err
@@ -237,7 +227,7 @@ def test_listed_site_with_a_region_typo_is_an_error_at_validate_and_run(tmp_path
     study = write_study(tmp_path / "s", user_files=("sites",))
     edit_csv(tmp_path / "s" / "mine_sites.csv", "riot_rockdale", "region", "ERCTO")
     for command in (["validate", str(study)], ["run", str(study), "--out",
-                                                str(tmp_path / "out"), "-q"]):
+                                           str(tmp_path / "out"), "-q"]):
         assert main(command) == EXIT_BAD_INPUT
         err = capsys.readouterr().err
         assert "riot_rockdale" in err and "'ERCTO'" in err and "ERCOT" in err
@@ -255,9 +245,9 @@ def test_listed_site_outside_the_study_regions_is_an_error(tmp_path):
         build_inputs(load_config(tmp_path / "tiny.toml"))
 
 
-def test_all_results_of_a_run_are_readable(study, tmp_path):
+def test_all_results_of_a_run_are_readable(tiny_study, tmp_path):
     out = tmp_path / "out"
-    ds = run_study(load_config(study), out)
+    ds = run_study(load_config(tiny_study), out)
     xr.testing.assert_allclose(read_results(out / "results.nc")["online_mw"], ds["online_mw"])
 
 

@@ -148,3 +148,48 @@ def test_historical_headroom_uses_complete_local_years_only(tmp_path):
     direct = headroom(e.demand_mw.values[0][keep], month[0][keep], year[0][keep], [0.5, 1.0])
     np.testing.assert_allclose(ds.headroom_mw.values[0], direct.headroom_mw[0], rtol=1e-12)
     assert (ds.headroom_mw.values > 0).all()
+
+
+def test_headroom_out_is_one_locked_output_set_beside_a_run(tmp_path, capsys, wide_console):
+    """``headroom --out`` uses the run's output machinery: a second writer is refused at once
+    (exit 2, naming the holder), and the manifest lists the headroom files beside another
+    set's records, each verified."""
+    import json
+    import subprocess
+    import sys
+
+    from gridcap.cli import EXIT_BAD_INPUT
+    from gridcap.errors import OutputError
+    from gridcap.io import OUTPUT_MANIFEST, folder_lock, output_folder, verify_output_set
+
+    out = tmp_path / "out"
+    with output_folder(out) as staged:  # a run's set, committed first
+        staged.path("results.nc").write_bytes(b"a run's results")
+        staged.commit({"command": "run"})
+    argv = ["headroom", "--eia930", str(FIXTURE), "--ba", "ERCO", "--curtailment", "10",
+            "--out", str(out)]
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import time; from pathlib import Path; from gridcap.io import folder_lock\n"
+         f"with folder_lock(Path({str(out)!r})):\n"
+         "    print('locked', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert main(argv) == EXIT_BAD_INPUT
+        err = " ".join(capsys.readouterr().err.split())
+        assert "in use by process" in err and str(holder.pid) in err
+        assert not (out / "headroom.csv").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert main(argv) == 0
+    listed = json.loads((out / OUTPUT_MANIFEST).read_text())["files"]
+    assert {"results.nc", "headroom.csv", "headroom_eia930.nc"} <= set(listed)
+    verify_output_set(out)
+    assert not list(out.glob(".staging-*"))
+    (out / "headroom.csv").write_text("region,limit_pct,headroom_mw\nERCO,10,1\n")
+    with pytest.raises(OutputError, match="headroom.csv.*does not match"):
+        verify_output_set(out)
+    with folder_lock(out):  # the killed holder left no stale lock
+        pass
