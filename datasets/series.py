@@ -23,11 +23,11 @@ is the clock, every other column is a region id of the regions table, one row pe
   (0 = 1 January 00:00-01:00), each hour once.
 
 NetCDF files hold one variable (or the quantity's name, ``load_mw`` …) over dims
-(``time`` or ``hour``, ``region``), read with xarray. Regions of the regions table that the
-study does not use are ignored; a column that names no region is an error. The values are
-checked (finite, no gaps, a capacity factor within [0, 1], load ≥ 0 and within a factor of
-:data:`LOAD_PEAK_RANGE` of the region's ``peak_load_mw``) and every error names the file,
-column, row, value and what was expected.
+(``time`` or ``hour``, ``region``), read with xarray; a CF ``time`` coordinate is UTC.
+Regions of the regions table that the study does not use are ignored; a column that names no
+region is an error. The values are checked (finite, no gaps, a capacity factor within [0, 1],
+load ≥ 0 and within a factor of :data:`LOAD_PEAK_RANGE` of the region's ``peak_load_mw``)
+and every error names the file, column, row, value and what was expected.
 """
 
 from __future__ import annotations
@@ -126,6 +126,9 @@ def _netcdf_frame(path: Path, quantity: str) -> pd.DataFrame:
                     "('time' or 'hour', 'region')")
     wide = da.transpose(clock[0], "region").to_pandas()
     wide.columns = [str(c) for c in wide.columns]
+    if clock[0] == "time" and isinstance(wide.index, pd.DatetimeIndex) and wide.index.tz is None:
+        # CF time coordinates are UTC (xarray decodes them without a zone)
+        wide.index = wide.index.strftime("%Y-%m-%dT%H:%MZ")
     return wide.rename_axis(clock[0]).reset_index()
 
 

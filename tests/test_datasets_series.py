@@ -149,6 +149,12 @@ def test_netcdf_and_csv_and_dst_offsets_read_the_same(base, scenario0, tmp_path)
     da.to_dataset(name="load_mw").to_netcdf(tmp_path / "load.nc")
     from_nc, _ = read_hourly_series(tmp_path / "load.nc", "load", inputs.regions)
     np.testing.assert_array_equal(from_nc.values, from_csv.values)
+    # a CF time coordinate (UTC; ERCOT's local standard hour 0 is 06:00Z)
+    timed = da.rename(hour="time").assign_coords(time=pd.date_range(
+        "2026-01-01T06:00", periods=HOURS_PER_YEAR, freq="h"))
+    timed.to_dataset(name="load_mw").to_netcdf(tmp_path / "timed.nc")
+    from_cf, _ = read_hourly_series(tmp_path / "timed.nc", "load", inputs.regions)
+    np.testing.assert_array_equal(from_cf.values, from_csv.values)
     # local wall-clock times with their daylight-saving offsets name the same hours
     utc = pd.date_range("2026-01-01T06:00", periods=HOURS_PER_YEAR, freq="h", tz="UTC")
     wall = utc.tz_convert("America/Chicago")
