@@ -343,15 +343,25 @@ def _as_frame(data: Any, where: str) -> pd.DataFrame:
         raise _fail(where, f"{type(data).__name__}: expected a pandas DataFrame (index: UTC "
                            "DatetimeIndex or hour 0-8759; one column per region) or an xarray "
                            "DataArray over ('time' or 'hour', 'region')")
+    clocks = [c for c in data.columns if str(c).strip().lower() in ("time", "hour")]
+    if clocks:  # the clock as a column, as in the files
+        data = data.set_index(clocks[0])
+        if str(clocks[0]).strip().lower() == "time" and not isinstance(data.index,
+                                                                        pd.DatetimeIndex):
+            return _frame_with_clock(data, "time", data.index.to_numpy())
     index = data.index
     if isinstance(index, pd.DatetimeIndex):
         clock = pd.Series(_parse_times(index, where).strftime("%Y-%m-%dT%H:%MZ"))
         first = "time"
     else:
         clock, first = pd.Series(np.asarray(index)), "hour"
+    return _frame_with_clock(data, first, clock.to_numpy())
+
+
+def _frame_with_clock(data: pd.DataFrame, first: str, clock: Any) -> pd.DataFrame:
     frame = data.reset_index(drop=True)
     frame.columns = [str(c) for c in frame.columns]
-    frame.insert(0, first, clock.to_numpy())
+    frame.insert(0, first, clock)
     return frame
 
 
@@ -366,8 +376,8 @@ def hourly_series(regions: xr.Dataset, *, load: Any = None, solar: Any = None,
     load : pandas.DataFrame or xarray.DataArray, optional
         Regional load [MW]: one column per region id; index a UTC ``DatetimeIndex`` of 8760
         consecutive hours (tz-aware; 29 February of a leap year is dropped) or the hour of
-        year 0-8759 in the region's local standard time. A DataArray has dims (``time`` or
-        ``hour``, ``region``).
+        year 0-8759 in the region's local standard time; or a ``time`` / ``hour`` column as
+        in the files. A DataArray has dims (``time`` or ``hour``, ``region``).
     solar, wind : pandas.DataFrame or xarray.DataArray, optional
         Output per unit of installed capacity [1], same layout.
     known : sequence of str, optional

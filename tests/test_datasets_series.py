@@ -93,6 +93,10 @@ def test_user_series_equal_to_the_simulated_ones_give_the_same_outcomes(
     # the Python route, hour-of-year index
     from_python = with_hourly_series(inputs, **scenario0)
     assert _not_close(simulate(from_python, cfg.simulate_options()), synthetic) == []
+    # ... and a frame read from the user's file as it is (clock as a column, text times)
+    as_read = pd.read_csv(tmp_path / "load.csv", dtype={"time": str})
+    same = with_hourly_series(inputs, load=as_read)
+    np.testing.assert_array_equal(same.hourly.load_mw.values, from_files.hourly.load_mw.values)
 
 
 def test_a_user_series_replaces_the_synthetic_one_in_every_scenario(base, scenario0):
