@@ -118,9 +118,11 @@ def _order_rank(n_t: int, q: float) -> int:
     return int(np.floor(q * (n_t - 1)))
 
 
-def event_thresholds(xp, forecast_net_load, price, compiled: bool | None = None
-                     ) -> dict[str, Any]:
+def event_thresholds(xp, forecast_net_load, price) -> dict[str, Any]:
     """The order statistics a batch needs: event thresholds and arbitrage prices.
+
+    The three price statistics come from one partition at all three ranks (an order statistic
+    is a unique value, so this equals three separate selections).
 
     Parameters
     ----------
@@ -128,10 +130,6 @@ def event_thresholds(xp, forecast_net_load, price, compiled: bool | None = None
         ``numpy`` or ``cupy``.
     forecast_net_load, price : array
         (S, R, T) forecast net load [MW] and price [$/MWh].
-    compiled : bool, optional
-        One parallel compiled pass (:func:`gridcap.kernels.numba_stages.order_statistics`;
-        the values are the same: an order statistic is unique); default: when ``xp`` is
-        NumPy.
 
     Returns
     -------
@@ -144,13 +142,11 @@ def event_thresholds(xp, forecast_net_load, price, compiled: bool | None = None
     k_f = _top_share_rank(n_t, 1.0 - EVENTS["net_load_quantile"])
     k_p = (_top_share_rank(n_t, 1.0 - EVENTS["price_quantile"]),
            _order_rank(n_t, ARBITRAGE["low"]), _order_rank(n_t, ARBITRAGE["high"]))
-    if (xp is np) if compiled is None else compiled:
-        from gridcap.kernels.numba_stages import order_statistics
-
-        v = order_statistics(forecast_net_load, price, k_f, k_p)
-    else:
-        v = [_kth(xp, forecast_net_load, k_f)] + [_kth(xp, price, k) for k in k_p]
-    return dict(zip(("net_load", "price", "p_lo", "p_hi"), v, strict=True))
+    part = xp.partition(price, sorted(set(k_p)), axis=-1)
+    out = {"net_load": _kth(xp, forecast_net_load, k_f)}
+    for name, k in zip(("price", "p_lo", "p_hi"), k_p, strict=True):
+        out[name] = xp.ascontiguousarray(part[..., k])
+    return out
 
 
 def _kth(xp, x, k: int):

@@ -33,8 +33,8 @@ from numba import prange
 from gridcap.kernels.rng import STREAMS, seed_key
 from gridcap.kernels.targets import get_ops
 
-__all__ = ["driver_factors", "driver_fields", "net_load_slices", "order_statistics",
-           "pairwise_sum", "site_sums", "slice_means"]
+__all__ = ["driver_factors", "driver_fields", "net_load_slices", "pairwise_sum", "site_sums",
+           "slice_means"]
 
 _ops = get_ops("numba-cpu")
 philox4x32_10 = _ops.philox4x32_10
@@ -525,43 +525,3 @@ def _concat(slice_idx: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     idx = (np.concatenate([np.asarray(ix, np.int64) for ix in slice_idx]) if slice_idx
            else np.zeros(0, np.int64))
     return idx, off
-
-
-# --------------------------------------------------------------------------- thresholds
-
-
-@_jit(parallel=True)
-def _thresholds_kernel(forecast, price, k_f, k_p, out):
-    n_s, n_r = price.shape[0], price.shape[1]
-    n_p = k_p.shape[0]
-    for job in prange(n_s * n_r):
-        s = job // n_r
-        r = job - s * n_r
-        out[0, s, r] = np.partition(forecast[s, r].copy(), k_f)[k_f]
-        srt = np.sort(price[s, r])
-        for i in range(n_p):
-            out[1 + i, s, r] = srt[k_p[i]]
-
-
-def order_statistics(forecast: np.ndarray, price: np.ndarray, k_forecast: int,
-                     k_price: tuple[int, ...]) -> np.ndarray:
-    """Order statistics along the hour axis (exact: the k-th smallest value is unique).
-
-    Parameters
-    ----------
-    forecast, price : numpy.ndarray
-        (S, R, T) [MW], [$/MWh].
-    k_forecast : int
-        Rank (0-based) taken from ``forecast``.
-    k_price : tuple of int
-        Ranks taken from ``price``.
-
-    Returns
-    -------
-    numpy.ndarray
-        (1 + len(k_price), S, R): the forecast's, then the price's order statistics.
-    """
-    out = np.empty((1 + len(k_price), *price.shape[:2]))
-    _thresholds_kernel(np.ascontiguousarray(forecast), np.ascontiguousarray(price),
-                       int(k_forecast), np.asarray(k_price, np.int64), out)
-    return out

@@ -117,15 +117,18 @@ def test_compiled_slice_statistics_equal_array_code_bit_for_bit(n_s, n_r):
     assert got["solar_at_peak"][0, 0, 3] == drv["solar_cf"][0, 0, 100]
 
 
-def test_compiled_order_statistics_equal_array_code():
-    from gridcap.kernels.events import event_thresholds
+def test_event_thresholds_equal_separate_selections():
+    """One partition at three ranks gives each rank's separate order statistic."""
+    from gridcap.kernels.events import ARBITRAGE, EVENTS, event_thresholds, order_statistic
 
     rng = np.random.default_rng(9)
     f = rng.standard_normal((4, 3, 672)) * 100.0
     p = np.round(rng.lognormal(3.0, 0.5, (4, 3, 672)), 1)  # ties in the price
-    got = event_thresholds(np, f, p, compiled=True)
-    want = event_thresholds(np, f, p, compiled=False)
-    assert set(got) == set(want) == {"net_load", "price", "p_lo", "p_hi"}
-    for k in want:
-        assert _same(got[k], want[k]), k
+    got = event_thresholds(np, f, p)
+    assert set(got) == {"net_load", "price", "p_lo", "p_hi"}
+    assert _same(got["p_lo"], order_statistic(np, p, ARBITRAGE["low"]))
+    assert _same(got["p_hi"], order_statistic(np, p, ARBITRAGE["high"]))
+    n_top = round((1.0 - EVENTS["price_quantile"]) * 672)  # the top n hours are critical
+    assert _same(got["price"], np.sort(p, axis=-1)[..., 672 - max(1, n_top)])
+    assert _same(got["net_load"], np.sort(f, axis=-1)[..., 672 - 2])  # 0.3% of 672 h -> 2
     assert (got["p_lo"] < got["p_hi"]).all()
