@@ -9,7 +9,9 @@ operation, and give **the same bits** as the NumPy code:
 * compiled without fast-math (no FMA contraction, no reassociation): every product and sum is
   rounded as NumPy rounds it, in the same order;
 * sums over hours use :func:`pairwise_sum`, NumPy's own pairwise summation (8 accumulators,
-  blocks of 128, halving above), so ``x.sum(axis=-1)`` is reproduced exactly;
+  blocks of 128, halving above), so ``x.sum(axis=-1)`` is reproduced exactly; over a slice's
+  gathered hours (``x[..., ix]``, whose gathered axis NumPy lays out outermost) NumPy adds hour
+  by hour, and so do the slice loops (pairwise only for a single row, as NumPy);
 * the AR(1) recursion is evaluated as SciPy's ``lfilter`` evaluates it
   (``y_t = s e_t + phi y_{t-1}``, each product rounded);
 * transcendental functions (``exp``, ``log``, ``cos``) are left to NumPy, whose SIMD
