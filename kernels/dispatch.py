@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from gridcap.kernels.rng import STREAMS, seed_key
+from gridcap.kernels.rng import STREAMS, der_hour_words, seed_key
 
 __all__ = [
     "FLOAT_PARAMS",
@@ -190,10 +190,18 @@ def dispatch_xp(xp, fleet: FleetArrays, drv: DispatchDrivers, out: DispatchOut, 
     if trace is not None:
         for k in ("soc", "charge", "discharge", "delivered", "pv"):
             trace[k] = np.empty((n_t, n_s, n_n))
+    ev_stream = np.uint64(STREAMS["der_event"])
+    w: tuple = ()
     for t in range(n_t):
-        w0, w1, w2, _ = ops.philox4x32_10(np.uint64(t), der_id, scen, stream, k0, k1)
-        z0, z1 = ops.box_muller(w0, w1)
-        u = ops.bits_to_uniform(w2)
+        c0, k = der_hour_words(t)
+        if k == 0:  # one block serves two hours (rng.der_hour_words)
+            w = ops.philox4x32_10(np.uint64(c0), der_id, scen, stream, k0, k1)
+        z0, z1 = ops.box_muller(w[k], w[k + 1])
+        in_ev = drv.in_event[:, :, t][:, region]
+        u = xp.ones((n_s, n_n))  # the response uniform matters in event hours only
+        if bool(in_ev.any()):
+            u = ops.bits_to_uniform(
+                ops.philox4x32_10(np.uint64(t), der_id, scen, ev_stream, k0, k1)[0])
         price = drv.price[:, :, t][:, region]
         eid = drv.event_id[:, :, t][:, region]
         if trace is not None:
@@ -206,7 +214,7 @@ def dispatch_xp(xp, fleet: FleetArrays, drv: DispatchDrivers, out: DispatchOut, 
             drv.cs[:, t][region][None, :], drv.kreg[:, :, t][:, region],
             drv.house[:, :, t][:, region], drv.temp[:, :, t][:, region], price,
             drv.p_lo[:, region], drv.p_hi[:, region],
-            drv.in_event[:, :, t][:, region], drv.pre_event[:, :, t][:, region], t % 24,
+            in_ev, drv.pre_event[:, :, t][:, region], t % 24,
             z0, z1, u,
         )
         if trace is not None:

@@ -35,16 +35,17 @@ __all__ = ["LANES", "dispatch_numba_cpu", "normals_numba_cpu", "philox_words_num
 #: Lanes per block: 64 float64 lanes = 8 AVX-512 or 16 AVX2 vectors.
 LANES = 64
 
-# Rows of the per-job scratch buffer (offsets in units of LANES): state and accumulators,
+# Rows of the per-job scratch buffer (offsets in units of LANES): state, the normals of an
+# hour pair (A: even hour, B: odd hour), the event uniform, hourly results and accumulators,
 # then the block's parameters (the float parameters, 1 / eta, and the EV hours as floats).
-(_SOC, _EVN, _DEBT, _Z0, _Z1, _UU, _INJ, _DEL, _APV, _AD, _AIMP, _ASHED, _AARB) = (
-    k * LANES for k in range(13))
-_PAR = 13 * LANES
+(_SOC, _EVN, _DEBT, _Z0A, _Z1A, _Z0B, _Z1B, _UU, _INJ, _DEL, _APV, _AD, _AIMP, _ASHED,
+ _AARB) = (k * LANES for k in range(15))
+_PAR = 15 * LANES
 _NPAR = 14
 _ETA, _COMMITTED, _INV_ETA, _ARR, _DEP = (_PAR + k * LANES for k in (5, 10, 11, 12, 13))
-_NROWS = 13 + _NPAR
-# Rows of the per-job word buffer (uint64): three Philox output words, the block's DER ids.
-_IDS = 3 * LANES
+_NROWS = 15 + _NPAR
+# Rows of the per-job word buffer (uint64): the four Philox output words, the block's DER ids.
+_IDS = 4 * LANES
 
 _ops = get_ops("numba-cpu")
 philox4x32_10 = _ops.philox4x32_10
@@ -82,8 +83,12 @@ def _jit(exact: bool = False, **kw):
 
 
 @numba.njit(inline="always", error_model="numpy")
-def _step_lanes(sb, c_s, k_r, hs, tp, pr, plo, phi, ie, pe, h):
-    """One hour of :func:`der_hour_step` over the block's lanes (state and sums in ``sb``)."""
+def _step_lanes(sb, zr, c_s, k_r, hs, tp, pr, plo, phi, ie, pe, h, ev):
+    """One hour of :func:`der_hour_step` over the block's lanes (state and sums in ``sb``).
+
+    ``zr`` is the row of the hour's first normal (:data:`_Z0A` or :data:`_Z0B`, a constant
+    at each call site, so every lane access is a fixed offset).
+    """
     for j in range(LANES):
         (soc, evn, debt, pv, c, d, injv, imp, shed, dl) = der_hour_step(
             sb[_SOC + j], sb[_EVN + j], sb[_DEBT + j], sb[_PAR + j],
@@ -92,17 +97,18 @@ def _step_lanes(sb, c_s, k_r, hs, tp, pr, plo, phi, ie, pe, h):
             sb[_PAR + 6 * LANES + j], sb[_PAR + 7 * LANES + j], sb[_ARR + j],
             sb[_DEP + j], sb[_PAR + 8 * LANES + j], sb[_PAR + 9 * LANES + j],
             sb[_COMMITTED + j], c_s, k_r, hs, tp, pr, plo, phi, ie, pe, h,
-            sb[_Z0 + j], sb[_Z1 + j], sb[_UU + j])
+            sb[zr + j], sb[zr + LANES + j], sb[_UU + j])
         sb[_SOC + j] = soc
         sb[_EVN + j] = evn
         sb[_DEBT + j] = debt
         sb[_INJ + j] = injv
-        sb[_DEL + j] = dl
         sb[_APV + j] += pv
         sb[_AD + j] += d
         sb[_AIMP + j] += imp
-        sb[_ASHED + j] += shed
         sb[_AARB + j] += pr * (d - c)
+        if ev:  # shed and delivered are exactly 0 outside event hours
+            sb[_DEL + j] = dl
+            sb[_ASHED + j] += shed
 
 
 @numba.njit(inline="always", error_model="numpy")
@@ -147,9 +153,34 @@ def _load_block(fpar, ipar, der_id, a, n, sb, wb):
         wb[_IDS + j] = der_id[a + j] if j < n else np.uint64(0)
 
 
+@numba.njit(inline="always", error_model="numpy")
+def _hour(sb, wb, zr, s, r, t, sc, ev_stream, k0, k1, a, n, plo, phi, ipar, cs, kreg, house,
+          temp, price, in_ev, pre_ev, eid, inj, evd):
+    """Hour ``t`` of a lane block: event uniforms if needed, the step, the regional sums."""
+    h = t % 24
+    ie = in_ev[s, r, t]
+    pe = pre_ev[s, r, t]
+    if ie or pe:
+        if ie:  # the response uniform, from its own stream (rng.der_hour_words)
+            tt = np.uint64(t)
+            for j in range(LANES):
+                e0, _e1, _e2, _e3 = philox4x32_10(tt, wb[_IDS + j], sc, ev_stream, k0, k1)
+                sb[_UU + j] = bits_to_uniform(e0)
+        _step_lanes(sb, zr, cs[r, t], kreg[s, r, t], house[s, r, t], temp[s, r, t],
+                    price[s, r, t], plo, phi, ie, pe, h, True)
+    else:  # ~99% of hours: constant flags fold the event branches away
+        _step_lanes(sb, zr, cs[r, t], kreg[s, r, t], house[s, r, t], temp[s, r, t],
+                    price[s, r, t], plo, phi, False, False, h, False)
+    inj[s, r, t] += _lane_sum(sb, _INJ)
+    e = eid[s, r, t]
+    if e >= 0:
+        for j in range(n):
+            evd[s, ipar[3, a + j], e] += min(sb[_DEL + j], sb[_COMMITTED + j])
+
+
 @_jit(parallel=True)
-def _dispatch_kernel(k0, k1, stream, scen, fpar, ipar, der_id, rstart, cs, kreg, house,
-                     temp, price, p_lo, p_hi, in_ev, pre_ev, eid, inj, src, pacc, evd):
+def _dispatch_kernel(k0, k1, stream, ev_stream, scen, fpar, ipar, der_id, rstart, cs, kreg,
+                     house, temp, price, p_lo, p_hi, in_ev, pre_ev, eid, inj, src, pacc, evd):
     n_s = scen.shape[0]
     n_r = rstart.shape[0] - 1
     n_t = cs.shape[1]
@@ -164,7 +195,8 @@ def _dispatch_kernel(k0, k1, stream, scen, fpar, ipar, der_id, rstart, cs, kreg,
         # so LLVM vectorises the lane loops with plain vector loads, without runtime alias
         # checks (separate arrays exceeded its check budget and stayed scalar) or gathers.
         sb = np.zeros(_NROWS * LANES)
-        wb = np.zeros(4 * LANES, dtype=np.uint64)
+        sb[_UU:_UU + LANES] = 1.0
+        wb = np.zeros(5 * LANES, dtype=np.uint64)
         for a in range(rstart[r], rstart[r + 1], LANES):
             n = min(LANES, rstart[r + 1] - a)
             _load_block(fpar, ipar, der_id, a, n, sb, wb)
@@ -177,32 +209,26 @@ def _dispatch_kernel(k0, k1, stream, scen, fpar, ipar, der_id, rstart, cs, kreg,
                 sb[_AIMP + j] = 0.0
                 sb[_ASHED + j] = 0.0
                 sb[_AARB + j] = 0.0
-            for t in range(n_t):
-                tt = np.uint64(t)
+            for t in range(0, n_t, 2):  # one Philox block per lane serves two hours
+                tt = np.uint64(t >> 1)
                 for j in range(LANES):
-                    o0, o1, o2, _o3 = philox4x32_10(tt, wb[_IDS + j], sc, stream, k0, k1)
+                    o0, o1, o2, o3 = philox4x32_10(tt, wb[_IDS + j], sc, stream, k0, k1)
                     wb[j] = o0
                     wb[LANES + j] = o1
                     wb[2 * LANES + j] = o2
+                    wb[3 * LANES + j] = o3
                 for j in range(LANES):
                     za, zb = box_muller(wb[j], wb[LANES + j])
-                    sb[_Z0 + j] = za
-                    sb[_Z1 + j] = zb
-                    sb[_UU + j] = bits_to_uniform(wb[2 * LANES + j])
-                h = t % 24
-                ie = in_ev[s, r, t]
-                pe = pre_ev[s, r, t]
-                if ie or pe:
-                    _step_lanes(sb, cs[r, t], kreg[s, r, t], house[s, r, t], temp[s, r, t],
-                                price[s, r, t], plo, phi, ie, pe, h)
-                else:  # ~99% of hours: constant flags fold the event branches away
-                    _step_lanes(sb, cs[r, t], kreg[s, r, t], house[s, r, t], temp[s, r, t],
-                                price[s, r, t], plo, phi, False, False, h)
-                inj[s, r, t] += _lane_sum(sb, _INJ)
-                e = eid[s, r, t]
-                if e >= 0:
-                    for j in range(n):
-                        evd[s, ipar[3, a + j], e] += min(sb[_DEL + j], sb[_COMMITTED + j])
+                    zc, zd = box_muller(wb[2 * LANES + j], wb[3 * LANES + j])
+                    sb[_Z0A + j] = za
+                    sb[_Z1A + j] = zb
+                    sb[_Z0B + j] = zc
+                    sb[_Z1B + j] = zd
+                _hour(sb, wb, _Z0A, s, r, t, sc, ev_stream, k0, k1, a, n, plo, phi, ipar, cs,
+                      kreg, house, temp, price, in_ev, pre_ev, eid, inj, evd)
+                if t + 1 < n_t:
+                    _hour(sb, wb, _Z0B, s, r, t + 1, sc, ev_stream, k0, k1, a, n, plo, phi, ipar,
+                          cs, kreg, house, temp, price, in_ev, pre_ev, eid, inj, evd)
             for j in range(n):
                 src[s, r, 0] += sb[_APV + j]
                 src[s, r, 1] += sb[_AD + j]
@@ -214,30 +240,32 @@ def _dispatch_kernel(k0, k1, stream, scen, fpar, ipar, der_id, rstart, cs, kreg,
 
 @_jit(parallel=True)
 def _rng_kernel(k0, k1, stream, scen, der_id, rstart, n_t, out):
-    """The dispatch kernel's draws alone: Philox, Box-Muller normals and a uniform."""
+    """The dispatch kernel's draws alone: Philox and the Box-Muller normals, two hours a block."""
     n_s = scen.shape[0]
     n_r = rstart.shape[0] - 1
     for job in prange(n_s * n_r):
         s = job // n_r
         r = job - s * n_r
         sc = scen[s]
-        wb = np.zeros(3 * LANES, dtype=np.uint64)
+        wb = np.zeros(4 * LANES, dtype=np.uint64)
         idb = np.zeros(LANES, dtype=np.uint64)
         acc = np.zeros(LANES)
         for a in range(rstart[r], rstart[r + 1], LANES):
             n = min(LANES, rstart[r + 1] - a)
             for j in range(LANES):
                 idb[j] = der_id[a + j] if j < n else np.uint64(0)
-            for t in range(n_t):
-                tt = np.uint64(t)
+            for t in range(0, n_t, 2):
+                tt = np.uint64(t >> 1)
                 for j in range(LANES):
-                    o0, o1, o2, _o3 = philox4x32_10(tt, idb[j], sc, stream, k0, k1)
+                    o0, o1, o2, o3 = philox4x32_10(tt, idb[j], sc, stream, k0, k1)
                     wb[j] = o0
                     wb[LANES + j] = o1
                     wb[2 * LANES + j] = o2
+                    wb[3 * LANES + j] = o3
                 for j in range(LANES):
                     za, zb = box_muller(wb[j], wb[LANES + j])
-                    acc[j] += za + zb + bits_to_uniform(wb[2 * LANES + j])
+                    zc, zd = box_muller(wb[2 * LANES + j], wb[3 * LANES + j])
+                    acc[j] += (za + zb) + (zc + zd)
         tot = 0.0
         for j in range(LANES):
             tot += acc[j]
@@ -305,9 +333,10 @@ def dispatch_numba_cpu(fleet: FleetArrays, drv: DispatchDrivers, out: DispatchOu
     """
     k0, k1 = seed_key(seed)
     _dispatch_kernel(
-        k0, k1, np.uint64(STREAMS["der"]), np.ascontiguousarray(drv.scenarios, np.uint64),
-        fleet.fparams, fleet.iparams, fleet.der_id, fleet.region_start, drv.cs, drv.kreg,
-        drv.house, drv.temp, drv.price, drv.p_lo, drv.p_hi, drv.in_event, drv.pre_event,
+        k0, k1, np.uint64(STREAMS["der"]), np.uint64(STREAMS["der_event"]),
+        np.ascontiguousarray(drv.scenarios, np.uint64), fleet.fparams, fleet.iparams,
+        fleet.der_id, fleet.region_start, drv.cs, drv.kreg, drv.house, drv.temp, drv.price,
+        drv.p_lo, drv.p_hi, drv.in_event, drv.pre_event,
         drv.event_id, out.injection, out.source, out.pool, out.event)
 
 

@@ -37,8 +37,8 @@ der_hour_step = _ops.der_hour_step
 
 
 @cuda.jit
-def _cuda_kernel(k0, k1, stream, scen, fpar, ipar, der_id, b_start, b_n, b_reg, cs, kreg,
-                 house, temp, price, p_lo, p_hi, in_ev, pre_ev, eid, inj, src, pacc, evd):
+def _cuda_kernel(k0, k1, stream, ev_stream, scen, fpar, ipar, der_id, b_start, b_n, b_reg, cs,
+                 kreg, house, temp, price, p_lo, p_hi, in_ev, pre_ev, eid, inj, src, pacc, evd):
     b = cuda.blockIdx.x
     s = cuda.blockIdx.y
     j = cuda.threadIdx.x
@@ -75,15 +75,24 @@ def _cuda_kernel(k0, k1, stream, scen, fpar, ipar, der_id, b_start, b_n, b_reg, 
     a_shed = 0.0
     a_arb = 0.0
     n_t = cs.shape[1]
+    w2 = np.uint64(0)
+    w3 = np.uint64(0)
     for t in range(n_t):
-        o0, o1, o2, _o3 = philox4x32_10(np.uint64(t), ident, sc, stream, k0, k1)
-        z0, z1 = box_muller(o0, o1)
-        u = bits_to_uniform(o2)
+        if t % 2 == 0:  # one block of stream "der" serves two hours (rng.der_hour_words)
+            w0, w1, w2, w3 = philox4x32_10(np.uint64(t // 2), ident, sc, stream, k0, k1)
+            z0, z1 = box_muller(w0, w1)
+        else:
+            z0, z1 = box_muller(w2, w3)
+        ie = in_ev[s, r, t]
+        u = 1.0  # the response uniform matters in event hours only (stream "der_event")
+        if ie:
+            e0, _e1, _e2, _e3 = philox4x32_10(np.uint64(t), ident, sc, ev_stream, k0, k1)
+            u = bits_to_uniform(e0)
         pr = price[s, r, t]
         soc, evn, debt, pv, c, d, injv, imp, shed, dl = der_hour_step(
             soc, evn, debt, pv_kw, base_kw, e_min, e_max, p_batt, eta, inv_eta, ev_kw, ev_day, arr,
             dep, flex_kw, reb, com, cs[r, t], kreg[s, r, t], house[s, r, t], temp[s, r, t],
-            pr, plo, phi, in_ev[s, r, t], pre_ev[s, r, t], t % 24, z0, z1, u)
+            pr, plo, phi, ie, pre_ev[s, r, t], t % 24, z0, z1, u)
         if valid:
             a_pv += pv
             a_d += d
@@ -168,7 +177,8 @@ def dispatch_numba_cuda(fleet: FleetArrays, drv: DispatchDrivers, out: DispatchO
     n_s = int(drv.scenarios.shape[0])
     grid = (int(b_start.size), n_s)
     _cuda_kernel[grid, THREADS](
-        k0, k1, np.uint64(STREAMS["der"]), dev(np.ascontiguousarray(drv.scenarios, np.uint64)),
+        k0, k1, np.uint64(STREAMS["der"]), np.uint64(STREAMS["der_event"]),
+        dev(np.ascontiguousarray(drv.scenarios, np.uint64)),
         dev(fleet.fparams), dev(fleet.iparams), dev(fleet.der_id), dev(b_start), dev(b_n),
         dev(b_reg), dev(drv.cs), dev(drv.kreg), dev(drv.house), dev(drv.temp),
         dev(drv.price), dev(drv.p_lo), dev(drv.p_hi), dev(drv.in_event), dev(drv.pre_event),

@@ -171,7 +171,7 @@ def der_hour_step(
     duty = fmin(fmax(FLEX_DUTY_BASE + FLEX_DUTY_PER_K * fmax(dt, -dt), 0.0), 1.0)
     flex_base = flex_kw * duty
     flex_shed = select(act, flex_base, 0.0)
-    debt = debt + flex_shed * rebound
+    debt = select(act, debt + flex_shed * rebound, debt)
     reb = select(in_event, 0.0, fmin(debt, flex_kw - flex_base))
     debt = debt - reb
     flex = flex_base - flex_shed + reb
@@ -191,7 +191,7 @@ def der_hour_step(
     # --- grid-side results
     g = resid + c - d
     imp = fmax(g, 0.0)
-    inj = pv + d - c - ev + flex_shed - reb
+    inj = pv + d - c - ev - (reb - flex_shed)
     shed = flex_shed + ev_shed
     delivered = select(act, d + flex_shed + ev_shed, 0.0)
     return soc, ev_need, debt, pv, c, d, inj, imp, shed, delivered

@@ -37,6 +37,7 @@ __all__ = [
     "bits_from_f64",
     "bits_to_uniform",
     "box_muller",
+    "der_hour_words",
     "f64_from_bits",
     "ln_u32",
     "philox4x32_10",
@@ -59,13 +60,6 @@ TWO_PI = 2.0 * math.pi
 LN2 = math.log(2.0)
 SQRT2 = math.sqrt(2.0)
 SQRT_HALF = math.sqrt(0.5)
-SHIFT30 = np.uint64(30)
-MASK30 = np.uint64(2**30 - 1)
-#: 2**29: half a quadrant of the angle word, to centre the angle on its quadrant.
-HALF_QUADRANT = np.uint64(2**29)
-HALF_PI_OVER_2_30 = (math.pi / 2.0) * 2.0**-30
-Q1 = np.uint64(1)
-SHIFT63 = np.uint64(63)
 #: Bits of the float64 2**52 (exponent 1075, zero mantissa): OR-ing an integer below 2**52
 #: into its mantissa and subtracting 2**52 converts it to float64 exactly with integer ops
 #: only (AVX2 has no vector uint64 -> float64 conversion).
@@ -75,15 +69,27 @@ TWO_52 = 2.0**52
 SHIFT52 = np.uint64(52)
 MANTISSA = np.uint64(2**52 - 1)
 ONE_BITS = np.uint64(0x3FF0000000000000)
-#: Unbiasing of a float64 exponent field, plus the 2**-32 of the uniform's scale.
-EXP_BIAS_PLUS_32 = 1023.0 + 32.0
-#: Taylor coefficients of sin(θ)/θ and cos(θ) in powers of θ² (θ^0 … θ^14), for
-#: |θ| ≤ π/4 (remainders below 5e-17 and 1e-15).
-SIN_COEF = tuple((-1.0) ** j / math.factorial(2 * j + 1) for j in range(8))
-COS_COEF = tuple((-1.0) ** j / math.factorial(2 * j) for j in range(8))
-(S1, S2, S3, S4, S5, S6, S7) = SIN_COEF[1:]
-(C1, C2, C3, C4, C5, C6, C7) = COS_COEF[1:]
-INV3, INV5, INV7, INV9, INV11, INV13, INV15, INV17 = (1.0 / j for j in range(3, 18, 2))
+#: Unbiasing of a float64 exponent field read with the 2**52 magic number, plus the 2**-32
+#: of the uniform's scale (all integers: the subtraction is exact).
+EXP_OFFSET = 2.0**52 + 1023.0 + 32.0
+#: Near-minimax polynomials (Chebyshev fits, converted to powers) in t = x² of sin(x)/x and
+#: cos(x) on |x| ≤ π/2, degree 7 each (errors 6e-16 and 2.5e-15), and of atanh(s)/s for
+#: |s| ≤ 3 - 2√2, degree 6 (error 1e-16 in ln). Reproduce with ``scripts/fit_rng_polys.py``.
+(S0, S1, S2, S3, S4, S5, S6, S7) = (
+    0.9999999999999999, -0.1666666666666602, 0.008333333333281075, -0.00019841269824819464,
+    2.755731663368067e-06, -2.5051884665174286e-08, 1.6048275359152353e-10,
+    -7.375851128025708e-13)
+(C0, C1, C2, C3, C4, C5, C6, C7) = (
+    0.9999999999999986, -0.499999999999902, 0.04166666666582417, -0.0013888888861483047,
+    2.480158292261626e-05, -2.7556938896429934e-07, 2.0858429384174027e-09,
+    -1.1009335522574334e-11)
+(A0, A1, A2, A3, A4, A5, A6) = (
+    1.0000000000000002, 0.3333333333327533, 0.2000000003132016, 0.14285707941876796,
+    0.11111722069846776, 0.0906081328705342, 0.08420671378600413)
+#: 2**52 + 2**31: subtracted from the magic-number float of a word, centres it exactly.
+TWO_52_PLUS_31 = 2.0**52 + 2.0**31
+#: π 2**-32: angle step of a word for the half angle.
+PI_2_M32 = math.pi * 2.0**-32
 
 # Element-wise math, rebound per target by gridcap.kernels.targets.
 sqrt = math.sqrt
@@ -109,10 +115,33 @@ STREAMS: dict[str, int] = {
     "regional": 2,  # per (scenario, region, t): regional factors
     "spike": 3,  # per (scenario, region, t): price-spike occurrence and size
     "annual": 4,  # per (scenario, year): price level, AI utilization, $/GPU-h, hashprice
-    "der": 5,  # per (scenario, der, t): idiosyncratic cloud + load noise, event response
+    "der": 5,  # per (scenario, der, t // 2): idiosyncratic cloud + load noise, two hours a block
     "tenant": 6,  # per (scenario, site): tenant/guarantor default, construction delay, renewal
     "refinancing": 7,  # per scenario: senior refinancing market at legal maturity (finance)
+    "der_event": 8,  # per (scenario, der, t), event hours only: a DER's event response
 }
+
+
+def der_hour_words(t: int) -> tuple[int, int]:
+    """Block counter and word offset of hour ``t``'s DER normals (stream ``"der"``).
+
+    One Philox4x32-10 block of stream ``"der"`` gives a DER the two Box-Muller pairs of two
+    consecutive hours: counter ``c0 = t // 2``; words 0 and 1 for the even hour, words 2 and
+    3 for the odd one. So the dispatch kernels draw half a block (two words) per DER-hour.
+    The event-response uniform is needed only in event hours (about 1 %) and comes from its
+    own stream, ``"der_event"`` (counter ``c0 = t``, word 0).
+
+    Parameters
+    ----------
+    t : int
+        Hour [h].
+
+    Returns
+    -------
+    tuple of int
+        ``(t // 2, 2 * (t % 2))``: counter word c0 [1] and the first of the hour's two words.
+    """
+    return t // 2, 2 * (t % 2)
 
 
 def seed_key(seed: int) -> tuple[np.uint64, np.uint64]:
@@ -246,19 +275,20 @@ def ln_u32(w):
     :math:`m`, :math:`x` is halved (and :math:`k` raised) when above :math:`\\sqrt 2`, and
     with :math:`s = (x-1)/(x+1)`
 
-    .. math:: \\ln u = 2\\sum_{j=0}^{8} \\frac{s^{2j+1}}{2j+1} + (k - 32)\\ln 2
+    .. math:: \\ln u = 2\\,\\mathrm{atanh}(s) + (k - 32)\\ln 2
+              = 2\\sum_{j\\ge 0} \\frac{s^{2j+1}}{2j+1} + (k - 32)\\ln 2
 
-    (|s| ≤ 0.1716, truncation error < 1e-15).
+    with :math:`\\mathrm{atanh}(s)/s` a near-minimax polynomial of degree 6 in :math:`s^2`
+    (|s| ≤ 0.1716, error 1e-16; two terms fewer than the Taylor series for that accuracy).
     """
     b = bits_from_f64(u32_to_f64(w) + 0.5)
     m = f64_from_bits((b & MANTISSA) | ONE_BITS)
     c = m > SQRT2
     m = select(c, m * 0.5, m)
-    k = u32_to_f64(b >> SHIFT52) - EXP_BIAS_PLUS_32 + select(c, 1.0, 0.0)
+    k = f64_from_bits((b >> SHIFT52) | MAGIC_2_52) - EXP_OFFSET + select(c, 1.0, 0.0)
     s = (m - 1.0) / (m + 1.0)
     s2 = s * s
-    p = (((((((INV17 * s2 + INV15) * s2 + INV13) * s2 + INV11) * s2 + INV9) * s2 + INV7) * s2
-          + INV5) * s2 + INV3) * s2 + 1.0
+    p = (((((A6 * s2 + A5) * s2 + A4) * s2 + A3) * s2 + A2) * s2 + A1) * s2 + A0
     return 2.0 * s * p + k * LN2
 
 
@@ -273,30 +303,26 @@ def sincos_u32(w):
     Returns
     -------
     tuple of float
-        ``(cos a, sin a)`` [1], absolute error below 1e-15.
+        ``(cos a, sin a)`` [1], absolute error below 1e-14.
 
     Notes
     -----
-    The angle is split as :math:`a = q\\,\\pi/2 + \\theta` with the quadrant
-    :math:`q` nearest to it (the top two bits of ``w + 2**29``) and
-    :math:`\\theta \\in [-\\pi/4, \\pi/4]` (the low 30 bits, less 2**29); sine and
-    cosine of :math:`\\theta` are their Taylor series to :math:`\\theta^{15}` and
-    :math:`\\theta^{14}` in Horner form, then rotated by the quadrant. Arithmetic only, so
-    it vectorises on every target.
+    With the half angle :math:`x = a/2 - \\pi/2 = \\pi\\,(w + 1/2 - 2^{31})\\,2^{-32}`, exact
+    up to the last multiplication and in :math:`(-\\pi/2, \\pi/2)`,
+
+    .. math:: \\cos a = -\\cos 2x = (\\sin x - \\cos x)(\\sin x + \\cos x),\\quad
+              \\sin a = -\\sin 2x = -2 \\sin x \\cos x
+
+    with :math:`\\sin x` and :math:`\\cos x` near-minimax polynomials of degree 7 in
+    :math:`x^2` (errors 6e-16 and 2.5e-15). No quadrant logic and no integer operations
+    beyond the word's conversion: about 25 vector operations, all of which vectorise.
     """
-    v = (w + HALF_QUADRANT) & MASK32
-    q = v >> SHIFT30
-    th = (u32_to_f64(v & MASK30) + (0.5 - 2.0**29)) * HALF_PI_OVER_2_30
-    t2 = th * th
-    sp = ((((((S7 * t2 + S6) * t2 + S5) * t2 + S4) * t2 + S3) * t2 + S2) * t2 + S1) * t2 + 1.0
-    cn = ((((((C7 * t2 + C6) * t2 + C5) * t2 + C4) * t2 + C3) * t2 + C2) * t2 + C1) * t2 + 1.0
-    sn = th * sp
-    # quadrant q: (cos a, sin a) = (cn, sn), (-sn, cn), (-cn, -sn), (sn, -cn) for q = 0..3;
-    # swap on odd q, then flip sign bits (integer ops: select chains on q become branches)
-    swap = (q & Q1) == Q1
-    c = f64_from_bits(bits_from_f64(select(swap, sn, cn)) ^ (((q ^ (q >> Q1)) & Q1) << SHIFT63))
-    s = f64_from_bits(bits_from_f64(select(swap, cn, sn)) ^ ((q >> Q1) << SHIFT63))
-    return c, s
+    x = (f64_from_bits(w | MAGIC_2_52) - TWO_52_PLUS_31 + 0.5) * PI_2_M32
+    t = x * x
+    ps = ((((((S7 * t + S6) * t + S5) * t + S4) * t + S3) * t + S2) * t + S1) * t + S0
+    cn = ((((((C7 * t + C6) * t + C5) * t + C4) * t + C3) * t + C2) * t + C1) * t + C0
+    sn = x * ps
+    return (sn - cn) * (sn + cn), (-2.0 * sn) * cn
 
 
 def box_muller(w0, w1):
