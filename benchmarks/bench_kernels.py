@@ -4,11 +4,17 @@ Figures, in DER-scenario-hours per second:
 
 * the full DER dispatch kernel per backend, and in the same run, same lane-blocked layout:
 
-  - the Philox4x32-10 generator's **word rate** alone: one 4-word block per DER-hour (what
-    the kernel consumes), no transforms (``philox_words_der_scenario_hours_per_s``), with the
-    ratio ``kernel_vs_words`` (target ≥ 0.40 on numba-cpu, #17);
-  - Philox **plus the transforms** (Box–Muller normals and a uniform) drawing the kernel's
-    exact random numbers (``philox_der_scenario_hours_per_s``), ratio ``kernel_vs_philox``
+  - the Philox4x32-10 generator's **word rate** alone: one 4-word block per DER-hour, no
+    transforms (``philox_words_der_scenario_hours_per_s``), with the ratio
+    ``kernel_vs_words`` (target ≥ 0.40 on numba-cpu, #17). The kernel draws *half* a block
+    per DER-hour (one block serves a DER's two Box–Muller pairs of two hours, see
+    :func:`gridcap.kernels.rng.der_hour_words`) plus one block per DER in event hours, so the
+    record also states ``kernel_philox_blocks_per_der_hour`` and
+    ``kernel_words_per_der_hour`` (words of the blocks it computes) and
+    ``kernel_block_use_vs_words`` = ``kernel_vs_words`` × blocks per DER-hour: the fraction
+    of the generator's own speed at which the kernel consumes its blocks;
+  - Philox **plus the transforms** (the Box–Muller normals) drawing the kernel's exact
+    random numbers (``philox_der_scenario_hours_per_s``), ratio ``kernel_vs_philox``
     (target ≥ 0.40, #4);
 
   at 1,000 × 100 × 8,760 and 10,000 × 100 × 8,760 DERs × scenarios × hours; each timed as
@@ -26,6 +32,7 @@ run only. ``run(quick=True)`` is a seconds-long smoke version with tiny sizes.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import textwrap
@@ -121,6 +128,9 @@ def _size_case(n_der: int, n_scen: int, hours: int, reps: int) -> dict[str, Any]
             wall[k] = min(wall[k], w)
             cpu[k] = min(cpu[k], c)
     t_w, t_rng, t_k = wall["words"], wall["rng"], wall["kernel"]
+    # Philox blocks the kernel computes per DER-hour: half a block of stream "der", plus one of
+    # stream "der_event" per DER in each event hour of its region (rng.der_hour_words)
+    blocks = math.ceil(hours / 2) / hours + float(np.mean(dd.in_event))
     out: dict[str, Any] = {
         "der": n_der, "scenarios": n_scen, "hours": hours, "threads": numba.get_num_threads(),
         "drivers_and_events_s": prep_s,
@@ -128,6 +138,9 @@ def _size_case(n_der: int, n_scen: int, hours: int, reps: int) -> dict[str, Any]
             "dispatch_s": t_k, "der_scenario_hours_per_s": work / t_k,
             "philox_words_s": t_w, "philox_words_der_scenario_hours_per_s": work / t_w,
             "kernel_vs_words": t_w / t_k,
+            "kernel_philox_blocks_per_der_hour": blocks,
+            "kernel_words_per_der_hour": 4.0 * blocks,
+            "kernel_block_use_vs_words": t_w / t_k * blocks,
             "philox_alone_s": t_rng, "philox_der_scenario_hours_per_s": work / t_rng,
             "kernel_vs_philox": t_rng / t_k,
             # the same ratios on CPU time: less sensitive to other processes on the machine
@@ -154,6 +167,8 @@ def _python_loop(n_der: int, n_scen: int, hours: int, fleet: Any, dd: Any) -> fl
 
     k0, k1 = rng.seed_key(1)
     stream = np.uint64(rng.STREAMS["der"])
+    ev_stream = np.uint64(rng.STREAMS["der_event"])
+    w: tuple = ()
     fp = fleet.fparams.tolist()
     ip = fleet.iparams.tolist()
     region = fleet.iparams[2].tolist()
@@ -166,9 +181,14 @@ def _python_loop(n_der: int, n_scen: int, hours: int, fleet: Any, dd: Any) -> fl
             r = region[i]
             soc, evn, debt = 0.5 * (fp[2][i] + fp[3][i]), 0.0, 0.0
             for t in range(hours):
-                w = rng.philox4x32_10(np.uint64(t), ids[i], sc, stream, k0, k1)
-                z0, z1 = rng.box_muller(w[0], w[1])
-                u = rng.bits_to_uniform(w[2])
+                c0, k = rng.der_hour_words(t)
+                if k == 0:
+                    w = rng.philox4x32_10(np.uint64(c0), ids[i], sc, stream, k0, k1)
+                z0, z1 = rng.box_muller(w[k], w[k + 1])
+                u = 1.0
+                if dd.in_event[s, r, t]:
+                    u = rng.bits_to_uniform(rng.philox4x32_10(
+                        np.uint64(t), ids[i], sc, ev_stream, k0, k1)[0])
                 res = physics.der_hour_step(
                     soc, evn, debt, fp[0][i], fp[1][i], fp[2][i], fp[3][i], fp[4][i], fp[5][i],
                     1.0 / fp[5][i], fp[6][i], fp[7][i], ip[0][i], ip[1][i], fp[8][i], fp[9][i],
@@ -238,6 +258,7 @@ def run(quick: bool = False, full: bool = True) -> dict[str, Any]:
     dict
         Nested figures: per size ``numba_cpu.der_scenario_hours_per_s``,
         ``numba_cpu.philox_words_der_scenario_hours_per_s``, ``numba_cpu.kernel_vs_words``,
+        ``numba_cpu.kernel_words_per_der_hour``, ``numba_cpu.kernel_block_use_vs_words``,
         ``numba_cpu.philox_der_scenario_hours_per_s``, ``numba_cpu.kernel_vs_philox`` [1];
         ``tiny.numpy_vs_python`` [×]; ``memory.peak_rss_mib`` [MiB].
     """
@@ -252,7 +273,10 @@ def run(quick: bool = False, full: bool = True) -> dict[str, Any]:
         print(f"[kernels] {key}: numba-cpu dispatch {c['der_scenario_hours_per_s']:.3e} "
               f"DER-scenario-h/s; Philox words alone "
               f"{c['philox_words_der_scenario_hours_per_s']:.3e} (ratio "
-              f"{c['kernel_vs_words']:.2f}, CPU time {c['cpu_time_kernel_vs_words']:.2f}); "
+              f"{c['kernel_vs_words']:.2f}, CPU time {c['cpu_time_kernel_vs_words']:.2f}; the "
+              f"kernel draws {c['kernel_philox_blocks_per_der_hour']:.3f} blocks = "
+              f"{c['kernel_words_per_der_hour']:.2f} words per DER-hour, so it uses blocks at "
+              f"{c['kernel_block_use_vs_words']:.2f} of the generator's rate); "
               f"Philox + transforms {c['philox_der_scenario_hours_per_s']:.3e} (ratio "
               f"{c['kernel_vs_philox']:.2f}) ({case['threads']} threads)")
         if "numba_cuda" in case:  # pragma: no cover
