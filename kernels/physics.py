@@ -10,6 +10,8 @@ Behavioural parameters are documented module-level constants (sources in comment
 
 from __future__ import annotations
 
+from gridcap.elementwise import fmax, fmin, select  # scalar forms, rebound per target
+
 __all__ = [
     "CLOUD_NOISE_SD",
     "EVENT_RESPONSE_PROBABILITY",
@@ -39,18 +41,6 @@ FLEX_DUTY_PER_K = 0.04
 FLEX_SETPOINT_C = 20.0
 
 # Helpers rebound per target by gridcap.kernels.targets (scalar fallbacks for plain Python).
-
-
-def fmin(a, b):
-    return a if a < b else b
-
-
-def fmax(a, b):
-    return a if a > b else b
-
-
-def select(c, a, b):
-    return a if c else b
 
 
 def clip(x, lo, hi):

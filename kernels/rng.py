@@ -32,6 +32,8 @@ import math
 
 import numpy as np
 
+from gridcap.elementwise import select  # scalar form, rebound per target
+
 __all__ = [
     "STREAMS",
     "bits_from_f64",
@@ -93,10 +95,6 @@ PI_2_M32 = math.pi * 2.0**-32
 
 # Element-wise math, rebound per target by gridcap.kernels.targets.
 sqrt = math.sqrt
-
-
-def select(c, a, b):
-    return a if c else b
 
 
 def f64_from_bits(b):

@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from gridcap.elementwise import fmax, fmin, rebind, select
+
 __all__ = ["ELEMENT_FUNCTIONS", "Ops", "get_ops"]
 
 #: Names of the element functions, in dependency order (callees first).
@@ -51,15 +53,6 @@ class Ops(types.SimpleNamespace):
 
 
 def _scalar_helpers_py() -> dict[str, Any]:
-    def fmin(a, b):
-        return a if a < b else b
-
-    def fmax(a, b):
-        return a if a > b else b
-
-    def select(c, a, b):
-        return a if c else b
-
     return {"fmin": fmin, "fmax": fmax, "select": select}
 
 
@@ -109,15 +102,6 @@ def _bitcasts_cuda() -> dict[str, Any]:  # pragma: no cover - needs a GPU
         return np.uint64(libdevice.double_as_longlong(x))
 
     return {"f64_from_bits": f64_from_bits, "bits_from_f64": bits_from_f64}
-
-
-def _rebind(func: types.FunctionType, ns: dict[str, Any]) -> types.FunctionType:
-    new = types.FunctionType(func.__code__, ns, func.__name__, func.__defaults__,
-                             func.__closure__)
-    new.__doc__ = func.__doc__
-    new.__qualname__ = func.__qualname__
-    new.__module__ = func.__module__
-    return new
 
 
 @cache
@@ -182,7 +166,7 @@ def get_ops(target: str) -> Ops:
     out = {}
     for m, name in ELEMENT_FUNCTIONS:
         f = vars(importlib.import_module(m))[name]
-        ns[name] = out[name] = compile_(_rebind(f, ns))
+        ns[name] = out[name] = compile_(rebind(f, ns))
     for name in ("fmin", "fmax", "select", "f64_from_bits", "bits_from_f64"):
         out[name] = ns[name]
     return Ops(**out)

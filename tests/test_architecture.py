@@ -4,7 +4,7 @@ Layers, lowest first (read from the source with ``ast``, every import including 
 inside functions and under ``TYPE_CHECKING``):
 
 1. foundation — ``gridcap`` (package), ``gridcap._lazy``, ``errors``, ``params``, ``io``,
-   ``schema``: imported by everyone, import only each other;
+   ``schema``, ``elementwise``: imported by everyone, import only each other;
 2. domain — ``gridcap.datasets`` and ``gridcap.kernels`` (peers: the Monte Carlo reads solar
    data, the deals table builds site contracts), then ``gridcap.optimizer``, which neither
    of them imports;
@@ -32,7 +32,7 @@ PACKAGES = {
     "benchmarks": "gridcap.benchmarks",
 }
 FOUNDATION = {"gridcap", "gridcap._lazy", "gridcap.errors", "gridcap.params", "gridcap.io",
-              "gridcap.schema"}
+              "gridcap.schema", "gridcap.elementwise"}
 #: domain package -> rank (a package may import packages of its rank or lower)
 DOMAIN_RANK = {"gridcap.datasets": 0, "gridcap.kernels": 0, "gridcap.optimizer": 1}
 CLI = {"gridcap.cli", "gridcap.__main__"}

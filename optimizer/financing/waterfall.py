@@ -67,6 +67,7 @@ from typing import Any
 
 import numpy as np
 
+from gridcap.elementwise import fmax, fmin, rebind, select  # scalar forms, rebound per target
 from gridcap.errors import GridcapInputError
 
 #: Fixed-point scale of rates and fractions: 0.065 -> 6_500 (0.1 bp resolution).
@@ -496,21 +497,6 @@ def structure_from_schedules(
 #   numba       the scalar helpers, njit(inline="always")         (prange over scenarios)
 
 
-def fmin(a, b):
-    """Smaller of two scalars (rebound to ``xp.minimum`` for arrays)."""
-    return a if a < b else b
-
-
-def fmax(a, b):
-    """Larger of two scalars (rebound to ``xp.maximum`` for arrays)."""
-    return a if a > b else b
-
-
-def select(c, a, b):
-    """``a`` where ``c`` else ``b`` (rebound to ``xp.where`` for arrays)."""
-    return a if c else b
-
-
 #: Per-period constants of the structure, one row per period (:func:`period_constants`).
 PERIOD_CONSTANTS: tuple[str, ...] = (
     "period",  # 1-based period number p
@@ -754,17 +740,6 @@ _RULES = (
 )
 
 
-def _rebind(func: Any, ns: dict[str, Any]) -> Any:
-    """``func``'s code object with the globals ``ns`` (as kernels.targets does)."""
-    import types
-
-    new = types.FunctionType(func.__code__, ns, func.__name__, func.__defaults__, func.__closure__)
-    new.__doc__ = func.__doc__
-    new.__qualname__ = func.__qualname__
-    new.__module__ = func.__module__
-    return new
-
-
 @cache
 def waterfall_rules_for(target: str) -> Any:
     """:func:`waterfall_period` compiled for ``target``.
@@ -788,7 +763,7 @@ def waterfall_rules_for(target: str) -> Any:
         xp = np if target == "numpy" else importlib.import_module("cupy")
         ns.update(fmin=xp.minimum, fmax=xp.maximum, select=xp.where)
         for name in _RULES[3:]:
-            ns[name] = _rebind(globals()[name], ns)
+            ns[name] = rebind(globals()[name], ns)
         return ns["waterfall_period"]
     if target != "numba":
         raise GridcapInputError(
@@ -797,7 +772,7 @@ def waterfall_rules_for(target: str) -> Any:
     import numba
 
     for name in _RULES:
-        ns[name] = numba.njit(inline="always")(_rebind(globals()[name], ns))
+        ns[name] = numba.njit(inline="always")(rebind(globals()[name], ns))
     return ns["waterfall_period"]
 
 
