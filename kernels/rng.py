@@ -9,7 +9,7 @@ So a draw never depends on which backend, thread, chunk or scenario batch comput
 adding a new random variable (a new stream) never shifts existing draws.
 
 The functions below are *scalar element functions*: plain Python using only ``+ - * ^ & >>``
-on unsigned 64-bit integers, plus ``sqrt`` and ``select`` looked up as module globals
+on unsigned 64-bit integers, plus ``sqrt`` and the bit casts looked up as module globals
 (logarithm and sine/cosine are polynomials here, so they vectorise and agree bit for bit
 between NumPy and Numba).
 :mod:`gridcap.kernels.targets` compiles the same source for each target (identity over NumPy/
@@ -32,8 +32,6 @@ import math
 
 import numpy as np
 
-from gridcap.elementwise import select  # scalar form, rebound per target
-
 __all__ = [
     "STREAMS",
     "bits_from_f64",
@@ -42,6 +40,7 @@ __all__ = [
     "der_hour_words",
     "f64_from_bits",
     "ln_u32",
+    "log_reduce_u32",
     "philox4x32_10",
     "philox_array",
     "seed_key",
@@ -60,8 +59,6 @@ SHIFT32 = np.uint64(32)
 TWO_POW_M32 = 2.0**-32
 TWO_PI = 2.0 * math.pi
 LN2 = math.log(2.0)
-SQRT2 = math.sqrt(2.0)
-SQRT_HALF = math.sqrt(0.5)
 #: Bits of the float64 2**52 (exponent 1075, zero mantissa): OR-ing an integer below 2**52
 #: into its mantissa and subtracting 2**52 converts it to float64 exactly with integer ops
 #: only (AVX2 has no vector uint64 -> float64 conversion).
@@ -74,6 +71,11 @@ ONE_BITS = np.uint64(0x3FF0000000000000)
 #: Unbiasing of a float64 exponent field read with the 2**52 magic number, plus the 2**-32
 #: of the uniform's scale (all integers: the subtraction is exact).
 EXP_OFFSET = 2.0**52 + 1023.0 + 32.0
+#: Bits of √½ and the offset that moves the exponent boundary from 1 to √½ (an integer add
+#: before the exponent is read, as in musl/FreeBSD ``log``): the mantissa then lands in
+#: [√½, √2) with no comparison or select.
+SQRT_HALF_BITS = np.uint64(0x3FE6A09E667F3BCD)
+SQRT_HALF_SHIFT = ONE_BITS - SQRT_HALF_BITS
 #: Near-minimax polynomials (Chebyshev fits, converted to powers) in t = x² of sin(x)/x and
 #: cos(x) on |x| ≤ π/2, degree 7 each (errors 6e-16 and 2.5e-15), and of atanh(s)/s for
 #: |s| ≤ 3 - 2√2, degree 6 (error 2e-16 in ln). Reproduce with ``scripts/fit_rng_polys.py``.
@@ -88,10 +90,16 @@ EXP_OFFSET = 2.0**52 + 1023.0 + 32.0
 (A0, A1, A2, A3, A4, A5, A6) = (
     0.9999999999999999, 0.33333333333276277, 0.2000000003093872, 0.1428570800478388,
     0.11111717385435783, 0.09060971085551837, 0.08418711662684665)
+#: The same polynomial times -4, and -2 ln 2: Box-Muller's ``-2 ln u = s (-4 P) + k (-2 ln 2)``
+#: without the two scalings (powers of two: the same bits as ``-2 * ln_u32``).
+(M0, M1, M2, M3, M4, M5, M6) = (-4.0 * A0, -4.0 * A1, -4.0 * A2, -4.0 * A3, -4.0 * A4,
+                                -4.0 * A5, -4.0 * A6)
+MINUS_2_LN2 = -2.0 * LN2
 #: 2**52 + 2**31: subtracted from the magic-number float of a word, centres it exactly.
 TWO_52_PLUS_31 = 2.0**52 + 2.0**31
-#: π 2**-32: angle step of a word for the half angle.
+#: π 2**-32: angle step of a word for the half angle, and half of it (the word's centre).
 PI_2_M32 = math.pi * 2.0**-32
+HALF_PI_2_M32 = 0.5 * PI_2_M32
 
 # Element-wise math, rebound per target by gridcap.kernels.targets.
 sqrt = math.sqrt
@@ -252,6 +260,34 @@ def bits_to_uniform(w):
     return (u32_to_f64(w) + 0.5) * TWO_POW_M32
 
 
+def log_reduce_u32(w):
+    """Range reduction of ``ln u`` for the uniform ``u = (w + 1/2) 2**-32`` of a 32-bit word.
+
+    Parameters
+    ----------
+    w : numpy.uint64 (scalar or array)
+        Random word [1], < 2**32.
+
+    Returns
+    -------
+    tuple of float
+        ``(s, k)`` with :math:`u = 2^k x`, :math:`x \\in [1/\\sqrt 2, \\sqrt 2)` and
+        :math:`s = (x - 1)/(x + 1) \\in (-0.1716, 0.1716)` [1], so that
+        :math:`\\ln u = 2\\,\\mathrm{atanh}(s) + k \\ln 2`; ``k`` is an integer-valued float.
+
+    Notes
+    -----
+    Integer operations on the bits of the float64 :math:`w + 1/2` only: adding
+    ``0x3FF0… − bits(√½)`` before reading the exponent moves the binade boundary from 1 to
+    √½, and the mantissa is put back above ``bits(√½)`` (as musl's ``log``). No comparison or
+    select, and every step vectorises on AVX2 and AVX-512 alike.
+    """
+    ix = bits_from_f64(u32_to_f64(w) + 0.5) + SQRT_HALF_SHIFT
+    x = f64_from_bits((ix & MANTISSA) + SQRT_HALF_BITS)
+    k = f64_from_bits((ix >> SHIFT52) | MAGIC_2_52) - EXP_OFFSET
+    return (x - 1.0) / (x + 1.0), k
+
+
 def ln_u32(w):
     """Natural log of the uniform ``u = (w + 1/2) 2**-32`` of a 32-bit word, vectorisable.
 
@@ -268,10 +304,9 @@ def ln_u32(w):
     Notes
     -----
     Arithmetic and bit operations only (no library ``log``), so it vectorises on every target
-    and gives the same bits on NumPy and Numba. With :math:`m = w + 1/2 = 2^k x`: the
-    exponent :math:`k` and :math:`x \\in [1, 2)` are read from the bits of the float64
-    :math:`m`, :math:`x` is halved (and :math:`k` raised) when above :math:`\\sqrt 2`, and
-    with :math:`s = (x-1)/(x+1)`
+    and gives the same bits on NumPy and Numba. With :math:`m = w + 1/2 = 2^k x` and
+    :math:`x \\in [1/\\sqrt 2, \\sqrt 2)`, both read from the bits of the float64 :math:`m`
+    by :func:`log_reduce_u32`, and with :math:`s = (x-1)/(x+1)`
 
     .. math:: \\ln u = 2\\,\\mathrm{atanh}(s) + (k - 32)\\ln 2
               = 2\\sum_{j\\ge 0} \\frac{s^{2j+1}}{2j+1} + (k - 32)\\ln 2
@@ -279,12 +314,7 @@ def ln_u32(w):
     with :math:`\\mathrm{atanh}(s)/s` a near-minimax polynomial of degree 6 in :math:`s^2`
     (|s| ≤ 0.1716, error 2e-16; two terms fewer than the Taylor series for that accuracy).
     """
-    b = bits_from_f64(u32_to_f64(w) + 0.5)
-    m = f64_from_bits((b & MANTISSA) | ONE_BITS)
-    c = m > SQRT2
-    m = select(c, m * 0.5, m)
-    k = f64_from_bits((b >> SHIFT52) | MAGIC_2_52) - EXP_OFFSET + select(c, 1.0, 0.0)
-    s = (m - 1.0) / (m + 1.0)
+    s, k = log_reduce_u32(w)
     s2 = s * s
     p = (((((A6 * s2 + A5) * s2 + A4) * s2 + A3) * s2 + A2) * s2 + A1) * s2 + A0
     return 2.0 * s * p + k * LN2
@@ -315,7 +345,8 @@ def sincos_u32(w):
     :math:`x^2` (errors 6e-16 and 2.5e-15). No quadrant logic and no integer operations
     beyond the word's conversion: about 25 vector operations, all of which vectorise.
     """
-    x = (f64_from_bits(w | MAGIC_2_52) - TWO_52_PLUS_31 + 0.5) * PI_2_M32
+    # (g + 1/2) π 2**-32 with g = w - 2**31 exact: a multiply-add on targets that fuse it
+    x = (f64_from_bits(w | MAGIC_2_52) - TWO_52_PLUS_31) * PI_2_M32 + HALF_PI_2_M32
     t = x * x
     ps = ((((((S7 * t + S6) * t + S5) * t + S4) * t + S3) * t + S2) * t + S1) * t + S0
     cn = ((((((C7 * t + C6) * t + C5) * t + C4) * t + C3) * t + C2) * t + C1) * t + C0
@@ -341,13 +372,18 @@ def box_muller(w0, w1):
     .. math:: z_0 = \\sqrt{-2\\ln u_0}\\,\\cos(2\\pi u_1),\\quad
               z_1 = \\sqrt{-2\\ln u_0}\\,\\sin(2\\pi u_1)
 
-    with :math:`u_i = (w_i + 1/2)\\,2^{-32}`; the logarithm and the sine/cosine are
-    :func:`ln_u32` and :func:`sincos_u32` (arithmetic only, vectorisable, identical bits on
-    NumPy and Numba).
+    with :math:`u_i = (w_i + 1/2)\\,2^{-32}`; the logarithm is :func:`ln_u32`'s (same bits, its
+    constant factors folded into the coefficients) and the sine/cosine :func:`sincos_u32`
+    (arithmetic only, vectorisable, identical bits on NumPy and Numba).
     """
-    r = sqrt(-2.0 * ln_u32(w0))
-    c, s = sincos_u32(w1)
-    return r * c, r * s
+    s, k = log_reduce_u32(w0)
+    s2 = s * s
+    # -2 ln u0 with the -2 (and ln_u32's 2) folded into the coefficients: the same bits as
+    # -2.0 * ln_u32(w0) without the two multiplications (scalings by powers of two are exact)
+    q = (((((M6 * s2 + M5) * s2 + M4) * s2 + M3) * s2 + M2) * s2 + M1) * s2 + M0
+    r = sqrt(s * q + k * MINUS_2_LN2)
+    c, sn = sincos_u32(w1)
+    return r * c, r * sn
 
 
 def philox_array(xp, t, entity, scenario, stream: int, seed: int):

@@ -75,6 +75,27 @@ def test_polynomial_log_and_sincos_match_libm_and_agree_across_targets():
         assert nb.sincos_u32(w[i]) == (c[i], s[i])
 
 
+def test_log_range_reduction_is_exact_and_box_muller_folds_its_constants_exactly():
+    # u = 2**k x with x in [1/sqrt 2, sqrt 2), recovered exactly from the integer-only split
+    w = np.random.default_rng(1).integers(0, 2**32, 100_000, dtype=np.uint64)
+    w = np.r_[w, np.array([0, 1, 2, 3, 2**31 - 1, 2**31, 2**32 - 2, 2**32 - 1], np.uint64)]
+    ops = get_ops("numpy")
+    s, k = ops.log_reduce_u32(w)
+    x = (1.0 + s) / (1.0 - s)
+    assert np.all(k == np.round(k))
+    assert np.all((x >= math.sqrt(0.5) * (1 - 1e-15)) & (x < math.sqrt(2.0) * (1 + 1e-15)))
+    u = (w + 0.5) * 2.0**-32
+    np.testing.assert_allclose(np.ldexp(x, k.astype(int)), u, rtol=4e-16, atol=0)
+    # Box-Muller's folded -2 ln u (coefficients times -4) gives the bits of sqrt(-2 ln u)
+    z0, z1 = ops.box_muller(w, w[::-1])
+    r = np.sqrt(-2.0 * ops.ln_u32(w))
+    c, sn = ops.sincos_u32(w[::-1])
+    assert np.array_equal(z0, r * c) and np.array_equal(z1, r * sn)
+    nb = get_ops("numba-cpu")
+    for i in range(0, w.size, 4999):
+        assert nb.log_reduce_u32(w[i]) == (s[i], k[i])
+
+
 def test_box_muller_moments():
     n = 400_000
     w = rng.philox_array(np, np.arange(n), 0, 0, 1, seed=11)
