@@ -153,6 +153,23 @@ def _load_block(fpar, ipar, der_id, a, n, sb, wb):
         wb[_IDS + j] = der_id[a + j] if j < n else np.uint64(0)
 
 
+@_jit()
+def _event_hour(sb, wb, t, sc, ev_stream, k0, k1, cs_t, k_t, hs_t, tp_t, pr_t, plo, phi, ie,
+                pe):
+    """Hour ``t`` of a lane block with an event or its notice (~1 % of hours).
+
+    The hour's normals are in rows :data:`_Z0A`/:data:`_Z1A`. Compiled once, on its own,
+    rather than inlined at both hours of a pair: the dispatch kernel then holds two copies of
+    the DER step instead of four, which takes about a third off its cold compile.
+    """
+    if ie:  # the response uniform, from its own stream (rng.der_hour_words)
+        tt = np.uint64(t)
+        for j in range(LANES):
+            e0, _e1, _e2, _e3 = philox4x32_10(tt, wb[_IDS + j], sc, ev_stream, k0, k1)
+            sb[_UU + j] = bits_to_uniform(e0)
+    _step_lanes(sb, _Z0A, cs_t, k_t, hs_t, tp_t, pr_t, plo, phi, ie, pe, t % 24, True)
+
+
 @numba.njit(inline="always", error_model="numpy")
 def _hour(sb, wb, zr, s, r, t, sc, ev_stream, k0, k1, a, n, plo, phi, ipar, cs, kreg, house,
           temp, price, in_ev, pre_ev, eid, inj, evd):
@@ -161,13 +178,12 @@ def _hour(sb, wb, zr, s, r, t, sc, ev_stream, k0, k1, a, n, plo, phi, ipar, cs, 
     ie = in_ev[s, r, t]
     pe = pre_ev[s, r, t]
     if ie or pe:
-        if ie:  # the response uniform, from its own stream (rng.der_hour_words)
-            tt = np.uint64(t)
+        if zr != _Z0A:  # hour B: its normals into the A rows (hour A is done with them)
             for j in range(LANES):
-                e0, _e1, _e2, _e3 = philox4x32_10(tt, wb[_IDS + j], sc, ev_stream, k0, k1)
-                sb[_UU + j] = bits_to_uniform(e0)
-        _step_lanes(sb, zr, cs[r, t], kreg[s, r, t], house[s, r, t], temp[s, r, t],
-                    price[s, r, t], plo, phi, ie, pe, h, True)
+                sb[_Z0A + j] = sb[_Z0B + j]
+                sb[_Z1A + j] = sb[_Z1B + j]
+        _event_hour(sb, wb, t, sc, ev_stream, k0, k1, cs[r, t], kreg[s, r, t], house[s, r, t],
+                    temp[s, r, t], price[s, r, t], plo, phi, ie, pe)
     else:  # ~99% of hours: constant flags fold the event branches away
         _step_lanes(sb, zr, cs[r, t], kreg[s, r, t], house[s, r, t], temp[s, r, t],
                     price[s, r, t], plo, phi, False, False, h, False)
