@@ -41,6 +41,7 @@ ELEMENT_FUNCTIONS: tuple[tuple[str, str], ...] = (
     ("gridcap.kernels.rng", "u32_to_f64"),
     ("gridcap.kernels.rng", "bits_to_uniform"),
     ("gridcap.kernels.rng", "log_reduce_u32"),
+    ("gridcap.kernels.rng", "minus_2_ln_u32"),
     ("gridcap.kernels.rng", "ln_u32"),
     ("gridcap.kernels.rng", "sincos_u32"),
     ("gridcap.kernels.rng", "box_muller"),
